@@ -1,0 +1,1 @@
+//! Camera frame to card photo: crop, checks, encoding.

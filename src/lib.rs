@@ -1,0 +1,1 @@
+//! The enrollment kiosk: local store, command line and UI glue.

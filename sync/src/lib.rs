@@ -1,0 +1,1 @@
+//! The enrollment record, its validation rules, and (later) signing, sync and the HQ server.
