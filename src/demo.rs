@@ -259,10 +259,24 @@ mod tests {
             let findings = enroll_sync::validate::validate(r, now);
             assert!(findings.is_empty(), "{:?}: {findings:#?}", r.applicant.name);
         }
-        let partial = records.iter().filter(|r| r.applicant.birth_date.day.is_none()).count();
-        let children = records.iter().filter(|r| r.relatives.representative.is_some()).count();
-        let eid = records.iter().filter(|r| r.application.kind == ApplicationKind::EidLevel2).count();
-        assert!(partial > 100 && children > 100 && eid > 100, "{partial} {children} {eid}");
-        assert!(records.iter().any(|r| r.applicant.name.full().contains('Đ')));
+        let partial = records
+            .iter()
+            .filter(|r| r.applicant.birth_date.day.is_none())
+            .count();
+        let children = records
+            .iter()
+            .filter(|r| r.relatives.representative.is_some())
+            .count();
+        let eid = records
+            .iter()
+            .filter(|r| r.application.kind == ApplicationKind::EidLevel2)
+            .count();
+        assert!(
+            partial > 100 && children > 100 && eid > 100,
+            "{partial} {children} {eid}"
+        );
+        assert!(records
+            .iter()
+            .any(|r| r.applicant.name.full().contains('Đ')));
     }
 }

@@ -2,12 +2,14 @@
 //! Records are Automerge documents kept as a snapshot plus change chunks, with a query
 //! projection beside them so that listing and searching never load a document.
 
+mod acks;
 mod audit;
 mod blobs;
 mod drafts;
 mod records;
 mod schema;
 
+pub use acks::Ack;
 pub use audit::AuditEntry;
 pub use drafts::Draft;
 pub use records::{ListQuery, RecordSummary, SaveOutcome};

@@ -55,11 +55,11 @@ fn enum_str<T: Serialize>(v: &T) -> String {
     }
 }
 
-fn heads_bytes(heads: &[ChangeHash]) -> Vec<u8> {
+pub(crate) fn heads_bytes(heads: &[ChangeHash]) -> Vec<u8> {
     heads.iter().flat_map(|h| h.0).collect()
 }
 
-fn heads_from(bytes: &[u8]) -> Vec<ChangeHash> {
+pub(crate) fn heads_from(bytes: &[u8]) -> Vec<ChangeHash> {
     bytes
         .chunks_exact(32)
         .filter_map(|c| ChangeHash::try_from(c).ok())

@@ -90,6 +90,15 @@ const MIGRATIONS: &[&str] = &[
         updated_at TEXT NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 2: what HQ has acknowledged of each record (its heads then), and by which receipt.
+    r#"
+    CREATE TABLE acks (
+        record_seq INTEGER PRIMARY KEY REFERENCES records(seq) ON DELETE CASCADE,
+        heads BLOB NOT NULL,
+        receipt_id TEXT NOT NULL,
+        acked_at TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -297,3 +297,42 @@ fn cursors_round_trip() {
     store.set_cursor("hq", b"def").expect("set");
     assert_eq!(store.cursor("hq").expect("get"), Some(b"def".to_vec()));
 }
+
+#[test]
+fn acknowledgements_track_what_hq_holds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(dir.path()).expect("open");
+    let mut a = named("Hồ", "Thị", "Yến");
+    let b = named("Hồ", "Văn", "Nam");
+    store.save(&a, &by()).expect("save");
+    store.save(&b, &by()).expect("save");
+    assert_eq!(store.unacknowledged().expect("list"), vec![a.id, b.id]);
+    let heads: Vec<u8> = store
+        .conn
+        .query_row(
+            "SELECT heads FROM records WHERE id = ?1",
+            [a.id.to_string()],
+            |r| r.get(0),
+        )
+        .expect("heads");
+    let heads = records::heads_from(&heads);
+    assert!(store
+        .mark_acknowledged(&a.id, &heads, "rcpt-1", Utc::now())
+        .expect("ack"));
+    assert!(!store
+        .mark_acknowledged(&uuid::Uuid::now_v7(), &heads, "rcpt-1", Utc::now())
+        .expect("ack"));
+    assert_eq!(store.unacknowledged().expect("list"), vec![b.id]);
+    assert_eq!(
+        store
+            .acknowledgement(&a.id)
+            .expect("get")
+            .expect("acked")
+            .receipt_id,
+        "rcpt-1"
+    );
+    // Editing after the ack makes the record due for sync again.
+    a.contact.phone = Some("0900000001".into());
+    store.save(&a, &by()).expect("edit");
+    assert_eq!(store.unacknowledged().expect("list"), vec![a.id, b.id]);
+}
