@@ -4,7 +4,7 @@
 mod input;
 mod records;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -18,6 +18,9 @@ pub struct Cli {
     /// Where the kiosk keeps its database (default: the XDG data dir).
     #[arg(long, env = "KIOSK_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
+    /// Start with seeded demo data (no subcommand: the kiosk UI).
+    #[arg(long)]
+    demo: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -78,8 +81,17 @@ fn run(cli: Cli) -> Result<(), CliError> {
     let data_dir = cli.data_dir.unwrap_or_else(default_data_dir);
     match cli.command {
         None => {
-            Cli::command().print_help().map_err(anyhow::Error::from)?;
-            Ok(())
+            let opts = crate::ui::Options {
+                data_dir,
+                demo: cli.demo,
+                auth: None,
+            };
+            crate::ui::run(opts).map_err(|e| {
+                CliError::Failed(anyhow::anyhow!(
+                    "không mở được màn hình / cannot open the display: {e}. \
+                     Set SLINT_BACKEND=winit on a desktop or linuxkms-software on the kiosk."
+                ))
+            })
         }
         Some(Command::Records(cmd)) => records::run(cmd, &data_dir),
         Some(Command::Check { file }) => records::check(&file),

@@ -1,0 +1,212 @@
+//! Helpers for the UI tests: the Slint testing backend, driving by accessible label, waiting
+//! for the store worker. Each UI test file is its own process (one Slint platform each).
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use i_slint_backend_testing::ElementHandle;
+use kiosk::ui::{AppState, AppWindow, Authenticator, Kiosk, Operator, Options};
+use slint::platform::PointerEventButton;
+use slint::ComponentHandle;
+
+/// Stands in for the accounts module (not on main yet): two fixed operators.
+pub struct TestAuth;
+
+impl Authenticator for TestAuth {
+    fn sign_in(&self, pin: &str) -> Result<Operator, (String, String)> {
+        match pin {
+            "1234" => Ok(Operator {
+                id: "op-1".into(),
+                name: "Trần Thị Mai".into(),
+                supervisor: false,
+            }),
+            "9999" => Ok(Operator {
+                id: "sup-1".into(),
+                name: "Lê Văn Nam".into(),
+                supervisor: true,
+            }),
+            _ => Err((
+                "Mã PIN không đúng. Hãy nhập lại.".into(),
+                "Wrong PIN. Enter it again.".into(),
+            )),
+        }
+    }
+}
+
+pub fn init(renderer: bool) {
+    let backend = i_slint_backend_testing::TestingBackend::new(
+        i_slint_backend_testing::TestingBackendOptions {
+            mock_time: true,
+            threading: true,
+            renderer_name: renderer.then(|| "software".into()),
+        },
+    );
+    slint::platform::set_platform(Box::new(backend)).expect("platform set once per test process");
+}
+
+/// A kiosk on `dir`. The window is tall so that no field is scrolled out of view: the
+/// testing backend's element search skips what is clipped away.
+pub fn kiosk(dir: &std::path::Path) -> Kiosk {
+    let k = Kiosk::new(Options {
+        data_dir: dir.to_owned(),
+        demo: false,
+        auth: Some(Box::new(TestAuth)),
+    })
+    .expect("window");
+    k.window
+        .window()
+        .set_size(slint::PhysicalSize::new(1280, 2400));
+    k.window.show().expect("show");
+    k
+}
+
+/// Runs `f` inside the Slint event loop (worker replies arrive through it).
+pub fn run<F: Future<Output = ()> + 'static>(f: F) {
+    slint::spawn_local(async move {
+        f.await;
+        slint::quit_event_loop().expect("quit");
+    })
+    .expect("spawn");
+    slint::run_event_loop().expect("event loop");
+}
+
+struct Yield(bool);
+
+impl Future for Yield {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        let waker = cx.waker().clone();
+        slint::invoke_from_event_loop(move || {
+            std::thread::sleep(Duration::from_millis(1));
+            waker.wake()
+        })
+        .expect("event loop");
+        Poll::Pending
+    }
+}
+
+/// Waits until every store job has answered and the UI has caught up.
+pub async fn settle(k: &Kiosk) {
+    for _ in 0..20_000 {
+        i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(1));
+        if k.pending() == 0 {
+            Yield(false).await;
+            i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(1));
+            if k.pending() == 0 {
+                return;
+            }
+        }
+        Yield(false).await;
+    }
+    panic!("the store worker did not answer");
+}
+
+pub fn find_all(app: &AppWindow, label: &str) -> Vec<ElementHandle> {
+    ElementHandle::find_by_accessible_label(app, label).collect()
+}
+
+/// The first element with this label, preferring controls over the plain text labelling them.
+pub fn find(app: &AppWindow, label: &str) -> ElementHandle {
+    let all = find_all(app, label);
+    let control = all
+        .iter()
+        .find(|e| e.accessible_role() != Some(i_slint_backend_testing::AccessibleRole::Text))
+        .cloned();
+    control
+        .or_else(|| all.into_iter().next())
+        .unwrap_or_else(|| {
+            panic!(
+                "no element labelled {label:?} on page {}; labels: {:?}",
+                state(app).get_page(),
+                labels(app)
+            )
+        })
+}
+
+pub fn state(app: &AppWindow) -> AppState<'_> {
+    app.global::<AppState>()
+}
+
+/// Presses a button the way a finger does (pointer down/up on its centre).
+pub async fn tap(k: &Kiosk, label: &str) {
+    find(&k.window, label).mock_single_click(PointerEventButton::Left);
+    settle(k).await;
+}
+
+/// Activates a button by its accessible default action (it may be scrolled out of view).
+pub async fn press(k: &Kiosk, label: &str) {
+    let e = find(&k.window, label);
+    assert_ne!(e.accessible_enabled(), Some(false), "{label:?} is disabled");
+    e.invoke_accessible_default_action();
+    settle(k).await;
+}
+
+/// Types into the text field with this label (as a screen reader or paste would).
+pub async fn fill(k: &Kiosk, label: &str, text: &str) {
+    find(&k.window, label).set_accessible_value(text);
+    settle(k).await;
+}
+
+pub async fn sign_in(k: &Kiosk, pin: &str) {
+    for d in pin.chars() {
+        tap(k, &d.to_string()).await;
+    }
+    tap(k, "Mở máy").await;
+}
+
+/// Finding messages currently shown, for assertion messages.
+pub fn findings(app: &AppWindow) -> Vec<String> {
+    use slint::Model;
+    state(app)
+        .get_findings()
+        .iter()
+        .map(|f| format!("{} [{}] {}", f.path, f.code, f.message))
+        .collect()
+}
+
+/// Picks the first item the picker shows for `query`.
+pub async fn pick(k: &Kiosk, opener: &str, query: &str) -> String {
+    use slint::Model;
+    press(k, opener).await;
+    assert!(
+        state(&k.window).get_picker_open(),
+        "picker did not open for {opener}"
+    );
+    fill(k, "Tìm theo tên", query).await;
+    let item = state(&k.window)
+        .get_picker_items()
+        .row_data(0)
+        .unwrap_or_else(|| panic!("nothing found for {query:?}"));
+    // The overlay is drawn last: its row is the last control with this label (a picker
+    // button elsewhere may already show the same name).
+    let row = find_all(&k.window, &item.label)
+        .into_iter()
+        .filter(|e| e.accessible_role() != Some(i_slint_backend_testing::AccessibleRole::Text))
+        .last()
+        .expect("picker row");
+    row.invoke_accessible_default_action();
+    settle(k).await;
+    assert!(
+        !state(&k.window).get_picker_open(),
+        "choosing closes the picker"
+    );
+    item.label.to_string()
+}
+
+/// Every accessible label in the window, for failure messages.
+pub fn labels(app: &AppWindow) -> Vec<String> {
+    i_slint_backend_testing::ElementQuery::from_root(app)
+        .match_descendants()
+        .find_all()
+        .iter()
+        .filter_map(|e| e.accessible_label().map(|l| l.to_string()))
+        .filter(|l| !l.is_empty())
+        .collect()
+}

@@ -1,0 +1,141 @@
+//! A complete enrollment from the lock screen to the receipt, driven by accessible labels
+//! through the Slint testing backend, then checked in the real store on disk.
+//!
+//! The applicant is a four-year-old: below the age for biometrics (6), so no camera or
+//! scanner is needed while those drivers are not on this branch.
+
+mod ui_common;
+
+use chrono::{Datelike, Utc};
+use enroll_sync::record::{ConsentBy, RecordStatus};
+use kiosk::store::Store;
+use slint::Model;
+use ui_common::*;
+
+#[test]
+fn complete_enrollment_lock_to_receipt() {
+    init(false);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_owned();
+    let year = Utc::now().year() - 4;
+    let receipt = std::rc::Rc::new(std::cell::RefCell::new(String::new()));
+    let out = receipt.clone();
+    run(async move {
+        let k = kiosk(&path);
+        settle(&k).await;
+        let app = &k.window;
+        assert_eq!(state(app).get_page(), "lock");
+
+        // A wrong PIN is refused in plain words; the right one opens the home screen.
+        sign_in(&k, "1111").await;
+        assert_eq!(state(app).get_page(), "lock");
+        assert!(state(app).get_pin_message().contains("không đúng"));
+        sign_in(&k, "1234").await;
+        assert_eq!(state(app).get_page(), "home");
+
+        press(&k, "Đăng ký hồ sơ mới").await;
+        assert_eq!(state(app).get_page(), "wizard");
+        press(&k, "Cấp mới thẻ căn cước").await;
+        press(&k, "Tiếp").await;
+
+        // Identity: ID number of a girl born `year` in Hà Nội (001, century digit 3).
+        let id_number = format!("0013{:02}004217", year % 100);
+        fill(&k, "Số định danh cá nhân (12 số)", &id_number).await;
+        press(&k, "Tiếp").await;
+
+        // Demographics: the family name typed on the on-screen keyboard with Telex.
+        let family = find(app, "Họ");
+        family.mock_single_click(slint::platform::PointerEventButton::Left);
+        settle(&k).await;
+        assert!(
+            state(app).get_keyboard_open(),
+            "focusing a field opens the keyboard"
+        );
+        press(&k, "Chữ hoa").await;
+        for key in ["n", "g", "u", "y", "e", "e", "n", "x"] {
+            press(&k, key).await;
+        }
+        assert_eq!(family.accessible_value().as_deref(), Some("Nguyễn"));
+        fill(&k, "Chữ đệm", "Thị").await;
+        fill(&k, "Tên", "Lan").await;
+        fill(&k, "Ngày sinh", &format!("10/05/{year}")).await;
+        press(&k, "Nữ").await;
+        pick(&k, "Chọn Dân tộc…", "kinh").await;
+        pick(&k, "Chọn Tôn giáo…", "khong").await;
+        press(&k, "Tiếp").await;
+
+        // Addresses: province and commune pickers with accent-free search.
+        pick(&k, "Chọn Tỉnh, thành phố…", "ha noi").await;
+        pick(&k, "Chọn Xã, phường…", "").await;
+        fill(&k, "Thôn, xóm, số nhà, đường", "Số 12 ngõ 5 phố Đội Cấn").await;
+        press(&k, "Nơi ở hiện tại giống nơi thường trú").await;
+        // Birth registration place and home town.
+        pick(&k, "Chọn Tỉnh, thành phố…", "ha noi").await;
+        pick(&k, "Chọn Tỉnh, thành phố…", "ha noi").await;
+        press(&k, "Tiếp").await;
+
+        fill(&k, "Họ tên mẹ", "Trần Thị Hoa").await;
+        fill(&k, "Người đại diện hợp pháp", "Trần Thị Hoa").await;
+        fill(&k, "Số định danh người đại diện", "001190012345").await;
+        fill(&k, "Họ tên chủ hộ", "Trần Thị Hoa").await;
+        fill(&k, "Quan hệ với chủ hộ", "con").await;
+        press(&k, "Tiếp").await; // photo: not needed under 6
+        press(&k, "Tiếp").await; // fingers: not needed under 6
+        press(&k, "Cho người dân xem lại").await;
+
+        // The resident's screen: one fact per line, big Yes.
+        let lines: Vec<String> = state(app)
+            .get_resident_lines()
+            .iter()
+            .map(|l| format!("{}: {}", l.label, l.value))
+            .collect();
+        assert!(
+            lines.iter().any(|l| l.contains("NGUYỄN THỊ LAN")),
+            "{lines:?}"
+        );
+        press(&k, "Đúng").await;
+        assert_eq!(state(app).get_step(), 8);
+
+        press(&k, "Người đại diện").await;
+        // Any warning must be acknowledged explicitly.
+        while state(app).get_open_warnings() > 0 {
+            press(&k, "Đã kiểm tra, vẫn giữ").await;
+        }
+        assert_eq!(state(app).get_open_errors(), 0, "{:#?}", findings(app));
+        press(&k, "Hoàn tất và lưu hồ sơ").await;
+        assert_eq!(state(app).get_step(), 9, "{:?}", state(app).get_banner());
+        let number = state(app).get_receipt_number().to_string();
+        assert!(!number.is_empty());
+        assert!(find_all(app, "Số hồ sơ")
+            .iter()
+            .any(|e| e.accessible_value().as_deref() == Some(number.as_str())));
+        *out.borrow_mut() = number;
+    });
+
+    let number = receipt.borrow().clone();
+    let store = Store::open(dir.path()).expect("store");
+    let id = store
+        .resolve(&number)
+        .expect("resolve")
+        .expect("record saved");
+    let rec = store.load(&id).expect("load").expect("record");
+    assert_eq!(rec.enrollment_no, number);
+    assert_eq!(rec.applicant.name.full(), "Nguyễn Thị Lan");
+    assert_eq!(rec.applicant.birth_date.year, year);
+    assert_eq!(rec.applicant.birth_date.month, Some(5));
+    assert_eq!(rec.review.status, RecordStatus::Captured);
+    assert_eq!(
+        rec.biometrics.consent.map(|c| c.given_by),
+        Some(ConsentBy::Representative)
+    );
+    assert_eq!(rec.capture.operator_id, "op-1");
+    assert!(rec.applicant.permanent_residence.is_some());
+    assert_eq!(
+        rec.relatives.representative.map(|r| r.name),
+        Some("Trần Thị Hoa".to_owned())
+    );
+    assert!(
+        store.latest_draft().expect("drafts").is_none(),
+        "the draft is gone once sealed"
+    );
+}
