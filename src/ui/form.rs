@@ -176,7 +176,7 @@ impl Form {
         Some(Relative {
             name: name.unwrap_or_default(),
             id_number: id,
-            nationality: None,
+            nationality: self.text(&format!("{prefix}.nationality")),
         })
     }
 
@@ -410,6 +410,7 @@ impl Form {
             if let Some(rel) = rel {
                 put(&format!("{prefix}.name"), Some(rel.name.clone()));
                 put(&format!("{prefix}.id_number"), rel.id_number.clone());
+                put(&format!("{prefix}.nationality"), rel.nationality.clone());
             }
         }
         if let Some(h) = &r.household_head {
