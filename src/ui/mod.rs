@@ -187,6 +187,12 @@ impl Kiosk {
         self.ctrl.state.borrow().form.clone()
     }
 
+    /// Replaces the form in progress (QR prefill, screenshots) and shows it.
+    pub fn load_form(&self, form: Form) {
+        self.ctrl.state.borrow_mut().form = form;
+        self.ctrl.refresh_form();
+    }
+
     pub fn run(&self) -> Result<(), slint::PlatformError> {
         self.window.run()
     }
@@ -388,6 +394,10 @@ impl Ctrl {
         self.refresh_texts();
         self.refresh_form();
         self.show_findings();
+        let page = self.app().global::<AppState>().get_page();
+        if matches!(page.as_str(), "home" | "records" | "supervisor") {
+            self.navigate(&page);
+        }
     }
 
     /// Every text the Rust side supplies, in the current language.

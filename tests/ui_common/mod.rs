@@ -158,7 +158,12 @@ pub async fn sign_in(k: &Kiosk, pin: &str) {
     for d in pin.chars() {
         tap(k, &d.to_string()).await;
     }
-    tap(k, "Mở máy").await;
+    let unlock = if find_all(&k.window, "Mở máy").is_empty() {
+        "Unlock"
+    } else {
+        "Mở máy"
+    };
+    tap(k, unlock).await;
 }
 
 /// Finding messages currently shown, for assertion messages.

@@ -1,0 +1,123 @@
+//! Renders every screen in Vietnamese and English at 1280×800 with the software renderer and
+//! writes PNGs to `$CARGO_TARGET_TMPDIR/screens/` (and to `docs/screens/` for the README
+//! when `UPDATE_SCREENS=1`).
+
+mod ui_common;
+
+use std::path::PathBuf;
+
+use chrono::Utc;
+use enroll_sync::record::example;
+use kiosk::ui::form::Form;
+use kiosk::ui::{Kiosk, Options};
+use slint::ComponentHandle;
+use ui_common::*;
+
+fn snap(k: &Kiosk, dir: &PathBuf, name: &str) {
+    let buf = k.window.window().take_snapshot().expect("snapshot");
+    assert_eq!((buf.width(), buf.height()), (1280, 800), "{name}");
+    let img = image::RgbaImage::from_raw(buf.width(), buf.height(), buf.as_bytes().to_vec())
+        .expect("pixels");
+    // A blank frame would mean nothing rendered.
+    let first = img.get_pixel(0, 0);
+    assert!(img.pixels().any(|p| p != first), "{name} rendered blank");
+    img.save(dir.join(format!("{name}.png"))).expect("png");
+}
+
+const README: &[&str] = &[
+    "vi-lock",
+    "vi-demographics",
+    "vi-fingers",
+    "vi-resident_review",
+    "en-home",
+    "vi-receipt",
+];
+
+#[test]
+fn every_screen_in_both_languages() {
+    init(true);
+    let data = tempfile::tempdir().expect("tempdir");
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screens");
+    std::fs::create_dir_all(&out).expect("dir");
+    let path = data.path().to_owned();
+    let dir = out.clone();
+    run(async move {
+        let k = Kiosk::new(Options {
+            data_dir: path,
+            demo: true,
+            auth: Some(Box::new(TestAuth)),
+        })
+        .expect("window");
+        k.window
+            .window()
+            .set_size(slint::PhysicalSize::new(1280, 800));
+        k.window.show().expect("show");
+        settle(&k).await;
+        let app = &k.window;
+        for lang in ["vi", "en"] {
+            let g = state(app);
+            g.invoke_set_language(lang.into());
+            g.invoke_navigate("home".into());
+            g.invoke_lock();
+            settle(&k).await;
+            snap(&k, &dir, &format!("{lang}-lock"));
+            sign_in(&k, "1234").await;
+            snap(&k, &dir, &format!("{lang}-home"));
+            g.invoke_new_enrollment();
+            settle(&k).await;
+            let form = Form::from_record(&example(Utc::now()));
+            k.load_form(form);
+            settle(&k).await;
+            for (i, name) in kiosk::ui::STEPS.iter().enumerate().take(9) {
+                g.invoke_go_step(i as i32);
+                settle(&k).await;
+                snap(&k, &dir, &format!("{lang}-{name}"));
+            }
+            g.invoke_go_step(3);
+            g.invoke_field_focused("applicant.permanent_residence.detail".into(), "text".into());
+            settle(&k).await;
+            snap(&k, &dir, &format!("{lang}-keyboard"));
+            g.invoke_open_picker("applicant.permanent_residence.commune".into());
+            settle(&k).await;
+            snap(&k, &dir, &format!("{lang}-picker"));
+            g.invoke_go_step(6);
+            g.set_exception_open(true);
+            settle(&k).await;
+            snap(&k, &dir, &format!("{lang}-exception"));
+            g.set_exception_open(false);
+            g.invoke_go_step(8);
+            settle(&k).await;
+            g.invoke_seal();
+            settle(&k).await;
+            snap(&k, &dir, &format!("{lang}-receipt"));
+            for page in ["records", "supervisor", "sync", "settings"] {
+                g.invoke_navigate(page.into());
+                settle(&k).await;
+                snap(&k, &dir, &format!("{lang}-{page}"));
+            }
+            g.invoke_navigate("records".into());
+            settle(&k).await;
+            use slint::Model;
+            let first = g.get_records().row_data(0).expect("demo records");
+            g.invoke_open_record(first.id);
+            settle(&k).await;
+            snap(&k, &dir, &format!("{lang}-detail"));
+        }
+        g_reset(&k);
+    });
+    if std::env::var_os("UPDATE_SCREENS").is_some() {
+        let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screens");
+        std::fs::create_dir_all(&docs).expect("docs dir");
+        for name in README {
+            std::fs::copy(
+                out.join(format!("{name}.png")),
+                docs.join(format!("{name}.png")),
+            )
+            .expect("copy");
+        }
+    }
+}
+
+fn g_reset(k: &Kiosk) {
+    state(&k.window).invoke_set_language("vi".into());
+}
