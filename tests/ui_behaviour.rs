@@ -1,0 +1,187 @@
+//! Live validation, the finger exception dialog, the language switch and the idle lock,
+//! driven by accessible labels through the Slint testing backend. One test function: the
+//! Slint platform can be set once per process.
+
+mod ui_common;
+
+use std::time::Duration;
+
+use enroll_sync::record::{ExceptionReason, Finger, FingerOutcome};
+use slint::Model;
+use ui_common::*;
+
+fn finding_paths(app: &kiosk::ui::AppWindow) -> Vec<(String, String, bool)> {
+    state(app)
+        .get_findings()
+        .iter()
+        .map(|f| (f.path.to_string(), f.code.to_string(), f.acknowledged))
+        .collect()
+}
+
+async fn live_validation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let k = kiosk(dir.path());
+    settle(&k).await;
+    sign_in(&k, "1234").await;
+    press(&k, "Đăng ký hồ sơ mới").await;
+    press(&k, "Cấp mới thẻ căn cước").await;
+    press(&k, "Tiếp").await;
+    let app = &k.window;
+
+    // Half an ID number: the finding appears under the field while typing.
+    fill(&k, "Số định danh cá nhân (12 số)", "0010").await;
+    let f = finding_paths(app);
+    assert!(f.iter().any(|(p, c, _)| p == "applicant.id_number" && c == "id_number.format"), "{f:?}");
+    let message = state(app)
+        .get_findings()
+        .iter()
+        .find(|x| x.code == "id_number.format")
+        .expect("format finding")
+        .message
+        .to_string();
+    assert!(!find_all(app, &message).is_empty(), "the message is shown on screen");
+
+    // Complete and consistent with a man born 1958: the format finding goes away.
+    fill(&k, "Số định danh cá nhân (12 số)", "001058012345").await;
+    assert!(!finding_paths(app).iter().any(|(_, c, _)| c == "id_number.format"));
+    press(&k, "Tiếp").await;
+    fill(&k, "Ngày sinh", "14/03/1958").await;
+    press(&k, "Nữ").await;
+    // Declared female, but the century digit 0 says male: a warning that must be acknowledged.
+    let f = finding_paths(app);
+    let (path, code, acked) = f
+        .iter()
+        .find(|(_, c, _)| c == "id_number.sex_mismatch")
+        .cloned()
+        .unwrap_or_else(|| panic!("no sex mismatch warning: {f:?}"));
+    assert!(!acked);
+    assert!(state(app).get_open_warnings() >= 1);
+    press(&k, "Đã kiểm tra, vẫn giữ").await;
+    let form = k.form();
+    let ack = form
+        .acknowledged
+        .iter()
+        .find(|a| a.code == code && a.path == path)
+        .expect("acknowledgement recorded");
+    assert_eq!(ack.by, "op-1");
+    assert!(finding_paths(app).iter().any(|(_, c, a)| *c == code && *a));
+
+    // An impossible date is explained in plain words on the date field.
+    fill(&k, "Ngày sinh", "31/13/1958").await;
+    assert!(finding_paths(app)
+        .iter()
+        .any(|(p, c, _)| p == "applicant.birth_date" && c == "form.birth_date.format"));
+    settle(&k).await;
+}
+
+async fn exception_dialog() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let k = kiosk(dir.path());
+    settle(&k).await;
+    sign_in(&k, "1234").await;
+    press(&k, "Đăng ký hồ sơ mới").await;
+    press(&k, "Vân tay").await;
+    let app = &k.window;
+    assert_eq!(state(app).get_step(), 6);
+    // Without a scanner driver the capture button is off and the screen says why.
+    assert_eq!(find(app, "Lấy vân tay ngón này").accessible_enabled(), Some(false));
+    assert!(state(app).get_scanner_status().contains("chưa"));
+
+    press(&k, "Không lấy được ngón này").await;
+    assert!(state(app).get_exception_open());
+    assert_eq!(find(app, "Lưu ngoại lệ").accessible_enabled(), Some(false), "a reason is required");
+    press(&k, "Đang băng bó").await;
+    press(&k, "Tạm thời").await;
+    press(&k, "Lưu ngoại lệ").await;
+    assert!(!state(app).get_exception_open());
+    let form = k.form();
+    let rec = form.finger(Finger::RightThumb).expect("right thumb recorded");
+    assert!(matches!(
+        rec.outcome,
+        FingerOutcome::Exception { reason: ExceptionReason::Bandaged, permanent: false, .. }
+    ));
+    assert_eq!(state(app).get_current_finger(), 1, "moves on to the next finger");
+    let slot = state(app).get_fingers().row_data(0).expect("slot");
+    assert_eq!(slot.state, "exception");
+
+    // Huỷ closes the dialog without recording anything.
+    press(&k, "Không lấy được ngón này").await;
+    press(&k, "Huỷ").await;
+    assert!(k.form().finger(Finger::RightIndex).is_none());
+    settle(&k).await;
+}
+
+async fn language_switch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let k = kiosk(dir.path());
+    settle(&k).await;
+    sign_in(&k, "1234").await;
+    let app = &k.window;
+    press(&k, "Cài đặt").await;
+    press(&k, "English").await;
+    assert_eq!(state(app).get_language(), "en");
+    // Markup strings (bundled translation) and Rust strings switch at once.
+    assert!(!find_all(app, "Lock").is_empty());
+    assert!(find_all(app, "Khoá máy").is_empty());
+    assert_eq!(state(app).get_step_names().row_data(0).as_deref(), Some("Application"));
+    press(&k, "Home").await;
+    press(&k, "New enrollment").await;
+    press(&k, "Next").await;
+    fill(&k, "Personal ID number (12 digits)", "12").await;
+    let msg = state(app).get_findings().iter().find(|f| f.path == "applicant.id_number").expect("finding").message;
+    assert!(msg.is_ascii(), "finding in English: {msg}");
+    // The choice survives a restart of the UI.
+    press(&k, "Keep draft, go home").await;
+    press(&k, "Settings").await;
+    press(&k, "Tiếng Việt").await;
+    assert!(!find_all(app, "Khoá máy").is_empty());
+    settle(&k).await;
+}
+
+async fn idle_lock_keeps_the_draft() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let k = kiosk(dir.path());
+    settle(&k).await;
+    sign_in(&k, "1234").await;
+    let app = &k.window;
+    press(&k, "Cài đặt").await;
+    press(&k, "2 phút").await;
+    assert_eq!(state(app).get_idle_seconds(), 120);
+    press(&k, "Trang chính").await;
+    press(&k, "Đăng ký hồ sơ mới").await;
+    press(&k, "Cá nhân").await;
+    fill(&k, "Tên", "Hoà").await;
+
+    i_slint_backend_testing::mock_elapsed_time(Duration::from_secs(119));
+    settle(&k).await;
+    assert_eq!(state(app).get_page(), "wizard", "not yet");
+    i_slint_backend_testing::mock_elapsed_time(Duration::from_secs(2));
+    settle(&k).await;
+    assert_eq!(state(app).get_page(), "lock");
+    assert!(state(app).get_has_draft());
+    assert_eq!(state(app).get_operator_name(), "");
+
+    sign_in(&k, "1234").await;
+    assert_eq!(state(app).get_page(), "wizard");
+    assert_eq!(state(app).get_step(), 2);
+    assert_eq!(find(app, "Tên").accessible_value().as_deref(), Some("Hoà"));
+
+    // Nothing is timed against the resident: the review screen never locks.
+    press(&k, "Người dân xem").await;
+    assert_eq!(state(app).get_step(), 7);
+    i_slint_backend_testing::mock_elapsed_time(Duration::from_secs(600));
+    settle(&k).await;
+    assert_eq!(state(app).get_page(), "wizard");
+    settle(&k).await;
+}
+
+#[test]
+fn validation_exceptions_language_idle_lock() {
+    init(false);
+    run(async {
+        live_validation().await;
+        exception_dialog().await;
+        language_switch().await;
+        idle_lock_keeps_the_draft().await;
+    });
+}
