@@ -31,7 +31,11 @@ async fn live_validation() {
     // Half an ID number: the finding appears under the field while typing.
     fill(&k, "Số định danh cá nhân (12 số)", "0010").await;
     let f = finding_paths(app);
-    assert!(f.iter().any(|(p, c, _)| p == "applicant.id_number" && c == "id_number.format"), "{f:?}");
+    assert!(
+        f.iter()
+            .any(|(p, c, _)| p == "applicant.id_number" && c == "id_number.format"),
+        "{f:?}"
+    );
     let message = state(app)
         .get_findings()
         .iter()
@@ -39,11 +43,16 @@ async fn live_validation() {
         .expect("format finding")
         .message
         .to_string();
-    assert!(!find_all(app, &message).is_empty(), "the message is shown on screen");
+    assert!(
+        !find_all(app, &message).is_empty(),
+        "the message is shown on screen"
+    );
 
     // Complete and consistent with a man born 1958: the format finding goes away.
     fill(&k, "Số định danh cá nhân (12 số)", "001058012345").await;
-    assert!(!finding_paths(app).iter().any(|(_, c, _)| c == "id_number.format"));
+    assert!(!finding_paths(app)
+        .iter()
+        .any(|(_, c, _)| c == "id_number.format"));
     press(&k, "Tiếp").await;
     fill(&k, "Ngày sinh", "14/03/1958").await;
     press(&k, "Nữ").await;
@@ -84,23 +93,40 @@ async fn exception_dialog() {
     let app = &k.window;
     assert_eq!(state(app).get_step(), 6);
     // Without a scanner driver the capture button is off and the screen says why.
-    assert_eq!(find(app, "Lấy vân tay ngón này").accessible_enabled(), Some(false));
+    assert_eq!(
+        find(app, "Lấy vân tay ngón này").accessible_enabled(),
+        Some(false)
+    );
     assert!(state(app).get_scanner_status().contains("chưa"));
 
     press(&k, "Không lấy được ngón này").await;
     assert!(state(app).get_exception_open());
-    assert_eq!(find(app, "Lưu ngoại lệ").accessible_enabled(), Some(false), "a reason is required");
+    assert_eq!(
+        find(app, "Lưu ngoại lệ").accessible_enabled(),
+        Some(false),
+        "a reason is required"
+    );
     press(&k, "Đang băng bó").await;
     press(&k, "Tạm thời").await;
     press(&k, "Lưu ngoại lệ").await;
     assert!(!state(app).get_exception_open());
     let form = k.form();
-    let rec = form.finger(Finger::RightThumb).expect("right thumb recorded");
+    let rec = form
+        .finger(Finger::RightThumb)
+        .expect("right thumb recorded");
     assert!(matches!(
         rec.outcome,
-        FingerOutcome::Exception { reason: ExceptionReason::Bandaged, permanent: false, .. }
+        FingerOutcome::Exception {
+            reason: ExceptionReason::Bandaged,
+            permanent: false,
+            ..
+        }
     ));
-    assert_eq!(state(app).get_current_finger(), 1, "moves on to the next finger");
+    assert_eq!(
+        state(app).get_current_finger(),
+        1,
+        "moves on to the next finger"
+    );
     let slot = state(app).get_fingers().row_data(0).expect("slot");
     assert_eq!(slot.state, "exception");
 
@@ -123,12 +149,20 @@ async fn language_switch() {
     // Markup strings (bundled translation) and Rust strings switch at once.
     assert!(!find_all(app, "Lock").is_empty());
     assert!(find_all(app, "Khoá máy").is_empty());
-    assert_eq!(state(app).get_step_names().row_data(0).as_deref(), Some("Application"));
+    assert_eq!(
+        state(app).get_step_names().row_data(0).as_deref(),
+        Some("Application")
+    );
     press(&k, "Home").await;
     press(&k, "New enrollment").await;
     press(&k, "Next").await;
     fill(&k, "Personal ID number (12 digits)", "12").await;
-    let msg = state(app).get_findings().iter().find(|f| f.path == "applicant.id_number").expect("finding").message;
+    let msg = state(app)
+        .get_findings()
+        .iter()
+        .find(|f| f.path == "applicant.id_number")
+        .expect("finding")
+        .message;
     assert!(msg.is_ascii(), "finding in English: {msg}");
     // The choice survives a restart of the UI.
     press(&k, "Keep draft, go home").await;

@@ -17,7 +17,9 @@ const CHILD_ENV: &str = "KIOSK_UI_RECOVERY_CHILD";
 /// Child mode only (does nothing in a normal test run).
 #[test]
 fn child_entry() {
-    let Some(dir) = std::env::var_os(CHILD_ENV) else { return };
+    let Some(dir) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
     init(false);
     run(async move {
         let k = kiosk(std::path::Path::new(&dir));
@@ -60,7 +62,10 @@ fn reopens_the_draft_after_sigkill() {
             ready = true;
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(120), "child never got ready");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "child never got ready"
+        );
     }
     assert!(ready, "child exited before READY");
     child.kill().expect("SIGKILL"); // std's kill() is SIGKILL on Unix
@@ -70,7 +75,10 @@ fn reopens_the_draft_after_sigkill() {
     // The draft is on disk, at the step it stood.
     {
         let store = Store::open(dir.path()).expect("store");
-        let draft = store.latest_draft().expect("drafts").expect("a draft survived");
+        let draft = store
+            .latest_draft()
+            .expect("drafts")
+            .expect("a draft survived");
         assert_eq!(draft.step, "addresses");
         assert!(draft.form.contains("Phạm"));
     }
@@ -82,7 +90,10 @@ fn reopens_the_draft_after_sigkill() {
         settle(&k).await;
         let app = &k.window;
         assert_eq!(state(app).get_page(), "lock");
-        assert!(state(app).get_has_draft(), "the lock screen says a draft waits");
+        assert!(
+            state(app).get_has_draft(),
+            "the lock screen says a draft waits"
+        );
         sign_in(&k, "1234").await;
         assert_eq!(state(app).get_page(), "wizard");
         assert_eq!(state(app).get_step(), 3, "reopened where it stood");

@@ -7,13 +7,13 @@ mod ui_common;
 use std::path::PathBuf;
 
 use chrono::Utc;
-use enroll_sync::record::example;
+use enroll_sync::record::{example, ExceptionReason, Finger, FingerOutcome, FingerRecord};
 use kiosk::ui::form::Form;
 use kiosk::ui::{Kiosk, Options};
 use slint::ComponentHandle;
 use ui_common::*;
 
-fn snap(k: &Kiosk, dir: &PathBuf, name: &str) {
+fn snap(k: &Kiosk, dir: &std::path::Path, name: &str) {
     let buf = k.window.window().take_snapshot().expect("snapshot");
     assert_eq!((buf.width(), buf.height()), (1280, 800), "{name}");
     let img = image::RgbaImage::from_raw(buf.width(), buf.height(), buf.as_bytes().to_vec())
@@ -65,7 +65,27 @@ fn every_screen_in_both_languages() {
             snap(&k, &dir, &format!("{lang}-home"));
             g.invoke_new_enrollment();
             settle(&k).await;
-            let form = Form::from_record(&example(Utc::now()));
+            let mut form = Form::from_record(&example(Utc::now()));
+            // Show every finger state: captured, forced after three weak attempts, exception.
+            form.set_finger(FingerRecord {
+                finger: Finger::RightLittle,
+                outcome: FingerOutcome::Captured {
+                    image_sha256: "ab".repeat(32),
+                    template_sha256: "cd".repeat(32),
+                    quality: 31,
+                    attempts: 3,
+                    force_captured: true,
+                },
+            });
+            form.set_finger(FingerRecord {
+                finger: Finger::LeftLittle,
+                outcome: FingerOutcome::Exception {
+                    reason: ExceptionReason::Bandaged,
+                    permanent: false,
+                    note: None,
+                    proof_photo_sha256: None,
+                },
+            });
             k.load_form(form);
             settle(&k).await;
             for (i, name) in kiosk::ui::STEPS.iter().enumerate().take(9) {
@@ -87,8 +107,14 @@ fn every_screen_in_both_languages() {
             g.set_exception_open(false);
             g.invoke_go_step(8);
             settle(&k).await;
+            use slint::Model;
+            for f in g.get_findings().iter().filter(|f| f.warning) {
+                g.invoke_acknowledge(f.code, f.path);
+            }
+            settle(&k).await;
             g.invoke_seal();
             settle(&k).await;
+            assert_eq!(g.get_step(), 9, "sealed: {:?}", g.get_banner());
             snap(&k, &dir, &format!("{lang}-receipt"));
             for page in ["records", "supervisor", "sync", "settings"] {
                 g.invoke_navigate(page.into());
@@ -97,7 +123,6 @@ fn every_screen_in_both_languages() {
             }
             g.invoke_navigate("records".into());
             settle(&k).await;
-            use slint::Model;
             let first = g.get_records().row_data(0).expect("demo records");
             g.invoke_open_record(first.id);
             settle(&k).await;

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod compose;
 pub mod form;
+pub mod headless;
 mod lists;
 mod receipt;
 mod speech;
@@ -772,8 +773,8 @@ impl Ctrl {
         self.clear_banner();
         g.set_picker_open(false);
         g.set_exception_open(false);
+        g.set_keyboard_open(false);
         if step == RESIDENT_STEP {
-            g.set_keyboard_open(false);
             g.set_resident_message(s(""));
             g.set_resident_lines(model(lists::resident_lines(
                 &self.state.borrow().form,
@@ -1173,6 +1174,11 @@ fn select_language(lang: &str) {
 /// Runs the kiosk until its window closes. The backend comes from `SLINT_BACKEND`
 /// (`winit` on a desktop, `linuxkms-software` full-screen without one).
 pub fn run(opts: Options) -> Result<(), slint::PlatformError> {
+    if std::env::var_os("KIOSK_HEADLESS").is_some() {
+        let exit = std::env::var_os("KIOSK_EXIT_AFTER_FIRST_FRAME").is_some();
+        slint::platform::set_platform(Box::new(headless::Headless::new(exit)))
+            .map_err(|e| slint::PlatformError::Other(e.to_string()))?;
+    }
     let kiosk = Kiosk::new(opts)?;
     kiosk.run()
 }
