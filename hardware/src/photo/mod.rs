@@ -1,1 +1,123 @@
-//! Camera frame to card photo: crop, checks, encoding.
+//! Camera frame to card photo: crop to the on-screen guide, resize, quality checks,
+//! JPEG encoding within a size budget, and a fast preview for the UI.
+//!
+//! Two profiles share the pipeline:
+//! - [`PhotoProfile::CardFace`]: the 2:3 portrait printed on the card (600x900), checked for
+//!   exposure, contrast, sharpness, a white and even background, and a centred subject.
+//! - [`PhotoProfile::FingerException`]: proof for a finger exception, the face with both palms
+//!   raised beside it. Landscape 3:2 (900x600) so both hands fit; checked for exposure,
+//!   contrast and sharpness only (hands cover the background and the face sits anywhere).
+//!
+//! No face detection: no well-kept pure-Rust crate does it offline, so the crop follows the
+//! guide rectangle the UI draws its oval in, and the centring check finds the subject
+//! against the background instead.
+
+mod checks;
+mod encode;
+mod error;
+mod guide;
+mod preview;
+
+pub use checks::{assess, CheckKind, CheckResult, PhotoReport, Thresholds};
+pub use encode::{encode_within, jpeg_metadata_segments, EncodedPhoto, DEFAULT_MAX_BYTES};
+pub use error::PhotoError;
+pub use guide::{crop_to_guide, CropRect, Guide};
+pub use preview::{preview, PREVIEW_HEIGHT, PREVIEW_WIDTH};
+
+use image::RgbImage;
+use serde::Serialize;
+use std::path::Path;
+
+/// Which kind of photo is being taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhotoProfile {
+    CardFace,
+    FingerException,
+}
+
+impl PhotoProfile {
+    /// Output size in pixels (width, height).
+    pub const fn output_size(self) -> (u32, u32) {
+        match self {
+            PhotoProfile::CardFace => (600, 900),
+            PhotoProfile::FingerException => (900, 600),
+        }
+    }
+}
+
+/// Settings for turning a frame into a photo.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PhotoConfig {
+    pub profile: PhotoProfile,
+    pub guide: Guide,
+    /// JPEG size budget in bytes.
+    pub max_bytes: usize,
+    pub thresholds: Thresholds,
+}
+
+impl PhotoConfig {
+    pub fn new(profile: PhotoProfile) -> Self {
+        Self {
+            profile,
+            guide: Guide::centred(),
+            max_bytes: DEFAULT_MAX_BYTES,
+            thresholds: Thresholds::default(),
+        }
+    }
+}
+
+/// The result of running the pipeline on one frame.
+#[derive(Clone, Debug)]
+pub enum PhotoOutcome {
+    /// Every check passed; the photo is encoded and ready to store as a blob.
+    Accepted {
+        report: PhotoReport,
+        photo: EncodedPhoto,
+    },
+    /// At least one check failed; the report lists which, with messages for the operator.
+    Rejected { report: PhotoReport },
+}
+
+impl PhotoOutcome {
+    pub fn report(&self) -> &PhotoReport {
+        match self {
+            PhotoOutcome::Accepted { report, .. } | PhotoOutcome::Rejected { report } => report,
+        }
+    }
+}
+
+/// Crops, checks and, when accepted, encodes a frame.
+pub fn process_frame(frame: &RgbImage, config: &PhotoConfig) -> Result<PhotoOutcome, PhotoError> {
+    let photo = crop_to_guide(frame, &config.guide, config.profile)?;
+    let report = assess(&photo, config.profile, &config.thresholds);
+    if !report.accepted {
+        return Ok(PhotoOutcome::Rejected { report });
+    }
+    let photo = encode_within(&photo, config.max_bytes)?;
+    Ok(PhotoOutcome::Accepted { report, photo })
+}
+
+/// Reads a picture file (PNG or JPEG), turned upright by its EXIF orientation tag.
+pub fn load_image(path: &Path) -> Result<RgbImage, PhotoError> {
+    use image::{DynamicImage, ImageDecoder, ImageReader};
+    let read = |e: image::ImageError| PhotoError::Read {
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    };
+    let reader = ImageReader::open(path)
+        .map_err(|e| PhotoError::Read {
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        })?
+        .with_guessed_format()
+        .map_err(|e| PhotoError::Read {
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        })?;
+    let mut decoder = reader.into_decoder().map_err(read)?;
+    let orientation = decoder.orientation().map_err(read)?;
+    let mut img = DynamicImage::from_decoder(decoder).map_err(read)?;
+    img.apply_orientation(orientation);
+    Ok(img.to_rgb8())
+}
