@@ -1,7 +1,8 @@
 //! The guide rectangle the UI draws its oval in, and the crop it defines.
 
+use super::resize::resize_region;
 use super::{PhotoError, PhotoProfile};
-use image::{imageops, RgbImage};
+use image::RgbImage;
 use serde::Serialize;
 
 /// Smallest crop side accepted (a 640x480 camera gives 288), so the output is never more
@@ -84,11 +85,10 @@ pub fn crop_to_guide(
             min_height: (frame.height() as f32 * scale).ceil() as u32,
         });
     }
-    let view = imageops::crop_imm(frame, rect.x, rect.y, rect.width, rect.height);
-    Ok(imageops::resize(
-        &*view,
+    Ok(resize_region(
+        frame,
+        (rect.x, rect.y, rect.width, rect.height),
         ow,
         oh,
-        imageops::FilterType::Triangle,
     ))
 }

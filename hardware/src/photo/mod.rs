@@ -17,6 +17,7 @@ mod encode;
 mod error;
 mod guide;
 mod preview;
+mod resize;
 
 pub use checks::{assess, CheckKind, CheckResult, PhotoReport, Thresholds};
 pub use encode::{encode_within, jpeg_metadata_segments, EncodedPhoto, DEFAULT_MAX_BYTES};
