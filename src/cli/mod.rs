@@ -1,7 +1,10 @@
 //! Command-line entry: parse, run, map failures to exit codes (1 rejected by the rules,
 //! 2 malformed input or usage, 3 could not complete).
 
+mod camera;
 mod input;
+mod photo;
+mod qr;
 mod records;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -34,6 +37,15 @@ enum Command {
     },
     /// Generate realistic demo applicants.
     DemoData(records::DemoArgs),
+    /// List cameras; take a picture.
+    #[command(subcommand)]
+    Camera(camera::CameraCmd),
+    /// Check a picture as a card photo; prepare the card photo JPEG.
+    #[command(subcommand)]
+    Photo(photo::PhotoCmd),
+    /// Read the QR code of an identity card (CCCD) in a picture.
+    #[command(subcommand)]
+    Qr(qr::QrCmd),
 }
 
 /// How a command failed, and so which exit code it gives.
@@ -84,6 +96,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Records(cmd)) => records::run(cmd, &data_dir),
         Some(Command::Check { file }) => records::check(&file),
         Some(Command::DemoData(args)) => records::demo(args, &data_dir),
+        Some(Command::Camera(cmd)) => camera::run(cmd),
+        Some(Command::Photo(cmd)) => photo::run(cmd),
+        Some(Command::Qr(cmd)) => qr::run(cmd),
     }
 }
 

@@ -6,6 +6,8 @@ use thiserror::Error;
 pub enum PhotoError {
     #[error("cannot read picture {path}: {detail}")]
     Read { path: String, detail: String },
+    #[error("cannot write {path}: {detail}")]
+    Write { path: String, detail: String },
     #[error("picture is {width}x{height}, too small for the guide (needs at least {min_width}x{min_height})")]
     TooSmall {
         width: u32,
@@ -29,6 +31,7 @@ impl PhotoError {
     pub fn message_vi(&self) -> String {
         match self {
             PhotoError::Read { path, detail } => format!("Không đọc được ảnh {path} ({detail})."),
+            PhotoError::Write { path, detail } => format!("Không ghi được tệp {path} ({detail})."),
             PhotoError::TooSmall {
                 width,
                 height,

@@ -99,6 +99,44 @@ pub fn process_frame(frame: &RgbImage, config: &PhotoConfig) -> Result<PhotoOutc
     Ok(PhotoOutcome::Accepted { report, photo })
 }
 
+/// Saves a picture as PNG or JPEG (by the file extension) through a temporary file in the
+/// same folder and a rename, so a failure never leaves a half-written file under `path`.
+pub fn save_image(img: &RgbImage, path: &Path) -> Result<(), PhotoError> {
+    let write_err = |detail: String| PhotoError::Write {
+        path: path.display().to_string(),
+        detail,
+    };
+    let format = image::ImageFormat::from_path(path)
+        .ok()
+        .filter(|f| matches!(f, image::ImageFormat::Png | image::ImageFormat::Jpeg))
+        .ok_or_else(|| write_err("the file name must end in .png or .jpg".into()))?;
+    let mut bytes = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut bytes), format)
+        .map_err(|e| write_err(e.to_string()))?;
+    write_atomically(path, &bytes).map_err(|e| write_err(e.to_string()))
+}
+
+/// Writes bytes through a temporary file beside `path`, synced, then renamed over it.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let result = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    match result.and_then(|()| std::fs::rename(&tmp, path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
 /// Reads a picture file (PNG or JPEG), turned upright by its EXIF orientation tag.
 pub fn load_image(path: &Path) -> Result<RgbImage, PhotoError> {
     use image::{DynamicImage, ImageDecoder, ImageReader};

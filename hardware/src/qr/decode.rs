@@ -1,7 +1,7 @@
 //! Finding and decoding QR codes in pictures (rqrr), and drawing them (qrcode).
 
 use super::{parse_card_qr, CardQr, QrError};
-use image::{GrayImage, Luma};
+use image::{GrayImage, Luma, RgbImage};
 use qrcode::{Color, QrCode};
 
 /// Decodes every readable QR code in a greyscale picture.
@@ -40,6 +40,16 @@ pub fn read_card_qr(img: &GrayImage) -> Result<CardQr, QrError> {
         }
     }
     Err(first_err.unwrap_or(QrError::NoCode))
+}
+
+/// [`read_card_qr`] on a colour picture (a camera frame or a loaded file).
+pub fn read_card_qr_rgb(img: &RgbImage) -> Result<CardQr, QrError> {
+    let gray: GrayImage = GrayImage::from_fn(img.width(), img.height(), |x, y| {
+        let p = img.get_pixel(x, y).0;
+        let l = (299 * u32::from(p[0]) + 587 * u32::from(p[1]) + 114 * u32::from(p[2])) / 1000;
+        Luma([l as u8])
+    });
+    read_card_qr(&gray)
 }
 
 /// Draws a QR code for `text`: black modules `module_px` wide on white, with the standard

@@ -12,7 +12,7 @@ mod card;
 mod decode;
 
 pub use card::{parse_card_qr, parse_card_qr_at, CardQr, QrWarning, Sex};
-pub use decode::{decode_qr_texts, read_card_qr, render_qr};
+pub use decode::{decode_qr_texts, read_card_qr, read_card_qr_rgb, render_qr};
 
 use thiserror::Error;
 
