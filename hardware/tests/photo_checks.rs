@@ -292,3 +292,26 @@ fn preview_fits_and_averages() {
     let small = RgbImage::new(320, 180);
     assert_eq!(preview(&small, 640, 360).dimensions(), (320, 180));
 }
+
+#[test]
+fn crop_resize_keeps_flat_areas_flat_and_gradients_ordered() {
+    let flat = RgbImage::from_pixel(1280, 720, image::Rgb([200, 100, 50]));
+    let photo = crop_to_guide(&flat, &Guide::centred(), PhotoProfile::CardFace).expect("crop");
+    assert!(photo.pixels().all(|p| p.0 == [200, 100, 50]));
+    let ramp = RgbImage::from_fn(1280, 720, |x, _| image::Rgb([(x / 5) as u8, 0, 0]));
+    let photo = crop_to_guide(&ramp, &Guide::centred(), PhotoProfile::CardFace).expect("crop");
+    let row: Vec<u8> = (0..600).map(|x| photo.get_pixel(x, 450).0[0]).collect();
+    assert!(row.windows(2).all(|w| w[0] <= w[1]), "monotonic");
+    // The crop spans frame x 424..856, i.e. ramp values 84..171.
+    assert!(
+        row[0].abs_diff(84) <= 1 && row[599].abs_diff(171) <= 1,
+        "{} {}",
+        row[0],
+        row[599]
+    );
+    // A big frame shrinks through the anti-aliased path and still fills the output.
+    let big = RgbImage::from_pixel(3840, 2160, image::Rgb([10, 20, 30]));
+    let photo = crop_to_guide(&big, &Guide::centred(), PhotoProfile::CardFace).expect("crop");
+    assert_eq!(photo.dimensions(), (600, 900));
+    assert!(photo.pixels().all(|p| p.0 == [10, 20, 30]));
+}

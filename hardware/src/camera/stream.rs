@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 /// Frames waiting in the channel beyond this are dropped at the source, so a busy UI sees
 /// the newest picture rather than a growing backlog.
 const MAX_QUEUED_FRAMES: usize = 2;
+/// How long stopping waits for the capture thread.
+const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// One decoded camera picture.
 #[derive(Clone, Debug)]
@@ -215,7 +217,15 @@ impl FrameStream {
     fn shutdown(&mut self) {
         self.shared.stop.store(true, Ordering::Release);
         if let Some(h) = self.handle.take() {
-            let _ = h.join();
+            // A wedged driver can block a V4L2 read forever: wait a while, then leave the
+            // thread behind (it exits at its next frame) rather than freeze the caller.
+            let deadline = Instant::now() + STOP_GRACE;
+            while !h.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if h.is_finished() {
+                let _ = h.join();
+            }
         }
     }
 }
