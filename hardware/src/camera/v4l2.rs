@@ -11,6 +11,7 @@ use nokhwa::utils::{
 };
 use nokhwa::Camera;
 use serde::Serialize;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Consecutive read failures before the device counts as lost (an unplugged device fails
@@ -79,6 +80,28 @@ fn open_device(index: u32) -> Result<(Camera, String), CameraError> {
     Ok((cam, name))
 }
 
+/// How the capture thread finds and opens devices: [`V4l2Opener`] in the kiosk. The seam
+/// lets tests drive the real capture loop (negotiation, decoding, loss and reopening) with
+/// a scripted nokhwa backend, since no camera is attached where the tests run.
+pub trait DeviceOpener: Send + Sync {
+    fn list(&self) -> Result<Vec<DeviceInfo>, CameraError>;
+    /// Opens the device in any mode; the capture thread negotiates the mode afterwards.
+    fn open(&self, index: u32) -> Result<Camera, CameraError>;
+}
+
+/// Opens real V4L2 devices through nokhwa.
+pub struct V4l2Opener;
+
+impl DeviceOpener for V4l2Opener {
+    fn list(&self) -> Result<Vec<DeviceInfo>, CameraError> {
+        list_devices()
+    }
+
+    fn open(&self, index: u32) -> Result<Camera, CameraError> {
+        open_device(index).map(|(cam, _)| cam)
+    }
+}
+
 fn compatible_modes(cam: &mut Camera, index: u32) -> Result<Vec<VideoMode>, CameraError> {
     let formats = cam
         .compatible_camera_formats()
@@ -90,8 +113,12 @@ fn compatible_modes(cam: &mut Camera, index: u32) -> Result<Vec<VideoMode>, Came
 }
 
 /// Opens, negotiates the mode, asks for exactly that mode and starts streaming.
-fn open_streaming(index: u32, req: &ModeRequirements) -> Result<(Camera, VideoMode), CameraError> {
-    let (mut cam, _) = open_device(index)?;
+fn open_streaming(
+    opener: &dyn DeviceOpener,
+    index: u32,
+    req: &ModeRequirements,
+) -> Result<(Camera, VideoMode), CameraError> {
+    let mut cam = opener.open(index)?;
     let offered = compatible_modes(&mut cam, index)?;
     let chosen = negotiate(&offered, req).ok_or_else(|| CameraError::NoUsableMode {
         device: device_label(index),
@@ -130,18 +157,33 @@ fn describe_modes(modes: &[VideoMode]) -> String {
 }
 
 /// A V4L2 camera chosen by index.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct V4l2Camera {
     index: u32,
     name: String,
     requirements: ModeRequirements,
+    opener: Arc<dyn DeviceOpener>,
+}
+
+impl std::fmt::Debug for V4l2Camera {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("V4l2Camera")
+            .field("index", &self.index)
+            .field("name", &self.name)
+            .finish()
+    }
 }
 
 impl V4l2Camera {
     /// Selects `/dev/video<index>`. Fails with `NoCamera` when the system lists no camera,
     /// `NotFound` when that index is absent.
     pub fn new(index: u32) -> Result<Self, CameraError> {
-        let devices = list_devices()?;
+        Self::with_opener(index, Arc::new(V4l2Opener))
+    }
+
+    /// Like [`V4l2Camera::new`], with devices found and opened by `opener`.
+    pub fn with_opener(index: u32, opener: Arc<dyn DeviceOpener>) -> Result<Self, CameraError> {
+        let devices = opener.list()?;
         if devices.is_empty() {
             return Err(CameraError::NoCamera);
         }
@@ -153,6 +195,7 @@ impl V4l2Camera {
             index,
             name: dev.name,
             requirements: ModeRequirements::default(),
+            opener,
         })
     }
 
@@ -170,6 +213,7 @@ impl V4l2Camera {
                         index: dev.index,
                         name: dev.name,
                         requirements: ModeRequirements::default(),
+                        opener: Arc::new(V4l2Opener),
                     });
                 }
                 Ok(modes) => {
@@ -210,7 +254,8 @@ impl CameraSource for V4l2Camera {
 impl V4l2Camera {
     /// Body of the capture thread: the nokhwa camera lives and dies on this thread.
     fn capture(&self, opened: Opened, mut sink: EventSink) {
-        let (mut cam, mut mode) = match open_streaming(self.index, &self.requirements) {
+        let opener = self.opener.as_ref();
+        let (mut cam, mut mode) = match open_streaming(opener, self.index, &self.requirements) {
             Ok(ok) => ok,
             Err(e) => return opened.report(Err(e)),
         };
@@ -249,7 +294,7 @@ impl V4l2Camera {
             if !sink.sleep(REOPEN_INTERVAL) {
                 return None;
             }
-            let Ok(devices) = list_devices() else {
+            let Ok(devices) = self.opener.list() else {
                 continue;
             };
             let mut candidates: Vec<u32> = devices
@@ -259,7 +304,8 @@ impl V4l2Camera {
                 .collect();
             candidates.sort_by_key(|i| *i != self.index);
             for i in candidates {
-                if let Ok((cam, mode)) = open_streaming(i, &self.requirements) {
+                if let Ok((cam, mode)) = open_streaming(self.opener.as_ref(), i, &self.requirements)
+                {
                     return Some((cam, mode, i));
                 }
             }
