@@ -3,8 +3,8 @@
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use enroll_hardware::photo::{
-    load_image, process_frame, write_atomically, Guide, PhotoConfig, PhotoError, PhotoOutcome,
-    PhotoProfile, PhotoReport, DEFAULT_MAX_BYTES,
+    check_frame, load_image, process_frame, write_atomically, Guide, PhotoConfig, PhotoError,
+    PhotoOutcome, PhotoProfile, PhotoReport, RgbImage, DEFAULT_MAX_BYTES,
 };
 use std::path::PathBuf;
 
@@ -74,17 +74,17 @@ impl PhotoOpts {
 pub fn run(cmd: PhotoCmd) -> Result<(), CliError> {
     match cmd {
         PhotoCmd::Check { file, opts, json } => {
-            let outcome = outcome(&file, &opts.config(DEFAULT_MAX_BYTES), false)?;
-            let report = outcome.report();
+            let frame = load(&file)?;
+            let report = check_frame(&frame, &opts.config(DEFAULT_MAX_BYTES)).map_err(cli_error)?;
             if json {
                 println!(
                     "{:#}",
-                    serde_json::to_value(report).map_err(anyhow::Error::from)?
+                    serde_json::to_value(&report).map_err(anyhow::Error::from)?
                 );
             } else {
-                print_report(report);
+                print_report(&report);
             }
-            verdict(report)
+            verdict(&report)
         }
         PhotoCmd::Prepare {
             file,
@@ -93,7 +93,8 @@ pub fn run(cmd: PhotoCmd) -> Result<(), CliError> {
             opts,
             json,
         } => {
-            let outcome = outcome(&file, &opts.config(max_bytes), true)?;
+            let frame = load(&file)?;
+            let outcome = process_frame(&frame, &opts.config(max_bytes)).map_err(cli_error)?;
             let photo = match outcome {
                 PhotoOutcome::Accepted { photo, .. } => photo,
                 PhotoOutcome::Rejected { report } => {
@@ -126,25 +127,16 @@ pub fn run(cmd: PhotoCmd) -> Result<(), CliError> {
     }
 }
 
-fn outcome(
-    file: &std::path::Path,
-    config: &PhotoConfig,
-    encode: bool,
-) -> Result<PhotoOutcome, CliError> {
-    let frame = load_image(file).map_err(|e| CliError::Input(photo_message(&e)))?;
-    let result = if encode {
-        process_frame(&frame, config)
-    } else {
-        enroll_hardware::photo::crop_to_guide(&frame, &config.guide, config.profile).map(|p| {
-            PhotoOutcome::Rejected {
-                report: enroll_hardware::photo::assess(&p, config.profile, &config.thresholds),
-            }
-        })
-    };
-    result.map_err(|e| match e {
+fn load(file: &std::path::Path) -> Result<RgbImage, CliError> {
+    load_image(file).map_err(|e| CliError::Input(photo_message(&e)))
+}
+
+/// A picture that cannot be used is the caller's input problem; anything else failed.
+fn cli_error(e: PhotoError) -> CliError {
+    match e {
         PhotoError::TooSmall { .. } | PhotoError::Read { .. } => CliError::Input(photo_message(&e)),
         other => CliError::Failed(anyhow::anyhow!(photo_message(&other))),
-    })
+    }
 }
 
 fn photo_message(e: &PhotoError) -> String {

@@ -23,9 +23,11 @@ pub use checks::{assess, CheckKind, CheckResult, PhotoReport, Thresholds};
 pub use encode::{encode_within, jpeg_metadata_segments, EncodedPhoto, DEFAULT_MAX_BYTES};
 pub use error::PhotoError;
 pub use guide::{crop_to_guide, CropRect, Guide};
+/// The picture type every function here takes and returns (re-exported so callers need
+/// not depend on `image` themselves).
+pub use image::RgbImage;
 pub use preview::{preview, PREVIEW_HEIGHT, PREVIEW_WIDTH};
 
-use image::RgbImage;
 use serde::Serialize;
 use std::path::Path;
 
@@ -86,6 +88,12 @@ impl PhotoOutcome {
             PhotoOutcome::Accepted { report, .. } | PhotoOutcome::Rejected { report } => report,
         }
     }
+}
+
+/// Crops and checks a frame without encoding: live feedback while the operator frames.
+pub fn check_frame(frame: &RgbImage, config: &PhotoConfig) -> Result<PhotoReport, PhotoError> {
+    let photo = crop_to_guide(frame, &config.guide, config.profile)?;
+    Ok(assess(&photo, config.profile, &config.thresholds))
 }
 
 /// Crops, checks and, when accepted, encodes a frame.
