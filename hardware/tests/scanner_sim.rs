@@ -495,3 +495,20 @@ fn wrong_password_is_a_clear_error() {
     cfg.password = 0x1234;
     assert!(enroll_hardware::fingerprint::Scanner::open(cfg).is_ok());
 }
+
+#[test]
+fn cancel_mid_upload_then_the_next_command_works() {
+    let rig = Rig::start(scenario(115_200, vec![good("l/thumb")]));
+    let mut scanner = rig.open(Some(115_200));
+    scanner.wait_finger(Duration::from_secs(2)).unwrap();
+    let cancel = scanner.cancel_token();
+    let c2 = cancel.clone();
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(400));
+        c2.cancel();
+    });
+    assert!(matches!(scanner.up_image(), Err(ScannerError::Cancelled)));
+    canceller.join().unwrap();
+    cancel.reset();
+    assert_eq!(scanner.template_count().unwrap(), 0);
+}

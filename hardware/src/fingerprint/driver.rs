@@ -15,7 +15,7 @@ use super::protocol::{
     Command, ConfirmationCode, Instruction, PacketSize, ProdInfo, SysParam, SysParams,
 };
 use serde::Serialize;
-use serialport::{ClearBuffer, SerialPort};
+use serialport::{ClearBuffer, SerialPort, TTYPort};
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -106,13 +106,15 @@ pub struct ScannerInfo {
 
 pub struct Scanner {
     cfg: ScannerConfig,
-    port: Option<Box<dyn SerialPort>>,
+    port: Option<TTYPort>,
     reader: FrameReader,
     baud: u32,
     params: Option<SysParams>,
     prod_info: Option<ProdInfo>,
     cancel: CancelToken,
     stats: LinkStats,
+    /// A transfer was abandoned mid-stream: let the module finish before the next command.
+    needs_drain: bool,
 }
 
 type Result<T> = std::result::Result<T, ScannerError>;
@@ -129,6 +131,7 @@ impl Scanner {
             prod_info: None,
             cancel: CancelToken::new(),
             stats: LinkStats::default(),
+            needs_drain: false,
         };
         s.connect()?;
         Ok(s)
@@ -201,7 +204,7 @@ impl Scanner {
     /// Closes the port and opens it again, waiting up to `reconnect_timeout` for the device
     /// to reappear (after an unplug), then handshakes again.
     pub fn reconnect(&mut self) -> Result<()> {
-        self.port = None;
+        self.release_port();
         let deadline = Instant::now() + self.cfg.reconnect_timeout;
         loop {
             match self.connect() {
@@ -209,7 +212,7 @@ impl Scanner {
                 Err(e @ ScannerError::Cancelled) => return Err(e),
                 Err(e) if Instant::now() >= deadline => return Err(e),
                 Err(_) => {
-                    self.port = None;
+                    self.release_port();
                     self.sleep(Duration::from_millis(200))?;
                 }
             }
@@ -220,7 +223,7 @@ impl Scanner {
         let path = self.cfg.path.display().to_string();
         let port = serialport::new(path.clone(), self.baud)
             .timeout(Duration::from_millis(20))
-            .open()
+            .open_native()
             .map_err(|source| ScannerError::Open {
                 path: path.clone(),
                 source,
@@ -252,6 +255,15 @@ impl Scanner {
         self.params = Some(self.read_sys_para()?);
         self.prod_info = self.read_prod_info()?;
         Ok(())
+    }
+
+    /// Closes the port, first lifting TIOCEXCL: on a pty whose other side stays open the
+    /// flag would outlive us and refuse the next open to anyone but root.
+    fn release_port(&mut self) {
+        if let Some(mut port) = self.port.take() {
+            // Best effort: a hung-up port may refuse, and is gone anyway.
+            let _ = port.set_exclusive(false);
+        }
     }
 
     fn set_baud(&mut self, baud: u32) -> Result<()> {
@@ -498,6 +510,10 @@ impl Scanner {
     }
 
     fn with_retries<T>(&mut self, mut f: impl FnMut(&mut Self) -> Result<T>) -> Result<T> {
+        if self.needs_drain {
+            self.drain_until_quiet()?;
+            self.needs_drain = false;
+        }
         let mut tries = 0;
         loop {
             match f(self) {
@@ -524,7 +540,10 @@ impl Scanner {
             let packet_time = line_time(s.packet_bytes() + OVERHEAD, s.baud);
             let mut data = Vec::new();
             loop {
-                s.check_cancel()?;
+                if let Err(e) = s.check_cancel() {
+                    s.needs_drain = true;
+                    return Err(e);
+                }
                 let p = s.recv_packet(instruction, s.cfg.command_timeout + packet_time)?;
                 match p.id {
                     PacketId::Data => data.extend_from_slice(&p.payload),
@@ -545,11 +564,11 @@ impl Scanner {
 
     /// Command, ack, then our data packets (the last one an end packet).
     fn download(&mut self, cmd: &Command, data: &[u8]) -> Result<()> {
+        // The module waits for all the data once it has acknowledged, so no cancel midway.
         self.simple(cmd)?;
         let size = self.packet_bytes();
         let chunks: Vec<&[u8]> = data.chunks(size).collect();
         for (i, chunk) in chunks.iter().enumerate() {
-            self.check_cancel()?;
             let id = if i + 1 == chunks.len() {
                 PacketId::EndData
             } else {
@@ -569,7 +588,7 @@ impl Scanner {
             + processing_time(instruction)
     }
 
-    fn port_mut(&mut self) -> Result<&mut Box<dyn SerialPort>> {
+    fn port_mut(&mut self) -> Result<&mut TTYPort> {
         self.port.as_mut().ok_or_else(|| {
             ScannerError::Disconnected(io::Error::new(io::ErrorKind::NotConnected, "port closed"))
         })
@@ -583,15 +602,23 @@ impl Scanner {
         Ok(())
     }
 
+    /// The next acknowledgement. Data packets left from a cancelled transfer are skipped.
     fn recv_ack(&mut self, instruction: Instruction, timeout: Duration) -> Result<Vec<u8>> {
-        let p = self.recv_packet(instruction, timeout)?;
-        if p.id != PacketId::Ack {
-            return Err(ScannerError::Protocol {
-                instruction,
-                detail: format!("expected an acknowledgement, got a {} packet", p.id),
-            });
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let p = self.recv_packet(instruction, left)?;
+            match p.id {
+                PacketId::Ack => return Ok(p.payload),
+                PacketId::Data | PacketId::EndData => continue,
+                PacketId::Command => {
+                    return Err(ScannerError::Protocol {
+                        instruction,
+                        detail: "a command packet came from the module".into(),
+                    })
+                }
+            }
         }
-        Ok(p.payload)
     }
 
     /// The next packet addressed to us, within `timeout`.
@@ -712,4 +739,10 @@ pub fn processing_time(instruction: Instruction) -> Duration {
         | Instruction::SetSysPara => 500,
         _ => 0,
     })
+}
+
+impl Drop for Scanner {
+    fn drop(&mut self) {
+        self.release_port();
+    }
 }
