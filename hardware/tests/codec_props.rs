@@ -105,3 +105,48 @@ fn checksum_wraps_at_16_bits() {
     let sum = (2u32 + 0x01 + 0x02 + 0xFF * 256) & 0xFFFF;
     assert_eq!(&bytes[bytes.len() - 2..], &(sum as u16).to_be_bytes());
 }
+
+#[test]
+fn example_scenario_file_loads_and_bad_ones_are_explained() {
+    use enroll_hardware::fingerprint::sim::scenario::{FaultKind, Scenario};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let s = Scenario::load(&dir.join("faults.json")).unwrap();
+    assert_eq!(s.placements.len(), 15);
+    assert_eq!(s.faults.len(), 4);
+    assert_eq!(
+        s.faults[3].kind,
+        FaultKind::Disconnect {
+            replug_after_ms: 800
+        }
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    for (text, needle) in [
+        (r#"{"baud": 12345}"#, "baud"),
+        (
+            r#"{"faults": [{"on": "Nope", "nth": 1, "kind": "silence"}]}"#,
+            "Nope",
+        ),
+        (
+            r#"{"placements": [{"finger": "a", "condition": "wet"}]}"#,
+            "wet",
+        ),
+        (r#"{"packet_size": 100}"#, "packet_size"),
+        (
+            r#"{"faults": [{"on": "GenImg", "nth": 1, "kind": "silence", "x": 1}]}"#,
+            "x",
+        ),
+        (
+            r#"{"faults": [{"on": "GenImg", "nth": 1, "kind": "silence", "packet": 1}]}"#,
+            "packet",
+        ),
+        (
+            r#"{"faults": [{"on": "GenImg", "nth": 1, "kind": "melt"}]}"#,
+            "melt",
+        ),
+    ] {
+        let p = tmp.path().join("s.json");
+        std::fs::write(&p, text).unwrap();
+        let e = Scenario::load(&p).unwrap_err().to_string();
+        assert!(e.contains(needle), "{e}");
+    }
+}

@@ -1,5 +1,7 @@
 //! Simulator scenario files (JSON).
 //!
+//! (The `//` comments explain the example; JSON files cannot carry them.)
+//!
 //! ```json
 //! {
 //!   "baud": 57600,            // stored baud at power-up (9600 × N); default 57600. Real
@@ -95,31 +97,92 @@ impl Placement {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "RawFault")]
 pub struct Fault {
     /// Instruction name as in the datasheet (`GenImg`, `UpImage`, …).
     pub on: String,
     /// Which occurrence of that instruction, counted from 1 since the simulator started.
     pub nth: u32,
-    #[serde(flatten)]
     pub kind: FaultKind,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FaultKind {
-    StrayBytes {
-        bytes: Vec<u8>,
-    },
-    BadChecksum {
-        #[serde(default)]
-        packet: usize,
-    },
+    StrayBytes { bytes: Vec<u8> },
+    BadChecksum { packet: usize },
     Silence,
-    Disconnect {
-        #[serde(default = "default_replug_ms")]
-        replug_after_ms: u64,
-    },
+    Disconnect { replug_after_ms: u64 },
+}
+
+/// The flat JSON form, checked field by field (serde cannot deny unknown fields of a
+/// flattened, tagged enum).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFault {
+    on: String,
+    nth: u32,
+    kind: String,
+    bytes: Option<Vec<u8>>,
+    packet: Option<usize>,
+    replug_after_ms: Option<u64>,
+}
+
+impl TryFrom<RawFault> for Fault {
+    type Error = String;
+
+    fn try_from(r: RawFault) -> Result<Self, String> {
+        let extra = |allowed: &[&str]| {
+            let given = [
+                ("bytes", r.bytes.is_some()),
+                ("packet", r.packet.is_some()),
+                ("replug_after_ms", r.replug_after_ms.is_some()),
+            ];
+            match given
+                .iter()
+                .find(|(name, set)| *set && !allowed.contains(name))
+            {
+                Some((name, _)) => Err(format!(
+                    "field `{name}` does not apply to a {} fault",
+                    r.kind
+                )),
+                None => Ok(()),
+            }
+        };
+        let kind = match r.kind.as_str() {
+            "stray_bytes" => {
+                extra(&["bytes"])?;
+                FaultKind::StrayBytes {
+                    bytes: r.bytes.clone().ok_or("a stray_bytes fault needs `bytes`")?,
+                }
+            }
+            "bad_checksum" => {
+                extra(&["packet"])?;
+                FaultKind::BadChecksum {
+                    packet: r.packet.unwrap_or(0),
+                }
+            }
+            "silence" => {
+                extra(&[])?;
+                FaultKind::Silence
+            }
+            "disconnect" => {
+                extra(&["replug_after_ms"])?;
+                FaultKind::Disconnect {
+                    replug_after_ms: r.replug_after_ms.unwrap_or_else(default_replug_ms),
+                }
+            }
+            other => {
+                return Err(format!(
+                    "unknown fault kind `{other}`: use stray_bytes, bad_checksum, silence or disconnect"
+                ))
+            }
+        };
+        Ok(Fault {
+            on: r.on,
+            nth: r.nth,
+            kind,
+        })
+    }
 }
 
 fn default_replug_ms() -> u64 {
