@@ -1,1 +1,9 @@
-//! The enrollment kiosk: local store, command line and UI glue.
+//! The enrollment kiosk: local store, record submission, demo data, the command line and the UI.
+
+pub mod cli;
+pub mod demo;
+pub mod enroll;
+pub mod store;
+
+/// The kiosk's Ed25519 device key, beside the database in the data directory (mode 0600).
+pub const DEVICE_KEY_FILE: &str = "device.key";

@@ -1,0 +1,98 @@
+//! Command-line entry: parse, run, map failures to exit codes (1 rejected by the rules,
+//! 2 malformed input or usage, 3 could not complete).
+
+mod input;
+mod records;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "kiosk",
+    version,
+    about = "Ki-ốt đăng ký căn cước lưu động / Offline field enrollment kiosk"
+)]
+pub struct Cli {
+    /// Where the kiosk keeps its database (default: the XDG data dir).
+    #[arg(long, env = "KIOSK_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Add, list, show records; print the record's JSON Schema.
+    #[command(subcommand)]
+    Records(records::RecordsCmd),
+    /// Validate records from a JSON file without saving; findings as JSON.
+    Check {
+        #[arg(long = "json", value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Generate realistic demo applicants.
+    DemoData(records::DemoArgs),
+}
+
+/// How a command failed, and so which exit code it gives.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Malformed input or usage: nothing was written.
+    #[error("{0}")]
+    Input(String),
+    /// The rules rejected the input: nothing was written.
+    #[error("{0}")]
+    Rejected(String),
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+impl From<crate::store::StoreError> for CliError {
+    fn from(e: crate::store::StoreError) -> Self {
+        CliError::Failed(e.into())
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Rejected(msg)) => {
+            eprintln!("{msg}");
+            ExitCode::from(1)
+        }
+        Err(CliError::Input(msg)) => {
+            eprintln!("lỗi / error: {msg}");
+            ExitCode::from(2)
+        }
+        Err(CliError::Failed(e)) => {
+            eprintln!("lỗi / error: {e:#}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    let data_dir = cli.data_dir.unwrap_or_else(default_data_dir);
+    match cli.command {
+        None => {
+            Cli::command().print_help().map_err(anyhow::Error::from)?;
+            Ok(())
+        }
+        Some(Command::Records(cmd)) => records::run(cmd, &data_dir),
+        Some(Command::Check { file }) => records::check(&file),
+        Some(Command::DemoData(args)) => records::demo(args, &data_dir),
+    }
+}
+
+/// `$XDG_DATA_HOME/enroll-kiosk`, else `~/.local/share/enroll-kiosk`.
+fn default_data_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("enroll-kiosk")
+}

@@ -1,0 +1,71 @@
+//! HQ acknowledgements: for each record, the document heads HQ confirmed holding and the
+//! receipt that said so. Sync sends what changed since these heads; purge needs a receipt.
+
+use automerge::ChangeHash;
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension};
+use uuid::Uuid;
+
+use super::records::{heads_bytes, heads_from};
+use super::{timestamp, Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ack {
+    pub heads: Vec<ChangeHash>,
+    pub receipt_id: String,
+    pub acked_at: String,
+}
+
+impl Store {
+    /// Records that HQ holds `record` up to `heads`, per receipt `receipt_id`.
+    /// Returns false when there is no such record.
+    pub fn mark_acknowledged(
+        &self,
+        record: &Uuid,
+        heads: &[ChangeHash],
+        receipt_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "INSERT INTO acks(record_seq, heads, receipt_id, acked_at)
+             SELECT seq, ?2, ?3, ?4 FROM records WHERE id = ?1
+             ON CONFLICT(record_seq) DO UPDATE SET heads = excluded.heads,
+                receipt_id = excluded.receipt_id, acked_at = excluded.acked_at",
+            params![
+                record.to_string(),
+                heads_bytes(heads),
+                receipt_id,
+                timestamp(at)
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// What HQ last acknowledged of `record`, if anything.
+    pub fn acknowledgement(&self, record: &Uuid) -> Result<Option<Ack>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT a.heads, a.receipt_id, a.acked_at FROM acks a JOIN records r ON r.seq = a.record_seq
+                 WHERE r.id = ?1",
+                [record.to_string()],
+                |r| {
+                    let heads: Vec<u8> = r.get(0)?;
+                    Ok(Ack { heads: heads_from(&heads), receipt_id: r.get(1)?, acked_at: r.get(2)? })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Records whose current heads differ from what HQ acknowledged (or that HQ never saw).
+    pub fn unacknowledged(&self) -> Result<Vec<Uuid>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT r.id FROM records r LEFT JOIN acks a ON a.record_seq = r.seq
+             WHERE a.heads IS NULL OR a.heads != r.heads ORDER BY r.seq",
+        )?;
+        let ids: Vec<String> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(ids.iter().filter_map(|s| Uuid::parse_str(s).ok()).collect())
+    }
+}

@@ -1,0 +1,123 @@
+//! Versioned migrations, applied in order inside a transaction; `PRAGMA user_version` says
+//! how many have run. Never edit a shipped migration: add the next one.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: records as snapshot + change chunks, a query projection, blobs, drafts, audit, cursors.
+    r#"
+    CREATE TABLE kiosk (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+
+    CREATE TABLE records (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        enrollment_no TEXT NOT NULL UNIQUE,
+        status TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        id_number TEXT,
+        full_name TEXT NOT NULL,
+        search_key TEXT NOT NULL,
+        birth_date TEXT NOT NULL,
+        province_code TEXT,
+        commune_code TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        heads BLOB NOT NULL,
+        chunk_count INTEGER NOT NULL
+    );
+    CREATE INDEX records_status ON records(status, seq);
+    CREATE INDEX records_id_number ON records(id_number);
+    CREATE INDEX records_commune ON records(commune_code);
+    CREATE INDEX records_birth_date ON records(birth_date);
+    CREATE INDEX records_updated ON records(updated_at);
+
+    CREATE VIRTUAL TABLE records_fts USING fts5(
+        search_key, content='records', content_rowid='seq', tokenize='unicode61', prefix='1 2 3'
+    );
+    CREATE TRIGGER records_fts_insert AFTER INSERT ON records BEGIN
+        INSERT INTO records_fts(rowid, search_key) VALUES (new.seq, new.search_key);
+    END;
+    CREATE TRIGGER records_fts_delete AFTER DELETE ON records BEGIN
+        INSERT INTO records_fts(records_fts, rowid, search_key) VALUES ('delete', old.seq, old.search_key);
+    END;
+    CREATE TRIGGER records_fts_update AFTER UPDATE OF search_key ON records BEGIN
+        INSERT INTO records_fts(records_fts, rowid, search_key) VALUES ('delete', old.seq, old.search_key);
+        INSERT INTO records_fts(rowid, search_key) VALUES (new.seq, new.search_key);
+    END;
+
+    CREATE TABLE record_chunks (
+        record_seq INTEGER NOT NULL REFERENCES records(seq) ON DELETE CASCADE,
+        n INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (record_seq, n)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE enrollment_counters (day TEXT PRIMARY KEY, last INTEGER NOT NULL) WITHOUT ROWID;
+
+    CREATE TABLE blobs (
+        sha256 TEXT PRIMARY KEY,
+        media_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        created_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE drafts (
+        id TEXT PRIMARY KEY,
+        operator_id TEXT NOT NULL,
+        step TEXT NOT NULL,
+        form TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        device TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subject TEXT,
+        detail TEXT,
+        prev_hash BLOB NOT NULL,
+        hash BLOB NOT NULL
+    );
+
+    CREATE TABLE sync_cursors (
+        peer TEXT PRIMARY KEY,
+        cursor BLOB NOT NULL,
+        updated_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    "#,
+    // 2: what HQ has acknowledged of each record (its heads then), and by which receipt.
+    r#"
+    CREATE TABLE acks (
+        record_seq INTEGER PRIMARY KEY REFERENCES records(seq) ON DELETE CASCADE,
+        heads BLOB NOT NULL,
+        receipt_id TEXT NOT NULL,
+        acked_at TEXT NOT NULL
+    );
+    "#,
+];
+
+/// The schema version this build writes.
+pub const VERSION: usize = MIGRATIONS.len();
+
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let current = usize::try_from(current).unwrap_or(usize::MAX);
+    if current > VERSION {
+        return Err(StoreError::TooNew {
+            found: current,
+            supported: VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,338 @@
+use chrono::Utc;
+use enroll_sync::record::{example, Attribution, Enrollment, PersonName, RecordStatus};
+
+use super::*;
+
+fn by() -> Attribution {
+    Attribution {
+        person: "op-1".into(),
+        device: "KS01".into(),
+        at: Utc::now(),
+    }
+}
+
+fn named(family: &str, middle: &str, given: &str) -> Enrollment {
+    let mut r = example(Utc::now());
+    r.id = enroll_sync::record::new_record_id();
+    r.applicant.name = PersonName {
+        family: family.into(),
+        middle: middle.into(),
+        given: given.into(),
+    };
+    r
+}
+
+fn names(store: &Store, search: &str) -> Vec<String> {
+    let q = ListQuery {
+        search: Some(search.into()),
+        limit: 50,
+        ..ListQuery::default()
+    };
+    let mut v: Vec<String> = store
+        .list(&q)
+        .expect("list")
+        .into_iter()
+        .map(|s| s.full_name)
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn migrates_an_empty_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // An existing, empty file is a valid empty SQLite database at version 0.
+    std::fs::write(dir.path().join(DB_FILE), b"").expect("touch");
+    let store = Store::open(dir.path()).expect("open");
+    let version: i64 = store
+        .conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, schema::VERSION as i64);
+    let mode: String = store
+        .conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("mode");
+    assert_eq!(mode, "wal");
+    store.integrity_check().expect("integrity");
+}
+
+#[test]
+fn refuses_a_newer_schema() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(Store::open(dir.path()).expect("open"));
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).expect("raw open");
+    conn.pragma_update(None, "user_version", 99).expect("bump");
+    drop(conn);
+    assert!(matches!(
+        Store::open(dir.path()),
+        Err(StoreError::TooNew { found: 99, .. })
+    ));
+}
+
+#[test]
+fn saves_and_reopens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let record = named("Nguyễn", "Văn", "Hoà");
+    let (code, outcome) = {
+        let mut store = Store::open(dir.path()).expect("open");
+        (
+            store.kiosk().code.clone(),
+            store.save(&record, &by()).expect("save"),
+        )
+    };
+    assert!(outcome.created && outcome.changed);
+    assert!(
+        outcome.enrollment_no.starts_with(&format!("{code}-")),
+        "{}",
+        outcome.enrollment_no
+    );
+    let store = Store::open(dir.path()).expect("reopen");
+    assert_eq!(store.kiosk().code, code, "the kiosk keeps its code");
+    let loaded = store.load(&record.id).expect("load").expect("present");
+    assert_eq!(
+        loaded,
+        Enrollment {
+            enrollment_no: outcome.enrollment_no.clone(),
+            ..record
+        }
+    );
+    assert_eq!(
+        store.resolve(&outcome.enrollment_no).expect("resolve"),
+        Some(loaded.id)
+    );
+}
+
+#[test]
+fn enrollment_numbers_count_up_per_day() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(dir.path()).expect("open");
+    let a = store
+        .save(&named("Lê", "Thị", "Lan"), &by())
+        .expect("save")
+        .enrollment_no;
+    let b = store
+        .save(&named("Lê", "Thị", "Mai"), &by())
+        .expect("save")
+        .enrollment_no;
+    assert!(a.ends_with("-0001") && b.ends_with("-0002"), "{a} {b}");
+}
+
+#[test]
+fn updates_append_chunks_then_compact() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(dir.path()).expect("open");
+    let mut record = named("Phạm", "Minh", "Tuấn");
+    store.save(&record, &by()).expect("save");
+    let unchanged = store.save(&record, &by()).expect("save again");
+    assert!(
+        !unchanged.changed,
+        "saving an identical record writes nothing"
+    );
+    for i in 0..40 {
+        record.contact.phone = Some(format!("09123456{i:02}"));
+        record.review.status = if i % 2 == 0 {
+            RecordStatus::Captured
+        } else {
+            RecordStatus::Returned
+        };
+        store.save(&record, &by()).expect("update");
+        let chunks: i64 = store
+            .conn
+            .query_row(
+                "SELECT chunk_count FROM records WHERE id = ?1",
+                [record.id.to_string()],
+                |r| r.get(0),
+            )
+            .expect("count");
+        assert!(
+            chunks < 16,
+            "compaction keeps the chunk count bounded, got {chunks}"
+        );
+    }
+    let loaded = store.load(&record.id).expect("load").expect("present");
+    assert_eq!(loaded.contact.phone.as_deref(), Some("0912345639"));
+    assert_eq!(loaded.review.status, RecordStatus::Returned);
+    let listed = store
+        .list(&ListQuery {
+            status: Some(RecordStatus::Returned),
+            limit: 10,
+            ..ListQuery::default()
+        })
+        .expect("list");
+    assert_eq!(listed.len(), 1);
+}
+
+#[test]
+fn search_ignores_accents_tone_placement_and_d() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(dir.path()).expect("open");
+    for (f, m, g) in [
+        ("NGUYỄN", "VĂN", "HOÀ"),
+        ("Nguyễn", "Văn", "Hòa"),
+        ("Đặng", "Thị", "Thu"),
+        ("Nguyễn", "Văn", "Hùng"),
+        ("Trần", "Dăng", "Khoa"),
+    ] {
+        store.save(&named(f, m, g), &by()).expect("save");
+    }
+    assert_eq!(
+        names(&store, "nguyen van hoa"),
+        vec!["NGUYỄN VĂN HOÀ", "NGUYỄN VĂN HÒA"]
+    );
+    assert_eq!(
+        names(&store, "Nguyễn Văn Hoà"),
+        vec!["NGUYỄN VĂN HOÀ", "NGUYỄN VĂN HÒA"]
+    );
+    assert_eq!(
+        names(&store, "dang"),
+        vec!["TRẦN DĂNG KHOA", "ĐẶNG THỊ THU"]
+    );
+    assert_eq!(
+        names(&store, "nguy h"),
+        vec!["NGUYỄN VĂN HOÀ", "NGUYỄN VĂN HÒA", "NGUYỄN VĂN HÙNG"]
+    );
+    assert!(names(&store, "xyz").is_empty());
+    // ID number and enrollment number prefixes find records too.
+    assert_eq!(names(&store, "001058").len(), 5);
+}
+
+#[test]
+fn lists_pages_newest_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(dir.path()).expect("open");
+    for given in ["An", "Bình", "Chi", "Dũng", "Hà"] {
+        store.save(&named("Vũ", "Văn", given), &by()).expect("save");
+    }
+    let first = store
+        .list(&ListQuery {
+            limit: 2,
+            ..ListQuery::default()
+        })
+        .expect("page 1");
+    assert_eq!(
+        first
+            .iter()
+            .map(|s| s.full_name.as_str())
+            .collect::<Vec<_>>(),
+        ["VŨ VĂN HÀ", "VŨ VĂN DŨNG"]
+    );
+    let next = store
+        .list(&ListQuery {
+            limit: 2,
+            before: first.last().map(|s| s.seq),
+            ..ListQuery::default()
+        })
+        .expect("page 2");
+    assert_eq!(
+        next.iter()
+            .map(|s| s.full_name.as_str())
+            .collect::<Vec<_>>(),
+        ["VŨ VĂN CHI", "VŨ VĂN BÌNH"]
+    );
+}
+
+#[test]
+fn blobs_are_content_addressed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    let h1 = store.put_blob(b"photo bytes", "image/jpeg").expect("put");
+    let h2 = store
+        .put_blob(b"photo bytes", "image/jpeg")
+        .expect("put twice");
+    assert_eq!(h1, h2);
+    assert_eq!(h1, blobs::sha256_hex(b"photo bytes"));
+    assert_eq!(
+        store.blob(&h1).expect("get"),
+        Some((b"photo bytes".to_vec(), "image/jpeg".into()))
+    );
+    assert_eq!(store.blob(&"0".repeat(64)).expect("get"), None);
+}
+
+#[test]
+fn drafts_autosave_and_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = Store::open(dir.path()).expect("open");
+        store
+            .save_draft("d1", "op-1", "identity", r#"{"id_number":"0010"}"#)
+            .expect("save");
+        store
+            .save_draft(
+                "d1",
+                "op-1",
+                "demographics",
+                r#"{"id_number":"001058012345"}"#,
+            )
+            .expect("update");
+    }
+    let store = Store::open(dir.path()).expect("reopen");
+    let d = store.latest_draft().expect("latest").expect("present");
+    assert_eq!((d.id.as_str(), d.step.as_str()), ("d1", "demographics"));
+    store.delete_draft("d1").expect("delete");
+    assert_eq!(store.draft("d1").expect("get"), None);
+}
+
+#[test]
+fn audit_chain_detects_tampering() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(dir.path()).expect("open");
+    for given in ["An", "Bình", "Chi"] {
+        store.save(&named("Vũ", "Văn", given), &by()).expect("save");
+    }
+    assert_eq!(store.verify_audit().expect("verify"), Ok(3));
+    store
+        .conn
+        .execute("UPDATE audit SET actor = 'mallory' WHERE seq = 2", [])
+        .expect("tamper");
+    assert_eq!(store.verify_audit().expect("verify"), Err(2));
+}
+
+#[test]
+fn cursors_round_trip() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    assert_eq!(store.cursor("hq").expect("get"), None);
+    store.set_cursor("hq", b"abc").expect("set");
+    store.set_cursor("hq", b"def").expect("set");
+    assert_eq!(store.cursor("hq").expect("get"), Some(b"def".to_vec()));
+}
+
+#[test]
+fn acknowledgements_track_what_hq_holds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(dir.path()).expect("open");
+    let mut a = named("Hồ", "Thị", "Yến");
+    let b = named("Hồ", "Văn", "Nam");
+    store.save(&a, &by()).expect("save");
+    store.save(&b, &by()).expect("save");
+    assert_eq!(store.unacknowledged().expect("list"), vec![a.id, b.id]);
+    let heads: Vec<u8> = store
+        .conn
+        .query_row(
+            "SELECT heads FROM records WHERE id = ?1",
+            [a.id.to_string()],
+            |r| r.get(0),
+        )
+        .expect("heads");
+    let heads = records::heads_from(&heads);
+    assert!(store
+        .mark_acknowledged(&a.id, &heads, "rcpt-1", Utc::now())
+        .expect("ack"));
+    assert!(!store
+        .mark_acknowledged(&uuid::Uuid::now_v7(), &heads, "rcpt-1", Utc::now())
+        .expect("ack"));
+    assert_eq!(store.unacknowledged().expect("list"), vec![b.id]);
+    assert_eq!(
+        store
+            .acknowledgement(&a.id)
+            .expect("get")
+            .expect("acked")
+            .receipt_id,
+        "rcpt-1"
+    );
+    // Editing after the ack makes the record due for sync again.
+    a.contact.phone = Some("0900000001".into());
+    store.save(&a, &by()).expect("edit");
+    assert_eq!(store.unacknowledged().expect("list"), vec![a.id, b.id]);
+}
