@@ -3,6 +3,8 @@
 
 mod input;
 mod records;
+mod scanner;
+mod sim;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
@@ -34,6 +36,12 @@ enum Command {
     },
     /// Generate realistic demo applicants.
     DemoData(records::DemoArgs),
+    /// Fingerprint scanner: parameters, one capture, the ten-finger sequence.
+    #[command(subcommand)]
+    Scanner(scanner::ScannerCmd),
+    /// Device simulators (a fingerprint scanner on a pseudo-terminal).
+    #[command(subcommand)]
+    Sim(sim::SimCmd),
 }
 
 /// How a command failed, and so which exit code it gives.
@@ -84,6 +92,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Records(cmd)) => records::run(cmd, &data_dir),
         Some(Command::Check { file }) => records::check(&file),
         Some(Command::DemoData(args)) => records::demo(args, &data_dir),
+        Some(Command::Scanner(cmd)) => scanner::run(cmd),
+        Some(Command::Sim(cmd)) => sim::run(cmd),
     }
 }
 

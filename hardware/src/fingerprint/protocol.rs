@@ -110,8 +110,9 @@ impl Instruction {
     }
 }
 
-/// Data packet payload size (SetSysPara parameter 6, ReadSysPara word 6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Data packet payload size (SetSysPara parameter 6, ReadSysPara word 6). Serialises as its
+/// size in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PacketSize {
     B32,
     B64,
@@ -152,6 +153,12 @@ impl PacketSize {
         ]
         .into_iter()
         .find(|p| p.bytes() == n)
+    }
+}
+
+impl Serialize for PacketSize {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u16(self.bytes() as u16)
     }
 }
 
