@@ -384,3 +384,27 @@ mod tests {
         );
     }
 }
+#[cfg(test)]
+mod fuzz_regressions {
+    use super::*;
+
+    /// Found by the fuzzer: stray bytes can open a frame whose checksum the following real
+    /// frame happens to complete. No reader can tell it from a real frame; what matters is
+    /// that it is back in step afterwards.
+    #[test]
+    fn stray_prefix_completed_by_a_real_frame_then_back_in_step() {
+        let mut stream = vec![0xEF, 0x01, 0xFF, 0xEF, 0x01, 0xEF, 0x01, 0x00, 0x0B, 0x01];
+        let marker = Packet::new(DEFAULT_ADDRESS, PacketId::Ack, vec![0x00, 0xA5, 0x5A]);
+        stream.extend(marker.encode().unwrap());
+        stream.extend(marker.encode().unwrap());
+        let mut r = FrameReader::new();
+        r.push(&stream);
+        let mut got = vec![];
+        while let Some(f) = r.next_frame() {
+            got.push(f);
+        }
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].as_ref().unwrap().id, PacketId::Command);
+        assert_eq!(got[1], Ok(marker));
+    }
+}
