@@ -6,6 +6,8 @@ mod input;
 mod photo;
 mod qr;
 mod records;
+mod scanner;
+mod sim;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
@@ -46,6 +48,12 @@ enum Command {
     /// Read the QR code of an identity card (CCCD) in a picture.
     #[command(subcommand)]
     Qr(qr::QrCmd),
+    /// Fingerprint scanner: parameters, one capture, the ten-finger sequence.
+    #[command(subcommand)]
+    Scanner(scanner::ScannerCmd),
+    /// Device simulators (a fingerprint scanner on a pseudo-terminal).
+    #[command(subcommand)]
+    Sim(sim::SimCmd),
 }
 
 /// How a command failed, and so which exit code it gives.
@@ -99,6 +107,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Camera(cmd)) => camera::run(cmd),
         Some(Command::Photo(cmd)) => photo::run(cmd),
         Some(Command::Qr(cmd)) => qr::run(cmd),
+        Some(Command::Scanner(cmd)) => scanner::run(cmd),
+        Some(Command::Sim(cmd)) => sim::run(cmd),
     }
 }
 
