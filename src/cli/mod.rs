@@ -1,8 +1,13 @@
 //! Command-line entry: parse, run, map failures to exit codes (1 rejected by the rules,
 //! 2 malformed input or usage, 3 could not complete).
 
+mod camera;
 mod input;
+mod photo;
+mod qr;
 mod records;
+mod scanner;
+mod sim;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -37,6 +42,21 @@ enum Command {
     },
     /// Generate realistic demo applicants.
     DemoData(records::DemoArgs),
+    /// List cameras; take a picture.
+    #[command(subcommand)]
+    Camera(camera::CameraCmd),
+    /// Check a picture as a card photo; prepare the card photo JPEG.
+    #[command(subcommand)]
+    Photo(photo::PhotoCmd),
+    /// Read the QR code of an identity card (CCCD) in a picture.
+    #[command(subcommand)]
+    Qr(qr::QrCmd),
+    /// Fingerprint scanner: parameters, one capture, the ten-finger sequence.
+    #[command(subcommand)]
+    Scanner(scanner::ScannerCmd),
+    /// Device simulators (a fingerprint scanner on a pseudo-terminal).
+    #[command(subcommand)]
+    Sim(sim::SimCmd),
 }
 
 /// How a command failed, and so which exit code it gives.
@@ -96,6 +116,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Records(cmd)) => records::run(cmd, &data_dir),
         Some(Command::Check { file }) => records::check(&file),
         Some(Command::DemoData(args)) => records::demo(args, &data_dir),
+        Some(Command::Camera(cmd)) => camera::run(cmd),
+        Some(Command::Photo(cmd)) => photo::run(cmd),
+        Some(Command::Qr(cmd)) => qr::run(cmd),
+        Some(Command::Scanner(cmd)) => scanner::run(cmd),
+        Some(Command::Sim(cmd)) => sim::run(cmd),
     }
 }
 
