@@ -92,12 +92,8 @@ async fn exception_dialog() {
     press(&k, "Vân tay").await;
     let app = &k.window;
     assert_eq!(state(app).get_step(), 6);
-    // Without a scanner driver the capture button is off and the screen says why.
-    assert_eq!(
-        find(app, "Lấy vân tay ngón này").accessible_enabled(),
-        Some(false)
-    );
-    assert!(state(app).get_scanner_status().contains("chưa"));
+    // The simulated scanner says plainly that its fingers are synthetic.
+    assert!(state(app).get_scanner_status().contains("mô phỏng"));
 
     press(&k, "Không lấy được ngón này").await;
     assert!(state(app).get_exception_open());
@@ -134,6 +130,45 @@ async fn exception_dialog() {
     press(&k, "Không lấy được ngón này").await;
     press(&k, "Huỷ").await;
     assert!(k.form().finger(Finger::RightIndex).is_none());
+
+    // The right index through the R307 simulator on a real pseudo-terminal, off the UI thread.
+    press(&k, "Lấy vân tay ngón này").await;
+    assert!(state(app).get_busy(), "capture runs in the background");
+    wait_until(&k, 60, |k| !state(&k.window).get_busy()).await;
+    let form = k.form();
+    let rec = form.finger(Finger::RightIndex).unwrap_or_else(|| {
+        panic!(
+            "no capture: {:?} {:?}",
+            state(app).get_finger_message(),
+            state(app).get_banner()
+        )
+    });
+    let FingerOutcome::Captured {
+        image_sha256,
+        quality,
+        attempts,
+        ..
+    } = &rec.outcome
+    else {
+        panic!("expected a capture, got {rec:?}");
+    };
+    assert!(*quality > 0 && *attempts >= 1);
+    let slot = state(app).get_fingers().row_data(1).expect("slot");
+    assert!(
+        slot.state == "captured" || slot.state == "forced",
+        "{}",
+        slot.state
+    );
+    assert_eq!(slot.quality, i32::from(*quality));
+    assert_eq!(state(app).get_current_finger(), 2);
+    // The image is a blob in the store, referenced by its hash.
+    let image = image_sha256.clone();
+    let blob = kiosk::store::Store::open(dir.path())
+        .expect("store")
+        .blob(&image)
+        .expect("blob query")
+        .expect("image blob stored");
+    assert_eq!(blob.1, "image/png");
     settle(&k).await;
 }
 

@@ -46,6 +46,7 @@ fn every_screen_in_both_languages() {
             data_dir: path,
             demo: true,
             auth: Some(Box::new(TestAuth)),
+            scanner: None,
         })
         .expect("window");
         k.window

@@ -26,6 +26,10 @@ pub struct Cli {
     /// Start with seeded demo data (no subcommand: the kiosk UI).
     #[arg(long)]
     demo: bool,
+    /// Fingerprint scanner's serial device for the kiosk screen (demo mode without it: the
+    /// simulated scanner).
+    #[arg(long, env = "KIOSK_SCANNER", value_name = "DEVICE")]
+    scanner: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -105,6 +109,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 data_dir,
                 demo: cli.demo,
                 auth: None,
+                scanner: match (cli.scanner, cli.demo) {
+                    (Some(path), _) => Some(crate::ui::scanner::ScannerSource::Device(path, None)),
+                    (None, true) => Some(crate::ui::scanner::ScannerSource::Simulated),
+                    (None, false) => None,
+                },
             };
             crate::ui::run(opts).map_err(|e| {
                 CliError::Failed(anyhow::anyhow!(

@@ -7,6 +7,7 @@ pub mod form;
 pub mod headless;
 mod lists;
 mod receipt;
+pub mod scanner;
 mod speech;
 mod worker;
 
@@ -51,6 +52,8 @@ pub struct Options {
     pub demo: bool,
     /// Operator sign-in; `None` until the accounts module is installed.
     pub auth: Option<Box<dyn Authenticator>>,
+    /// The fingerprint scanner; `None` when there is none.
+    pub scanner: Option<scanner::ScannerSource>,
 }
 
 /// Settings kept in `ui-settings.json` in the data directory.
@@ -97,6 +100,8 @@ struct State {
     receipt: Option<(String, String)>,
     pin: String,
     store_ready: bool,
+    /// Templates captured for this applicant, to catch the same finger placed twice.
+    taken: Vec<(enroll_hardware::fingerprint::Finger, Vec<u8>)>,
 }
 
 /// The running UI: window, state, store worker, idle timer.
@@ -105,6 +110,7 @@ pub struct Ctrl {
     state: RefCell<State>,
     worker: Worker,
     auth: Option<Box<dyn Authenticator>>,
+    scanner: Option<(scanner::ScannerLink, scanner::ScannerSource)>,
     idle: slint::Timer,
     data_dir: PathBuf,
     demo: bool,
@@ -166,6 +172,12 @@ impl Kiosk {
             }),
             worker,
             auth: opts.auth,
+            scanner: opts.scanner.map(|src| {
+                (
+                    scanner::ScannerLink::start(src.clone(), scanner_update),
+                    src,
+                )
+            }),
             idle: slint::Timer::default(),
             data_dir: opts.data_dir,
             demo,
@@ -294,7 +306,7 @@ impl Ctrl {
         on!(on_key, |c, code: SharedString| c.key(&code));
         on!(on_take_photo, |c| c.device_missing());
         on!(on_take_proof_photo, |c| c.device_missing());
-        on!(on_capture_finger, |c| c.device_missing());
+        on!(on_capture_finger, |c| c.capture_finger());
         on!(on_select_finger, |c, i: i32| c.select_finger(i));
         on!(on_save_exception, |c| c.save_exception());
         on!(on_resident_answer, |c, yes: bool| c.resident_answer(yes));
@@ -435,11 +447,20 @@ impl Ctrl {
             "Camera chưa dùng được: máy này chưa có phần điều khiển camera. Không chụp ảnh hay quét mã QR được.",
             "Camera not available: this build has no camera driver yet. Photos and QR scans cannot be taken.",
         ));
-        g.set_scanner_available(false);
-        g.set_scanner_status(missing(
-            "Máy quét vân tay chưa dùng được: máy này chưa có phần điều khiển máy quét. Chỉ ghi được ngoại lệ.",
-            "Fingerprint scanner not available: this build has no scanner driver yet. Only exceptions can be recorded.",
-        ));
+        g.set_scanner_available(self.scanner.is_some());
+        g.set_scanner_status(match &self.scanner {
+            None => missing(
+                "Không có máy quét vân tay: chưa chỉ định máy quét (--scanner). Chỉ ghi được ngoại lệ.",
+                "No fingerprint scanner: none was given (--scanner). Only exceptions can be recorded.",
+            ),
+            Some((_, scanner::ScannerSource::Simulated)) => missing(
+                "Máy quét vân tay mô phỏng (chế độ thử): vân tay tổng hợp, không phải của người thật.",
+                "Simulated fingerprint scanner (demo mode): synthetic fingers, not a real person's.",
+            ),
+            Some((_, scanner::ScannerSource::Device(path, _))) => {
+                s(format!("{} {}", l(("Máy quét vân tay:", "Fingerprint scanner:")), path.display()))
+            }
+        });
         g.set_sync_available(false);
         g.set_sync_status(missing(
             "Chưa gửi được: chức năng gửi dữ liệu và xuất USB chưa có trên máy này. Hồ sơ vẫn được giữ an toàn trên máy.",
@@ -728,6 +749,7 @@ impl Ctrl {
             st.form.started_at = Some(Utc::now());
             st.current_finger = 0;
             st.receipt = None;
+            st.taken.clear();
         }
         self.refresh_form();
         self.go_step(0);
@@ -1063,6 +1085,137 @@ impl Ctrl {
         self.save_draft();
     }
 
+    fn capture_finger(self: &Rc<Self>) {
+        use enroll_hardware::fingerprint::{CapturePolicy, Finger as HwFinger};
+        let Some((link, _)) = &self.scanner else {
+            return self.device_missing();
+        };
+        let request = {
+            let st = self.state.borrow();
+            let finger = HwFinger::ORDER[st.current_finger];
+            let (rec, _) = st.form.to_record(Utc::now());
+            let elderly = rec
+                .applicant
+                .birth_date
+                .age_on(Utc::now().date_naive())
+                .is_some_and(|a| a >= 60);
+            let taken = st
+                .taken
+                .iter()
+                .filter(|(f, _)| *f != finger)
+                .cloned()
+                .collect();
+            scanner::Request {
+                finger,
+                // Worn fingers of the elderly get more attempts and more time.
+                policy: if elderly {
+                    CapturePolicy::elderly()
+                } else {
+                    CapturePolicy::standard()
+                },
+                taken,
+            }
+        };
+        let app = self.app();
+        let g = app.global::<AppState>();
+        g.set_busy(true);
+        g.set_finger_message(self.pick("Đang mở máy quét…", "Opening the scanner…"));
+        if !link.capture(request) {
+            g.set_busy(false);
+            self.banner(
+                "Máy quét đã ngừng hoạt động. Hãy khởi động lại máy.",
+                "The scanner has stopped working. Restart the kiosk.",
+                true,
+            );
+        }
+    }
+
+    fn scanner_update(self: &Rc<Self>, u: scanner::Update) {
+        use enroll_hardware::fingerprint::FingerOutcome as HwOutcome;
+        let app = self.app();
+        let g = app.global::<AppState>();
+        match u {
+            scanner::Update::Progress(vi, en) => g.set_finger_message(self.pick(&vi, &en)),
+            scanner::Update::Failed(vi, en) => {
+                g.set_busy(false);
+                g.set_finger_message(self.pick(&vi, &en));
+                self.banner(&vi, &en, true);
+            }
+            scanner::Update::Done(outcome) => match *outcome {
+                HwOutcome::Captured(c) => {
+                    let index = usize::from(c.finger.code() - 1);
+                    let hw_finger = c.finger;
+                    self.worker.post(move |store: &mut Store| {
+                        let image = store.put_blob(&c.image_png.bytes, "image/png");
+                        let template = store.put_blob(&c.template.bytes, "application/x-r30x-template");
+                        Box::new(move |ctrl: &Rc<Ctrl>| match (image, template) {
+                            (Ok(image_sha256), Ok(template_sha256)) => {
+                                let rec = FingerRecord {
+                                    finger: Finger::ORDER[index],
+                                    outcome: FingerOutcome::Captured {
+                                        image_sha256,
+                                        template_sha256,
+                                        quality: c.quality.score,
+                                        attempts: u8::try_from(c.attempts).unwrap_or(u8::MAX),
+                                        force_captured: c.force_captured,
+                                    },
+                                };
+                                {
+                                    let mut st = ctrl.state.borrow_mut();
+                                    st.taken.retain(|(f, _)| *f != hw_finger);
+                                    st.taken.push((hw_finger, c.template.bytes.clone()));
+                                }
+                                ctrl.finger_recorded(rec);
+                            }
+                            (Err(e), _) | (_, Err(e)) => {
+                                ctrl.app().global::<AppState>().set_busy(false);
+                                ctrl.banner(
+                                    &format!("Chưa lưu được vân tay ({e}). Hãy lấy lại ngón này."),
+                                    &format!("The fingerprint could not be stored ({e}). Capture this finger again."),
+                                    true,
+                                );
+                            }
+                        })
+                    });
+                }
+                HwOutcome::Exception { finger, exception } => {
+                    let reason: Option<ExceptionReason> = serde_json::to_value(exception.reason)
+                        .ok()
+                        .and_then(|v| serde_json::from_value(v).ok());
+                    let index = usize::from(finger.code() - 1);
+                    if let Some(reason) = reason {
+                        self.finger_recorded(FingerRecord {
+                            finger: Finger::ORDER[index],
+                            outcome: FingerOutcome::Exception {
+                                reason,
+                                permanent: exception.permanent,
+                                note: Some(exception.note).filter(|n| !n.is_empty()),
+                                proof_photo_sha256: None,
+                            },
+                        });
+                    }
+                }
+            },
+        }
+    }
+
+    /// A finger's result is in: record it, move to the next finger still empty, autosave.
+    fn finger_recorded(self: &Rc<Self>, rec: FingerRecord) {
+        {
+            let mut st = self.state.borrow_mut();
+            st.form.set_finger(rec);
+            let next = (1..=10)
+                .map(|k| (st.current_finger + k) % 10)
+                .find(|&i| st.form.finger(Finger::ORDER[i]).is_none());
+            if let Some(n) = next {
+                st.current_finger = n;
+            }
+        }
+        self.app().global::<AppState>().set_busy(false);
+        self.refresh_form();
+        self.save_draft();
+    }
+
     fn resident_answer(self: &Rc<Self>, yes: bool) {
         if yes {
             self.go_step(CONSENT_STEP);
@@ -1161,6 +1314,10 @@ impl Ctrl {
         g.set_page(s("wizard"));
         g.set_has_draft(false);
     }
+}
+
+fn scanner_update(u: scanner::Update) {
+    with_ctrl(|c| c.scanner_update(u));
 }
 
 fn select_language(lang: &str) {

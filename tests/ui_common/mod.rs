@@ -54,6 +54,7 @@ pub fn kiosk(dir: &std::path::Path) -> Kiosk {
         data_dir: dir.to_owned(),
         demo: false,
         auth: Some(Box::new(TestAuth)),
+        scanner: Some(kiosk::ui::scanner::ScannerSource::Simulated),
     })
     .expect("window");
     k.window
@@ -214,4 +215,18 @@ pub fn labels(app: &AppWindow) -> Vec<String> {
         .filter_map(|e| e.accessible_label().map(|l| l.to_string()))
         .filter(|l| !l.is_empty())
         .collect()
+}
+
+/// Waits (real time, up to `secs`) until `cond` holds, letting the event loop run.
+pub async fn wait_until(k: &Kiosk, secs: u64, cond: impl Fn(&Kiosk) -> bool) {
+    let start = std::time::Instant::now();
+    while !cond(k) {
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "timed out waiting"
+        );
+        Yield(false).await;
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    settle(k).await;
 }
