@@ -104,20 +104,32 @@ async fn exception_dialog() {
     );
     press(&k, "Đang băng bó").await;
     press(&k, "Tạm thời").await;
+    // Proof photo (face and both hands) from the simulated camera, off the UI thread.
+    press(&k, "Chụp ảnh chứng minh (mặt và hai bàn tay)").await;
+    wait_until(&k, 60, |k| !state(&k.window).get_busy()).await;
+    assert!(
+        state(app).get_exception_has_proof(),
+        "{:?}",
+        state(app).get_banner()
+    );
     press(&k, "Lưu ngoại lệ").await;
     assert!(!state(app).get_exception_open());
     let form = k.form();
     let rec = form
         .finger(Finger::RightThumb)
         .expect("right thumb recorded");
-    assert!(matches!(
-        rec.outcome,
-        FingerOutcome::Exception {
-            reason: ExceptionReason::Bandaged,
-            permanent: false,
-            ..
-        }
-    ));
+    assert!(
+        matches!(
+            &rec.outcome,
+            FingerOutcome::Exception {
+                reason: ExceptionReason::Bandaged,
+                permanent: false,
+                proof_photo_sha256: Some(_),
+                ..
+            }
+        ),
+        "{rec:?}"
+    );
     assert_eq!(
         state(app).get_current_finger(),
         1,
@@ -169,6 +181,17 @@ async fn exception_dialog() {
         .expect("blob query")
         .expect("image blob stored");
     assert_eq!(blob.1, "image/png");
+
+    // The face photo through the camera pipeline (crop to 2:3, checks, JPEG).
+    press(&k, "Ảnh").await;
+    press(&k, "Chụp ảnh").await;
+    wait_until(&k, 60, |k| !state(&k.window).get_busy()).await;
+    let photo = k
+        .form()
+        .photo
+        .unwrap_or_else(|| panic!("no photo: {:?}", state(app).get_banner()));
+    assert_eq!((photo.width, photo.height), (600, 900));
+    assert!(state(app).get_has_photo());
     settle(&k).await;
 }
 

@@ -47,6 +47,7 @@ fn every_screen_in_both_languages() {
             demo: true,
             auth: Some(Box::new(TestAuth)),
             scanner: None,
+            camera: None,
         })
         .expect("window");
         k.window

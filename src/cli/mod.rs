@@ -30,6 +30,14 @@ pub struct Cli {
     /// simulated scanner).
     #[arg(long, env = "KIOSK_SCANNER", value_name = "DEVICE")]
     scanner: Option<PathBuf>,
+    /// Camera for the kiosk screen: `auto`, a V4L2 index, or `sim` (see `kiosk camera`).
+    #[arg(
+        long,
+        env = "KIOSK_CAMERA",
+        value_name = "CAMERA",
+        default_value = "auto"
+    )]
+    camera: String,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -114,6 +122,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     (None, true) => Some(crate::ui::scanner::ScannerSource::Simulated),
                     (None, false) => None,
                 },
+                camera: Some(cli.camera.parse().map_err(
+                    |e: enroll_hardware::camera::CameraError| {
+                        CliError::Input(format!(
+                            "--camera: {} / {}",
+                            e.message_vi(),
+                            e.message_en()
+                        ))
+                    },
+                )?),
             };
             crate::ui::run(opts).map_err(|e| {
                 CliError::Failed(anyhow::anyhow!(

@@ -2,6 +2,7 @@
 //! this module owns every decision, and hands all store work to a worker thread.
 
 pub mod auth;
+pub mod camera;
 pub mod compose;
 pub mod form;
 pub mod headless;
@@ -54,6 +55,8 @@ pub struct Options {
     pub auth: Option<Box<dyn Authenticator>>,
     /// The fingerprint scanner; `None` when there is none.
     pub scanner: Option<scanner::ScannerSource>,
+    /// The camera (`Auto` finds the first V4L2 camera; in demo mode the simulator stands in).
+    pub camera: Option<enroll_hardware::camera::DeviceSelector>,
 }
 
 /// Settings kept in `ui-settings.json` in the data directory.
@@ -102,6 +105,8 @@ struct State {
     store_ready: bool,
     /// Templates captured for this applicant, to catch the same finger placed twice.
     taken: Vec<(enroll_hardware::fingerprint::Finger, Vec<u8>)>,
+    /// Proof photo for the finger exception being recorded.
+    proof: Option<String>,
 }
 
 /// The running UI: window, state, store worker, idle timer.
@@ -111,6 +116,7 @@ pub struct Ctrl {
     worker: Worker,
     auth: Option<Box<dyn Authenticator>>,
     scanner: Option<(scanner::ScannerLink, scanner::ScannerSource)>,
+    camera: Option<camera::CameraLink>,
     idle: slint::Timer,
     data_dir: PathBuf,
     demo: bool,
@@ -178,6 +184,9 @@ impl Kiosk {
                     src,
                 )
             }),
+            camera: opts
+                .camera
+                .map(|sel| camera::CameraLink::start(sel, demo, camera_shot)),
             idle: slint::Timer::default(),
             data_dir: opts.data_dir,
             demo,
@@ -304,8 +313,11 @@ impl Ctrl {
         on!(on_picker_chosen, |c, code: SharedString| c
             .picker_chosen(&code));
         on!(on_key, |c, code: SharedString| c.key(&code));
-        on!(on_take_photo, |c| c.device_missing());
-        on!(on_take_proof_photo, |c| c.device_missing());
+        on!(on_take_photo, |c| c
+            .take_photo(enroll_hardware::photo::PhotoProfile::CardFace));
+        on!(on_take_proof_photo, |c| c.take_photo(
+            enroll_hardware::photo::PhotoProfile::FingerException
+        ));
         on!(on_capture_finger, |c| c.capture_finger());
         on!(on_select_finger, |c, i: i32| c.select_finger(i));
         on!(on_save_exception, |c| c.save_exception());
@@ -442,11 +454,18 @@ impl Ctrl {
         g.set_exception_reasons(choices(lists::EXCEPTION_REASONS));
         let missing = |vi: &str, en_: &str| l((vi, en_));
         // Devices and features whose drivers have not been installed on this build.
-        g.set_camera_available(false);
-        g.set_camera_status(missing(
-            "Camera chưa dùng được: máy này chưa có phần điều khiển camera. Không chụp ảnh hay quét mã QR được.",
-            "Camera not available: this build has no camera driver yet. Photos and QR scans cannot be taken.",
-        ));
+        g.set_camera_available(self.camera.is_some());
+        g.set_camera_status(if self.camera.is_some() {
+            missing(
+                "Camera sẵn sàng. Bấm \"Chụp ảnh\"; máy tự kiểm tra ánh sáng, độ nét và nền. (Quét mã QR trên thẻ chưa làm được trên màn hình này.)",
+                "Camera ready. Press \"Take photo\"; the kiosk checks light, sharpness and background. (Scanning a card's QR code is not available on this screen yet.)",
+            )
+        } else {
+            missing(
+                "Không có camera: chưa chỉ định camera. Không chụp ảnh được.",
+                "No camera: none was given. Photos cannot be taken.",
+            )
+        });
         g.set_scanner_available(self.scanner.is_some());
         g.set_scanner_status(match &self.scanner {
             None => missing(
@@ -1062,13 +1081,14 @@ impl Ctrl {
         {
             let mut st = self.state.borrow_mut();
             let finger = Finger::ORDER[st.current_finger];
+            let proof = st.proof.take();
             st.form.set_finger(FingerRecord {
                 finger,
                 outcome: FingerOutcome::Exception {
                     reason,
                     permanent: g.get_exception_permanent(),
                     note: None,
-                    proof_photo_sha256: None,
+                    proof_photo_sha256: proof,
                 },
             });
             // Move on to the next finger that has nothing yet.
@@ -1083,6 +1103,100 @@ impl Ctrl {
         g.set_exception_has_proof(false);
         self.refresh_form();
         self.save_draft();
+    }
+
+    fn take_photo(self: &Rc<Self>, profile: enroll_hardware::photo::PhotoProfile) {
+        let Some(link) = &self.camera else {
+            return self.device_missing();
+        };
+        let app = self.app();
+        let g = app.global::<AppState>();
+        g.set_busy(true);
+        self.banner(
+            "Đang chụp, xin giữ yên…",
+            "Taking the photo, please hold still…",
+            false,
+        );
+        if !link.take(profile) {
+            g.set_busy(false);
+            self.banner(
+                "Camera đã ngừng hoạt động. Hãy khởi động lại máy.",
+                "The camera has stopped working. Restart the kiosk.",
+                true,
+            );
+        }
+    }
+
+    fn camera_shot(self: &Rc<Self>, shot: camera::Shot) {
+        use enroll_hardware::photo::PhotoProfile;
+        let app = self.app();
+        let g = app.global::<AppState>();
+        match shot {
+            camera::Shot::Failed(vi, en) => {
+                g.set_busy(false);
+                self.banner(&vi, &en, true);
+            }
+            camera::Shot::Rejected(problems, view) => {
+                g.set_busy(false);
+                if g.get_step() == 5 {
+                    g.set_photo(slint::Image::from_rgb8(view));
+                    g.set_has_photo(true);
+                }
+                let vi: Vec<&str> = problems.iter().map(|p| p.0.as_str()).collect();
+                let en: Vec<&str> = problems.iter().map(|p| p.1.as_str()).collect();
+                self.banner(
+                    &format!(
+                        "Ảnh chưa đạt, chưa lưu: {}. Sửa rồi chụp lại.",
+                        vi.join("; ")
+                    ),
+                    &format!(
+                        "Photo not good enough, not saved: {}. Fix it and take it again.",
+                        en.join("; ")
+                    ),
+                    true,
+                );
+            }
+            camera::Shot::Taken {
+                profile,
+                jpeg,
+                width,
+                height,
+                view,
+            } => {
+                self.worker.post(move |store: &mut Store| {
+                    let sha = store.put_blob(&jpeg, "image/jpeg");
+                    Box::new(move |c: &Rc<Ctrl>| {
+                        let app = c.app();
+                        let g = app.global::<AppState>();
+                        g.set_busy(false);
+                        match sha {
+                            Err(e) => c.banner(
+                                &format!("Chưa lưu được ảnh ({e}). Hãy chụp lại."),
+                                &format!("The photo could not be stored ({e}). Take it again."),
+                                true,
+                            ),
+                            Ok(sha256) if profile == PhotoProfile::CardFace => {
+                                c.state.borrow_mut().form.photo =
+                                    Some(enroll_sync::record::PhotoRef {
+                                        sha256,
+                                        width,
+                                        height,
+                                    });
+                                g.set_photo(slint::Image::from_rgb8(view));
+                                c.clear_banner();
+                                c.refresh_form();
+                                c.save_draft();
+                            }
+                            Ok(sha256) => {
+                                c.state.borrow_mut().proof = Some(sha256);
+                                g.set_exception_has_proof(true);
+                                c.clear_banner();
+                            }
+                        }
+                    })
+                });
+            }
+        }
     }
 
     fn capture_finger(self: &Rc<Self>) {
@@ -1314,6 +1428,10 @@ impl Ctrl {
         g.set_page(s("wizard"));
         g.set_has_draft(false);
     }
+}
+
+fn camera_shot(s: camera::Shot) {
+    with_ctrl(|c| c.camera_shot(s));
 }
 
 fn scanner_update(u: scanner::Update) {

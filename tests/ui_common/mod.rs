@@ -55,6 +55,9 @@ pub fn kiosk(dir: &std::path::Path) -> Kiosk {
         demo: false,
         auth: Some(Box::new(TestAuth)),
         scanner: Some(kiosk::ui::scanner::ScannerSource::Simulated),
+        camera: Some(enroll_hardware::camera::DeviceSelector::Sim(
+            Default::default(),
+        )),
     })
     .expect("window");
     k.window

@@ -1,0 +1,104 @@
+//! The camera on its own thread: open (a V4L2 camera, or the simulator in demo mode), let a
+//! few frames settle the exposure, run the photo pipeline (crop to the guide, quality checks,
+//! JPEG within budget) and hand back the photo or, in plain words, what to fix.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use enroll_hardware::camera::{open_source, DeviceSelector};
+use enroll_hardware::photo::{
+    crop_to_guide, process_frame, PhotoConfig, PhotoOutcome, PhotoProfile,
+};
+use slint::{Rgb8Pixel, SharedPixelBuffer};
+
+/// Frames dropped before the one that is used: exposure and focus settle.
+const SETTLE_FRAMES: usize = 8;
+
+pub enum Shot {
+    Taken {
+        profile: PhotoProfile,
+        jpeg: Vec<u8>,
+        width: u32,
+        height: u32,
+        view: SharedPixelBuffer<Rgb8Pixel>,
+    },
+    /// The checks failed: what to fix, (vi, en) per failed check.
+    Rejected(Vec<(String, String)>, SharedPixelBuffer<Rgb8Pixel>),
+    Failed(String, String),
+}
+
+pub struct CameraLink {
+    tx: mpsc::Sender<PhotoProfile>,
+}
+
+impl CameraLink {
+    pub fn start(selector: DeviceSelector, demo: bool, deliver: fn(Shot)) -> CameraLink {
+        let (tx, rx) = mpsc::channel::<PhotoProfile>();
+        std::thread::spawn(move || {
+            let send = move |s: Shot| {
+                // Fails only once the event loop is gone, when nobody waits for the photo.
+                drop(slint::invoke_from_event_loop(move || deliver(s)));
+            };
+            while let Ok(profile) = rx.recv() {
+                send(take(&selector, demo, profile));
+            }
+        });
+        CameraLink { tx }
+    }
+
+    pub fn take(&self, profile: PhotoProfile) -> bool {
+        self.tx.send(profile).is_ok()
+    }
+}
+
+fn pixels(img: &enroll_hardware::photo::RgbImage) -> SharedPixelBuffer<Rgb8Pixel> {
+    SharedPixelBuffer::clone_from_slice(img.as_raw(), img.width(), img.height())
+}
+
+fn take(selector: &DeviceSelector, demo: bool, profile: PhotoProfile) -> Shot {
+    let failed = |vi: String, en: String| Shot::Failed(vi, en);
+    let source = match open_source(selector, demo) {
+        Ok(s) => s,
+        Err(e) => return failed(e.message_vi(), e.message_en()),
+    };
+    let stream = match source.start() {
+        Ok(s) => s,
+        Err(e) => return failed(e.message_vi(), e.message_en()),
+    };
+    let mut frame = None;
+    for _ in 0..SETTLE_FRAMES {
+        match stream.next_frame(Duration::from_secs(3)) {
+            Ok(f) => frame = Some(f),
+            Err(e) => return failed(e.message_vi(), e.message_en()),
+        }
+    }
+    stream.stop();
+    let Some(frame) = frame else {
+        return failed(
+            "Camera không gửi hình. Kiểm tra dây cắm rồi chụp lại.".into(),
+            "The camera sent no picture. Check the cable and take it again.".into(),
+        );
+    };
+    let config = PhotoConfig::new(profile);
+    let view = match crop_to_guide(&frame.image, &config.guide, profile) {
+        Ok(v) => pixels(&v),
+        Err(e) => return failed(e.message_vi(), e.message_en()),
+    };
+    match process_frame(&frame.image, &config) {
+        Ok(PhotoOutcome::Accepted { photo, .. }) => Shot::Taken {
+            profile,
+            width: photo.width,
+            height: photo.height,
+            jpeg: photo.jpeg,
+            view,
+        },
+        Ok(PhotoOutcome::Rejected { report }) => Shot::Rejected(
+            report
+                .failures()
+                .map(|c| (c.message_vi.clone(), c.message_en.clone()))
+                .collect(),
+            view,
+        ),
+        Err(e) => failed(e.message_vi(), e.message_en()),
+    }
+}
