@@ -7,7 +7,7 @@
 mod ui_common;
 
 use chrono::{Datelike, Utc};
-use enroll_sync::record::{ConsentBy, RecordStatus};
+use enroll_sync::record::{ConsentBy, FingerOutcome, RecordStatus};
 use kiosk::store::Store;
 use slint::Model;
 use ui_common::*;
@@ -138,4 +138,103 @@ fn complete_enrollment_lock_to_receipt() {
         store.latest_draft().expect("drafts").is_none(),
         "the draft is gone once sealed"
     );
+    drop(store);
+
+    adult_with_photo_and_ten_fingers(dir.path());
+}
+
+/// A 68-year-old: face photo from the simulated camera and ten fingers from the R307
+/// simulator on a real pseudo-terminal, then the sealed record and its blobs in the store.
+fn adult_with_photo_and_ten_fingers(dir: &std::path::Path) {
+    let path = dir.to_owned();
+    let receipt = std::rc::Rc::new(std::cell::RefCell::new(String::new()));
+    let out = receipt.clone();
+    run(async move {
+        let k = kiosk(&path);
+        settle(&k).await;
+        let app = &k.window;
+        sign_in(&k, "1234").await;
+        press(&k, "Đăng ký hồ sơ mới").await;
+        press(&k, "Cấp mới thẻ căn cước").await;
+        press(&k, "Tiếp").await;
+        fill(&k, "Số định danh cá nhân (12 số)", "001058012345").await;
+        press(&k, "Tiếp").await;
+        fill(&k, "Họ", "Nguyễn").await;
+        fill(&k, "Chữ đệm", "Văn").await;
+        fill(&k, "Tên", "Hoà").await;
+        fill(&k, "Ngày sinh", "14/03/1958").await;
+        press(&k, "Nam").await;
+        pick(&k, "Chọn Dân tộc…", "kinh").await;
+        pick(&k, "Chọn Tôn giáo…", "khong").await;
+        press(&k, "Tiếp").await;
+        pick(&k, "Chọn Tỉnh, thành phố…", "ha noi").await;
+        pick(&k, "Chọn Xã, phường…", "ba dinh").await;
+        fill(&k, "Thôn, xóm, số nhà, đường", "Số 12 ngõ 5 phố Đội Cấn").await;
+        press(&k, "Nơi ở hiện tại giống nơi thường trú").await;
+        pick(&k, "Chọn Tỉnh, thành phố…", "ha noi").await;
+        pick(&k, "Chọn Tỉnh, thành phố…", "ha noi").await;
+        press(&k, "Tiếp").await;
+        fill(&k, "Họ tên chủ hộ", "Nguyễn Văn Hoà").await;
+        fill(&k, "Quan hệ với chủ hộ", "chủ hộ").await;
+        fill(&k, "Số điện thoại", "0912345678").await;
+        press(&k, "Tiếp").await;
+
+        press(&k, "Chụp ảnh").await;
+        wait_until(&k, 60, |k| !state(&k.window).get_busy()).await;
+        assert!(k.form().photo.is_some(), "{:?}", state(app).get_banner());
+        press(&k, "Tiếp").await;
+
+        for i in 0..10 {
+            assert_eq!(state(app).get_current_finger(), i);
+            press(&k, "Lấy vân tay ngón này").await;
+            wait_until(&k, 120, |k| !state(&k.window).get_busy()).await;
+        }
+        let form = k.form();
+        assert_eq!(
+            form.fingers.len(),
+            10,
+            "{:?}",
+            state(app).get_finger_message()
+        );
+        press(&k, "Cho người dân xem lại").await;
+        press(&k, "Đúng").await;
+        while state(app).get_open_warnings() > 0 {
+            press(&k, "Đã kiểm tra, vẫn giữ").await;
+        }
+        assert_eq!(state(app).get_open_errors(), 0, "{:#?}", findings(app));
+        press(&k, "Hoàn tất và lưu hồ sơ").await;
+        assert_eq!(state(app).get_step(), 9, "{:?}", state(app).get_banner());
+        *out.borrow_mut() = state(app).get_receipt_number().to_string();
+    });
+    let number = receipt.borrow().clone();
+    let store = Store::open(dir).expect("store");
+    let id = store.resolve(&number).expect("resolve").expect("saved");
+    let rec = store.load(&id).expect("load").expect("record");
+    assert_eq!(rec.applicant.name.full(), "Nguyễn Văn Hoà");
+    let photo = rec.biometrics.photo.expect("photo");
+    assert_eq!(
+        store
+            .blob(&photo.sha256)
+            .expect("blob")
+            .expect("photo blob")
+            .1,
+        "image/jpeg"
+    );
+    assert_eq!(rec.biometrics.fingers.len(), 10);
+    for f in &rec.biometrics.fingers {
+        if let FingerOutcome::Captured {
+            image_sha256,
+            template_sha256,
+            ..
+        } = &f.outcome
+        {
+            assert!(store.blob(image_sha256).expect("blob").is_some());
+            assert!(store.blob(template_sha256).expect("blob").is_some());
+        }
+    }
+    assert!(rec
+        .biometrics
+        .fingers
+        .iter()
+        .any(|f| matches!(f.outcome, FingerOutcome::Captured { .. })));
 }
