@@ -461,7 +461,7 @@ pub enum FingerPlan {
 
 /// One applicant's ten fingers.
 #[derive(Debug, Clone, Serialize)]
-pub struct Enrollment {
+pub struct TenFingers {
     pub fingers: Vec<FingerOutcome>,
 }
 
@@ -478,7 +478,7 @@ pub fn enroll(
     policy: &CapturePolicy,
     plan: &mut dyn FnMut(Finger) -> FingerPlan,
     events: &mut dyn FnMut(&CaptureEvent),
-) -> Result<Enrollment, ScannerError> {
+) -> Result<TenFingers, ScannerError> {
     let mut fingers = Vec::with_capacity(10);
     let mut taken: Vec<(Finger, Vec<u8>)> = Vec::new();
     for finger in Finger::ORDER {
@@ -498,7 +498,7 @@ pub fn enroll(
         }
         fingers.push(outcome);
     }
-    Ok(Enrollment { fingers })
+    Ok(TenFingers { fingers })
 }
 
 /// Captures one finger: up to `policy.attempts` placements, the best kept. `taken` are the

@@ -22,8 +22,8 @@ pub mod synth;
 pub mod template;
 
 pub use capture::{
-    enroll, CaptureEvent, CapturePolicy, Enrollment, ExceptionReason, Finger, FingerException,
-    FingerOutcome, FingerPlan,
+    enroll, CaptureEvent, CapturePolicy, ExceptionReason, Finger, FingerException, FingerOutcome,
+    FingerPlan, TenFingers,
 };
 pub use driver::{CancelToken, Scanner, ScannerConfig};
 pub use error::ScannerError;
