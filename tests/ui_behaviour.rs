@@ -267,6 +267,51 @@ async fn idle_lock_keeps_the_draft() {
     settle(&k).await;
 }
 
+/// The QR code on the back of a card, shown to the (simulated) camera, fills the form.
+async fn qr_prefill() {
+    use enroll_hardware::camera::sim::{SimConfig, SimSource};
+    use enroll_hardware::camera::DeviceSelector;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pictures = tempfile::tempdir().expect("tempdir");
+    let card = "038185012345|173456789|Lê Thị Mai|12031985|Nữ|Thôn Thượng, Xã Quảng Phú, Tỉnh Thanh Hóa|20052021";
+    // The card in front of a 1280×720 camera: the code on a white page, not stretched.
+    let code = enroll_hardware::qr::render_qr(card, 10).expect("render");
+    let mut page = image::GrayImage::from_pixel(1280, 720, image::Luma([255]));
+    let (x, y) = ((1280 - code.width()) / 2, (720 - code.height()) / 2);
+    image::imageops::overlay(&mut page, &code, i64::from(x), i64::from(y));
+    page.save(pictures.path().join("card.png")).expect("save");
+    let camera = DeviceSelector::Sim(SimConfig {
+        source: SimSource::Folder(pictures.path().to_owned()),
+        ..SimConfig::default()
+    });
+    let k = kiosk_with_camera(dir.path(), camera);
+    settle(&k).await;
+    sign_in(&k, "1234").await;
+    press(&k, "Đăng ký hồ sơ mới").await;
+    press(&k, "Số định danh").await;
+    press(&k, "Quét mã QR trên thẻ cũ").await;
+    wait_until(&k, 60, |k| !state(&k.window).get_busy()).await;
+    let form = k.form();
+    assert_eq!(
+        form.get("applicant.id_number"),
+        "038185012345",
+        "{:?}",
+        state(&k.window).get_banner()
+    );
+    assert_eq!(form.get("applicant.name.family"), "Lê");
+    assert_eq!(form.get("applicant.name.middle"), "Thị");
+    assert_eq!(form.get("applicant.name.given"), "Mai");
+    assert_eq!(form.get("applicant.birth_date"), "12/03/1985");
+    assert_eq!(form.get("applicant.sex"), "female");
+    assert_eq!(
+        find(&k.window, "Số định danh cá nhân (12 số)")
+            .accessible_value()
+            .as_deref(),
+        Some("038185012345")
+    );
+    settle(&k).await;
+}
+
 #[test]
 fn validation_exceptions_language_idle_lock() {
     init(false);
@@ -275,5 +320,6 @@ fn validation_exceptions_language_idle_lock() {
         exception_dialog().await;
         language_switch().await;
         idle_lock_keeps_the_draft().await;
+        qr_prefill().await;
     });
 }

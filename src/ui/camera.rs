@@ -24,30 +24,45 @@ pub enum Shot {
     },
     /// The checks failed: what to fix, (vi, en) per failed check.
     Rejected(Vec<(String, String)>, SharedPixelBuffer<Rgb8Pixel>),
+    /// The QR code of an identity card, read and checked.
+    Card(Box<enroll_hardware::qr::CardQr>),
     Failed(String, String),
 }
 
+/// What the camera is asked for.
+pub enum Ask {
+    Photo(PhotoProfile),
+    /// Read the QR code on the back of an identity card.
+    CardQr,
+}
+
+/// Frames tried when reading a card's QR code (about five seconds at 25 fps).
+const QR_FRAMES: usize = 125;
+
 pub struct CameraLink {
-    tx: mpsc::Sender<PhotoProfile>,
+    tx: mpsc::Sender<Ask>,
 }
 
 impl CameraLink {
     pub fn start(selector: DeviceSelector, demo: bool, deliver: fn(Shot)) -> CameraLink {
-        let (tx, rx) = mpsc::channel::<PhotoProfile>();
+        let (tx, rx) = mpsc::channel::<Ask>();
         std::thread::spawn(move || {
             let send = move |s: Shot| {
                 // Fails only once the event loop is gone, when nobody waits for the photo.
                 drop(slint::invoke_from_event_loop(move || deliver(s)));
             };
-            while let Ok(profile) = rx.recv() {
-                send(take(&selector, demo, profile));
+            while let Ok(ask) = rx.recv() {
+                send(match ask {
+                    Ask::Photo(profile) => take(&selector, demo, profile),
+                    Ask::CardQr => read_qr(&selector, demo),
+                });
             }
         });
         CameraLink { tx }
     }
 
-    pub fn take(&self, profile: PhotoProfile) -> bool {
-        self.tx.send(profile).is_ok()
+    pub fn ask(&self, ask: Ask) -> bool {
+        self.tx.send(ask).is_ok()
     }
 }
 
@@ -101,4 +116,37 @@ fn take(selector: &DeviceSelector, demo: bool, profile: PhotoProfile) -> Shot {
         ),
         Err(e) => failed(e.message_vi(), e.message_en()),
     }
+}
+
+fn read_qr(selector: &DeviceSelector, demo: bool) -> Shot {
+    let source = match open_source(selector, demo) {
+        Ok(s) => s,
+        Err(e) => return Shot::Failed(e.message_vi(), e.message_en()),
+    };
+    let stream = match source.start() {
+        Ok(s) => s,
+        Err(e) => return Shot::Failed(e.message_vi(), e.message_en()),
+    };
+    let mut last = None;
+    for _ in 0..QR_FRAMES {
+        let frame = match stream.next_frame(Duration::from_secs(3)) {
+            Ok(f) => f,
+            Err(e) => return Shot::Failed(e.message_vi(), e.message_en()),
+        };
+        match enroll_hardware::qr::read_card_qr_rgb(&frame.image) {
+            Ok(card) => {
+                stream.stop();
+                return Shot::Card(Box::new(card));
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    stream.stop();
+    let (vi, en) = last
+        .map(|e| (e.message_vi(), e.message_en()))
+        .unwrap_or_default();
+    Shot::Failed(
+        format!("Không đọc được mã QR ({vi}) Hãy quét lại, hoặc gõ số định danh."),
+        format!("The QR code could not be read ({en}) Scan again, or type the ID number."),
+    )
 }

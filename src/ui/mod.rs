@@ -457,8 +457,8 @@ impl Ctrl {
         g.set_camera_available(self.camera.is_some());
         g.set_camera_status(if self.camera.is_some() {
             missing(
-                "Camera sẵn sàng. Bấm \"Chụp ảnh\"; máy tự kiểm tra ánh sáng, độ nét và nền. (Quét mã QR trên thẻ chưa làm được trên màn hình này.)",
-                "Camera ready. Press \"Take photo\"; the kiosk checks light, sharpness and background. (Scanning a card's QR code is not available on this screen yet.)",
+                "Camera sẵn sàng. Máy tự kiểm tra ánh sáng, độ nét và nền của ảnh.",
+                "Camera ready. The kiosk checks the photo's light, sharpness and background.",
             )
         } else {
             missing(
@@ -866,7 +866,7 @@ impl Ctrl {
 
     fn chose(self: &Rc<Self>, key: &str, code: &str) {
         match key {
-            "scan-qr" => return self.device_missing(),
+            "scan-qr" => return self.scan_qr(),
             "copy-residence" => {
                 let mut st = self.state.borrow_mut();
                 for part in ["province", "commune", "detail"] {
@@ -1117,7 +1117,7 @@ impl Ctrl {
             "Taking the photo, please hold still…",
             false,
         );
-        if !link.take(profile) {
+        if !link.ask(camera::Ask::Photo(profile)) {
             g.set_busy(false);
             self.banner(
                 "Camera đã ngừng hoạt động. Hãy khởi động lại máy.",
@@ -1127,11 +1127,77 @@ impl Ctrl {
         }
     }
 
+    fn scan_qr(self: &Rc<Self>) {
+        let Some(link) = &self.camera else {
+            return self.device_missing();
+        };
+        self.app().global::<AppState>().set_busy(true);
+        self.banner(
+            "Đưa mã QR trên thẻ căn cước lại gần camera và giữ yên…",
+            "Hold the QR code of the identity card close to the camera and keep still…",
+            false,
+        );
+        if !link.ask(camera::Ask::CardQr) {
+            self.app().global::<AppState>().set_busy(false);
+        }
+    }
+
+    /// Fills the form from an identity card's QR code; the operator still checks every field.
+    fn prefill_from_card(self: &Rc<Self>, card: &enroll_hardware::qr::CardQr) {
+        use enroll_hardware::qr::Sex as CardSex;
+        let words: Vec<&str> = card.full_name.split_whitespace().collect();
+        {
+            let mut st = self.state.borrow_mut();
+            let f = &mut st.form;
+            f.set("applicant.id_number", &card.id_number);
+            if let Some(old) = &card.old_id {
+                f.set("applicant.old_id_number", old);
+            }
+            if let [family, middle @ .., given] = words.as_slice() {
+                f.set("applicant.name.family", family);
+                f.set("applicant.name.middle", &middle.join(" "));
+                f.set("applicant.name.given", given);
+            }
+            f.set(
+                "applicant.birth_date",
+                &card.date_of_birth.format("%d/%m/%Y").to_string(),
+            );
+            f.set("applicant.birth_date.provenance", "documented");
+            f.set(
+                "applicant.sex",
+                match card.sex {
+                    CardSex::Male => "male",
+                    CardSex::Female => "female",
+                },
+            );
+            f.set("applicant.permanent_residence.detail", &card.address);
+        }
+        self.refresh_form();
+        self.save_draft();
+        let vi: Vec<String> = card.warnings.iter().map(|w| w.message_vi()).collect();
+        let en: Vec<String> = card.warnings.iter().map(|w| w.message_en()).collect();
+        self.banner(
+            &format!(
+                "Đã điền từ mã QR: số định danh, họ tên, ngày sinh, giới tính, địa chỉ thường trú (chọn lại tỉnh, xã). Hãy kiểm tra từng mục.{}",
+                if vi.is_empty() { String::new() } else { format!(" Lưu ý: {}", vi.join("; ")) }
+            ),
+            &format!(
+                "Filled in from the QR code: ID number, name, date of birth, sex, permanent address (pick the province and commune again). Check every field.{}",
+                if en.is_empty() { String::new() } else { format!(" Note: {}", en.join("; ")) }
+            ),
+            !vi.is_empty(),
+        );
+    }
+
     fn camera_shot(self: &Rc<Self>, shot: camera::Shot) {
         use enroll_hardware::photo::PhotoProfile;
         let app = self.app();
         let g = app.global::<AppState>();
         match shot {
+            camera::Shot::Card(card) => {
+                g.set_busy(false);
+                self.prefill_from_card(&card);
+            }
             camera::Shot::Failed(vi, en) => {
                 g.set_busy(false);
                 self.banner(&vi, &en, true);

@@ -50,14 +50,23 @@ pub fn init(renderer: bool) {
 /// A kiosk on `dir`. The window is tall so that no field is scrolled out of view: the
 /// testing backend's element search skips what is clipped away.
 pub fn kiosk(dir: &std::path::Path) -> Kiosk {
+    kiosk_with_camera(
+        dir,
+        enroll_hardware::camera::DeviceSelector::Sim(Default::default()),
+    )
+}
+
+/// As [`kiosk`], with this camera.
+pub fn kiosk_with_camera(
+    dir: &std::path::Path,
+    camera: enroll_hardware::camera::DeviceSelector,
+) -> Kiosk {
     let k = Kiosk::new(Options {
         data_dir: dir.to_owned(),
         demo: false,
         auth: Some(Box::new(TestAuth)),
         scanner: Some(kiosk::ui::scanner::ScannerSource::Simulated),
-        camera: Some(enroll_hardware::camera::DeviceSelector::Sim(
-            Default::default(),
-        )),
+        camera: Some(camera),
     })
     .expect("window");
     k.window
