@@ -1,8 +1,13 @@
 //! Command-line entry: parse, run, map failures to exit codes (1 rejected by the rules,
 //! 2 malformed input or usage, 3 could not complete).
 
+mod accounts;
+mod audit;
+mod doctor;
 mod input;
+mod purge;
 mod records;
+mod review;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
@@ -34,6 +39,19 @@ enum Command {
     },
     /// Generate realistic demo applicants.
     DemoData(records::DemoArgs),
+    /// Operator and supervisor accounts, PINs, kiosk settings.
+    #[command(subcommand)]
+    Accounts(accounts::AccountsCmd),
+    /// Supervisor review: list, approve, return records.
+    #[command(subcommand)]
+    Review(review::ReviewCmd),
+    /// The tamper-evident audit log: verify, show, checkpoint.
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
+    /// Remove biometrics HQ has receipted (after the configured delay).
+    Purge(purge::PurgeArgs),
+    /// Check the kiosk: database, space, sync, devices, clock, audit log.
+    Doctor(doctor::DoctorArgs),
 }
 
 /// How a command failed, and so which exit code it gives.
@@ -84,6 +102,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Records(cmd)) => records::run(cmd, &data_dir),
         Some(Command::Check { file }) => records::check(&file),
         Some(Command::DemoData(args)) => records::demo(args, &data_dir),
+        Some(Command::Accounts(cmd)) => accounts::run(cmd, &data_dir),
+        Some(Command::Review(cmd)) => review::run(cmd, &data_dir),
+        Some(Command::Audit(cmd)) => audit::run(cmd, &data_dir),
+        Some(Command::Purge(args)) => purge::run(args, &data_dir),
+        Some(Command::Doctor(args)) => doctor::run(args, &data_dir),
     }
 }
 
