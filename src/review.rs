@@ -160,7 +160,13 @@ fn decide(
         _ => RecordStatus::Returned,
     };
     record.review.history.push(event.clone());
-    store.save(&record, &by.attribution(&event.device, now))?;
+    let attribution = by.attribution(&event.device, now);
+    store.save(&record, &attribution)?;
+    let action = match action {
+        ReviewAction::Approved => "review.approve",
+        _ => "review.return",
+    };
+    store.audit(&attribution, action, Some(&id.to_string()), reason)?;
     Ok(event)
 }
 

@@ -222,6 +222,7 @@ fn accounts_review_and_audit_from_the_command_line() {
         "account.pin_failed",
         "account.sign_in",
         "record.create",
+        "review.approve",
         "record.update",
     ] {
         assert!(actions.contains(&a), "no {a} in {actions:?}");

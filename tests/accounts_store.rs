@@ -748,3 +748,30 @@ fn doctor_reports_every_area_and_uses_pluggable_probes() {
     .check();
     assert_eq!(none.verdict, Verdict::Warning);
 }
+
+#[test]
+fn blobs_stored_before_encryption_are_sealed_at_the_next_sign_in() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, _) = provisioned(dir.path());
+    drop(store);
+    let plain = fake_png();
+    let hash = kiosk::store::sha256_hex(&plain);
+    let conn = rusqlite::Connection::open(dir.path().join("kiosk.db")).expect("raw");
+    conn.execute(
+        "INSERT INTO blobs(sha256, media_type, size, data, created_at) VALUES (?1, 'image/png', ?2, ?3, '2026-01-01T00:00:00.000Z')",
+        rusqlite::params![hash, plain.len() as i64, plain],
+    )
+    .expect("legacy row");
+    let mut store = open(dir.path());
+    store.unlock("lan", OP_PIN, t0()).expect("sign in");
+    let (sealed, data): (bool, Vec<u8>) = conn
+        .query_row(
+            "SELECT sealed, data FROM blobs WHERE sha256 = ?1",
+            [&hash],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("row");
+    assert!(sealed);
+    assert!(!contains(&data, b"PLAINTEXT-FINGER-MARKER"));
+    assert_eq!(store.blob(&hash).expect("get").map(|(b, _)| b), Some(plain));
+}

@@ -86,9 +86,9 @@ impl Store {
     /// Seals blobs written before encryption existed (run on unlock); returns how many.
     pub(crate) fn seal_plain_blobs(&self) -> Result<usize, StoreError> {
         let key = self.data_key()?;
-        let mut stmt = self
-            .conn
-            .prepare("SELECT sha256, media_type, data FROM blobs WHERE sealed = 0")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT sha256, media_type, data FROM blobs INDEXED BY blobs_plain WHERE sealed = 0",
+        )?;
         let rows: Vec<(String, String, Vec<u8>)> = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<Result<_, _>>()?;

@@ -16,6 +16,7 @@ mod usage;
 
 pub use acks::Ack;
 pub use audit::{AuditCheckpoint, AuditEntry, AuditExport, AuditProblem, AuditReport};
+pub use blobs::sha256_hex;
 pub use drafts::Draft;
 pub use keyslots::KdfParams;
 pub use records::{ListQuery, RecordSummary, SaveOutcome};

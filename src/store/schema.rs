@@ -133,6 +133,8 @@ const MIGRATIONS: &[&str] = &[
     );
 
     ALTER TABLE blobs ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
+    -- Finds the few blobs still in plain form without reading every blob's pages.
+    CREATE INDEX blobs_plain ON blobs(sha256) WHERE sealed = 0;
 
     CREATE TABLE purged_blobs (
         sha256 TEXT PRIMARY KEY,
