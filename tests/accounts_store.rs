@@ -107,6 +107,7 @@ fn only_a_supervisor_adds_accounts() {
 fn lockout_after_five_failures_grows_and_survives_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut store, _) = provisioned(dir.path());
+    assert!(store.is_unlocked());
     let t = t0();
     for left in [4, 3, 2, 1] {
         match store.unlock("lan", "000000", t) {
@@ -114,6 +115,8 @@ fn lockout_after_five_failures_grows_and_survives_restart() {
             other => panic!("expected a wrong PIN, got {other:?}"),
         }
     }
+    // A failed attempt signs the previous person out.
+    assert!(!store.is_unlocked());
     match store.unlock("lan", "000000", t) {
         Err(AccountError::LockedOut { until }) => assert_eq!(until, t + Duration::minutes(1)),
         other => panic!("expected a lockout, got {other:?}"),

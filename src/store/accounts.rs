@@ -98,6 +98,8 @@ impl Store {
         pin: &str,
         now: DateTime<Utc>,
     ) -> Result<Session, AccountError> {
+        // Whoever was signed in is signed out first: a failed attempt leaves the kiosk locked.
+        self.data_key = None;
         let account = match self.account(name)? {
             Some(a) => a,
             None if self.accounts()?.is_empty() => return Err(AccountError::NotInitialized),
