@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use kiosk::store::{KdfParams, Store};
+use kiosk::store::{DataKey, KdfParams, Store};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -92,5 +92,24 @@ fn blobs(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, pin_check, blobs);
+/// The cipher alone (no database): seal and open with the data key.
+fn aead(c: &mut Criterion) {
+    let key = DataKey::generate();
+    let mut g = c.benchmark_group("aead");
+    g.sample_size(20)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1));
+    let bytes = vec![0x5Au8; 1_000_000];
+    g.throughput(Throughput::Bytes(bytes.len() as u64));
+    g.bench_function("seal_1MB", |b| {
+        b.iter(|| key.seal(black_box(&bytes), b"ad").expect("seal"))
+    });
+    let sealed = key.seal(&bytes, b"ad").expect("seal");
+    g.bench_function("open_1MB", |b| {
+        b.iter(|| key.open(black_box(&sealed), b"ad").expect("open"))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, pin_check, blobs, aead);
 criterion_main!(benches);

@@ -48,9 +48,9 @@ pub fn purge(
     now: DateTime<Utc>,
     dry_run: bool,
 ) -> Result<PurgeReport, StoreError> {
-    let delay = Duration::hours(
-        i64::try_from(store.settings()?.purge_after_hours).unwrap_or(i64::MAX / 7200),
-    );
+    // Capped at a century so a typo in the setting cannot overflow the time arithmetic.
+    let hours = store.settings()?.purge_after_hours.min(24 * 365 * 100);
+    let delay = Duration::hours(i64::try_from(hours).unwrap_or(0));
     let due: HashSet<Uuid> = store
         .acknowledged_current()?
         .into_iter()

@@ -26,7 +26,8 @@ pub struct KdfParams {
 }
 
 impl KdfParams {
-    /// Measured on the 2-core target class (benches/security.rs): about 0.2 s per PIN check.
+    /// Measured with benches/security.rs on the 2-core build machine: 0.24–0.29 s per key
+    /// derivation, 0.21–0.25 s per full sign-in (target: 0.1–0.5 s).
     pub const PRODUCT: KdfParams = KdfParams {
         m_kib: 64 * 1024,
         t_cost: 2,

@@ -18,7 +18,7 @@ pub use acks::Ack;
 pub use audit::{AuditCheckpoint, AuditEntry, AuditExport, AuditProblem, AuditReport};
 pub use blobs::sha256_hex;
 pub use drafts::Draft;
-pub use keyslots::KdfParams;
+pub use keyslots::{DataKey, KdfParams};
 pub use records::{ListQuery, RecordSummary, SaveOutcome};
 pub use settings::{SettingError, Settings};
 pub use usage::Usage;
