@@ -367,3 +367,39 @@ fn doctor_purge_and_guards_from_the_command_line() {
         (Some(0), Some(true))
     );
 }
+
+#[test]
+fn lockout_holds_across_processes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    provision(&data);
+    for _ in 0..4 {
+        let o = run(
+            &data,
+            &[("KIOSK_PIN", "000000")],
+            &["accounts", "sign-in", "lan"],
+        );
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    }
+    let fifth = run(
+        &data,
+        &[("KIOSK_PIN", "000000")],
+        &["accounts", "sign-in", "lan"],
+    );
+    assert!(text(&fifth).contains("locked"), "{}", text(&fifth));
+    // A new process with the right PIN is still refused, without the PIN being tried.
+    let right = run(
+        &data,
+        &[("KIOSK_PIN", OP_PIN)],
+        &["accounts", "sign-in", "lan"],
+    );
+    assert_eq!(right.status.code(), Some(1));
+    assert!(text(&right).contains("Try again after"), "{}", text(&right));
+    let listed = ok(run(&data, &[], &["accounts", "list"]));
+    assert!(text(&listed).contains("locked until"), "{}", text(&listed));
+    ok(run(
+        &data,
+        &[("KIOSK_PIN", SUP_PIN)],
+        &["accounts", "sign-in", "sup"],
+    ));
+}
