@@ -3,11 +3,16 @@
 
 mod accounts;
 mod audit;
+mod camera;
 mod doctor;
 mod input;
+mod photo;
 mod purge;
+mod qr;
 mod records;
 mod review;
+mod scanner;
+mod sim;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
@@ -52,6 +57,21 @@ enum Command {
     Purge(purge::PurgeArgs),
     /// Check the kiosk: database, space, sync, devices, clock, audit log.
     Doctor(doctor::DoctorArgs),
+    /// List cameras; take a picture.
+    #[command(subcommand)]
+    Camera(camera::CameraCmd),
+    /// Check a picture as a card photo; prepare the card photo JPEG.
+    #[command(subcommand)]
+    Photo(photo::PhotoCmd),
+    /// Read the QR code of an identity card (CCCD) in a picture.
+    #[command(subcommand)]
+    Qr(qr::QrCmd),
+    /// Fingerprint scanner: parameters, one capture, the ten-finger sequence.
+    #[command(subcommand)]
+    Scanner(scanner::ScannerCmd),
+    /// Device simulators (a fingerprint scanner on a pseudo-terminal).
+    #[command(subcommand)]
+    Sim(sim::SimCmd),
 }
 
 /// How a command failed, and so which exit code it gives.
@@ -107,6 +127,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Audit(cmd)) => audit::run(cmd, &data_dir),
         Some(Command::Purge(args)) => purge::run(args, &data_dir),
         Some(Command::Doctor(args)) => doctor::run(args, &data_dir),
+        Some(Command::Camera(cmd)) => camera::run(cmd),
+        Some(Command::Photo(cmd)) => photo::run(cmd),
+        Some(Command::Qr(cmd)) => qr::run(cmd),
+        Some(Command::Scanner(cmd)) => scanner::run(cmd),
+        Some(Command::Sim(cmd)) => sim::run(cmd),
     }
 }
 

@@ -42,7 +42,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER records_fts_delete AFTER DELETE ON records BEGIN
         INSERT INTO records_fts(records_fts, rowid, search_key) VALUES ('delete', old.seq, old.search_key);
     END;
-    CREATE TRIGGER records_fts_update AFTER UPDATE OF search_key ON records BEGIN
+    CREATE TRIGGER records_fts_update AFTER UPDATE OF search_key ON records
+    WHEN old.search_key IS NOT new.search_key BEGIN
         INSERT INTO records_fts(records_fts, rowid, search_key) VALUES ('delete', old.seq, old.search_key);
         INSERT INTO records_fts(rowid, search_key) VALUES (new.seq, new.search_key);
     END;
