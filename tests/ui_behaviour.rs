@@ -22,7 +22,7 @@ async fn live_validation() {
     let dir = tempfile::tempdir().expect("tempdir");
     let k = kiosk(dir.path());
     settle(&k).await;
-    sign_in(&k, "1234").await;
+    sign_in(&k, OPERATOR_PIN).await;
     press(&k, "Đăng ký hồ sơ mới").await;
     press(&k, "Cấp mới thẻ căn cước").await;
     press(&k, "Tiếp").await;
@@ -72,7 +72,7 @@ async fn live_validation() {
         .iter()
         .find(|a| a.code == code && a.path == path)
         .expect("acknowledgement recorded");
-    assert_eq!(ack.by, "op-1");
+    assert_eq!(ack.by, "canbo");
     assert!(finding_paths(app).iter().any(|(_, c, a)| *c == code && *a));
 
     // An impossible date is explained in plain words on the date field.
@@ -87,7 +87,7 @@ async fn exception_dialog() {
     let dir = tempfile::tempdir().expect("tempdir");
     let k = kiosk(dir.path());
     settle(&k).await;
-    sign_in(&k, "1234").await;
+    sign_in(&k, OPERATOR_PIN).await;
     press(&k, "Đăng ký hồ sơ mới").await;
     press(&k, "Vân tay").await;
     let app = &k.window;
@@ -175,8 +175,11 @@ async fn exception_dialog() {
     assert_eq!(state(app).get_current_finger(), 2);
     // The image is a blob in the store, referenced by its hash.
     let image = image_sha256.clone();
-    let blob = kiosk::store::Store::open(dir.path())
-        .expect("store")
+    let mut store = kiosk::store::Store::open(dir.path()).expect("store");
+    store
+        .unlock("canbo", OPERATOR_PIN, chrono::Utc::now())
+        .expect("unlock");
+    let blob = store
         .blob(&image)
         .expect("blob query")
         .expect("image blob stored");
@@ -199,7 +202,7 @@ async fn language_switch() {
     let dir = tempfile::tempdir().expect("tempdir");
     let k = kiosk(dir.path());
     settle(&k).await;
-    sign_in(&k, "1234").await;
+    sign_in(&k, OPERATOR_PIN).await;
     let app = &k.window;
     press(&k, "Cài đặt").await;
     press(&k, "English").await;
@@ -234,7 +237,7 @@ async fn idle_lock_keeps_the_draft() {
     let dir = tempfile::tempdir().expect("tempdir");
     let k = kiosk(dir.path());
     settle(&k).await;
-    sign_in(&k, "1234").await;
+    sign_in(&k, OPERATOR_PIN).await;
     let app = &k.window;
     press(&k, "Cài đặt").await;
     press(&k, "2 phút").await;
@@ -253,7 +256,7 @@ async fn idle_lock_keeps_the_draft() {
     assert!(state(app).get_has_draft());
     assert_eq!(state(app).get_operator_name(), "");
 
-    sign_in(&k, "1234").await;
+    sign_in(&k, OPERATOR_PIN).await;
     assert_eq!(state(app).get_page(), "wizard");
     assert_eq!(state(app).get_step(), 2);
     assert_eq!(find(app, "Tên").accessible_value().as_deref(), Some("Hoà"));
@@ -286,7 +289,7 @@ async fn qr_prefill() {
     });
     let k = kiosk_with_camera(dir.path(), camera);
     settle(&k).await;
-    sign_in(&k, "1234").await;
+    sign_in(&k, OPERATOR_PIN).await;
     press(&k, "Đăng ký hồ sơ mới").await;
     press(&k, "Số định danh").await;
     press(&k, "Quét mã QR trên thẻ cũ").await;

@@ -27,10 +27,14 @@ fn complete_enrollment_lock_to_receipt() {
         assert_eq!(state(app).get_page(), "lock");
 
         // A wrong PIN is refused in plain words; the right one opens the home screen.
-        sign_in(&k, "1111").await;
+        sign_in(&k, "111111").await;
         assert_eq!(state(app).get_page(), "lock");
-        assert!(state(app).get_pin_message().contains("không đúng"));
-        sign_in(&k, "1234").await;
+        assert!(
+            state(app).get_pin_message().contains("Sai mã PIN"),
+            "{}",
+            state(app).get_pin_message()
+        );
+        sign_in(&k, OPERATOR_PIN).await;
         assert_eq!(state(app).get_page(), "home");
 
         press(&k, "Đăng ký hồ sơ mới").await;
@@ -128,7 +132,7 @@ fn complete_enrollment_lock_to_receipt() {
         rec.biometrics.consent.map(|c| c.given_by),
         Some(ConsentBy::Representative)
     );
-    assert_eq!(rec.capture.operator_id, "op-1");
+    assert_eq!(rec.capture.operator_id, "canbo");
     assert!(rec.applicant.permanent_residence.is_some());
     assert_eq!(
         rec.relatives.representative.map(|r| r.name),
@@ -153,7 +157,7 @@ fn adult_with_photo_and_ten_fingers(dir: &std::path::Path) {
         let k = kiosk(&path);
         settle(&k).await;
         let app = &k.window;
-        sign_in(&k, "1234").await;
+        sign_in(&k, OPERATOR_PIN).await;
         press(&k, "Đăng ký hồ sơ mới").await;
         press(&k, "Cấp mới thẻ căn cước").await;
         press(&k, "Tiếp").await;
@@ -207,7 +211,11 @@ fn adult_with_photo_and_ten_fingers(dir: &std::path::Path) {
         *out.borrow_mut() = state(app).get_receipt_number().to_string();
     });
     let number = receipt.borrow().clone();
-    let store = Store::open(dir).expect("store");
+    let mut store = Store::open(dir).expect("store");
+    // Biometric blobs are sealed at rest: reading them needs a signed-in person.
+    store
+        .unlock("canbo", OPERATOR_PIN, chrono::Utc::now())
+        .expect("unlock");
     let id = store.resolve(&number).expect("resolve").expect("saved");
     let rec = store.load(&id).expect("load").expect("record");
     assert_eq!(rec.applicant.name.full(), "Nguyễn Văn Hoà");

@@ -24,7 +24,7 @@ fn child_entry() {
     run(async move {
         let k = kiosk(std::path::Path::new(&dir));
         settle(&k).await;
-        sign_in(&k, "1234").await;
+        sign_in(&k, OPERATOR_PIN).await;
         press(&k, "Đăng ký hồ sơ mới").await;
         press(&k, "Cấp lại thẻ căn cước").await;
         press(&k, "Cá nhân").await;
@@ -94,7 +94,7 @@ fn reopens_the_draft_after_sigkill() {
             state(app).get_has_draft(),
             "the lock screen says a draft waits"
         );
-        sign_in(&k, "1234").await;
+        sign_in(&k, OPERATOR_PIN).await;
         assert_eq!(state(app).get_page(), "wizard");
         assert_eq!(state(app).get_step(), 3, "reopened where it stood");
         press(&k, "Cá nhân").await;

@@ -45,7 +45,6 @@ fn every_screen_in_both_languages() {
         let k = Kiosk::new(Options {
             data_dir: path,
             demo: true,
-            auth: Some(Box::new(TestAuth)),
             scanner: None,
             camera: None,
         })
@@ -63,7 +62,7 @@ fn every_screen_in_both_languages() {
             g.invoke_lock();
             settle(&k).await;
             snap(&k, &dir, &format!("{lang}-lock"));
-            sign_in(&k, "1234").await;
+            sign_in(&k, "135790").await;
             snap(&k, &dir, &format!("{lang}-home"));
             g.invoke_new_enrollment();
             settle(&k).await;

@@ -1,11 +1,16 @@
 //! Command-line entry: parse, run, map failures to exit codes (1 rejected by the rules,
 //! 2 malformed input or usage, 3 could not complete).
 
+mod accounts;
+mod audit;
 mod camera;
+mod doctor;
 mod input;
 mod photo;
+mod purge;
 mod qr;
 mod records;
+mod review;
 mod scanner;
 mod sim;
 
@@ -54,6 +59,19 @@ enum Command {
     },
     /// Generate realistic demo applicants.
     DemoData(records::DemoArgs),
+    /// Operator and supervisor accounts, PINs, kiosk settings.
+    #[command(subcommand)]
+    Accounts(accounts::AccountsCmd),
+    /// Supervisor review: list, approve, return records.
+    #[command(subcommand)]
+    Review(review::ReviewCmd),
+    /// The tamper-evident audit log: verify, show, checkpoint.
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
+    /// Remove biometrics HQ has receipted (after the configured delay).
+    Purge(purge::PurgeArgs),
+    /// Check the kiosk: database, space, sync, devices, clock, audit log.
+    Doctor(doctor::DoctorArgs),
     /// List cameras; take a picture.
     #[command(subcommand)]
     Camera(camera::CameraCmd),
@@ -116,7 +134,6 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let opts = crate::ui::Options {
                 data_dir,
                 demo: cli.demo,
-                auth: None,
                 scanner: match (cli.scanner, cli.demo) {
                     (Some(path), _) => Some(crate::ui::scanner::ScannerSource::Device(path, None)),
                     (None, true) => Some(crate::ui::scanner::ScannerSource::Simulated),
@@ -142,6 +159,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Records(cmd)) => records::run(cmd, &data_dir),
         Some(Command::Check { file }) => records::check(&file),
         Some(Command::DemoData(args)) => records::demo(args, &data_dir),
+        Some(Command::Accounts(cmd)) => accounts::run(cmd, &data_dir),
+        Some(Command::Review(cmd)) => review::run(cmd, &data_dir),
+        Some(Command::Audit(cmd)) => audit::run(cmd, &data_dir),
+        Some(Command::Purge(args)) => purge::run(args, &data_dir),
+        Some(Command::Doctor(args)) => doctor::run(args, &data_dir),
         Some(Command::Camera(cmd)) => camera::run(cmd),
         Some(Command::Photo(cmd)) => photo::run(cmd),
         Some(Command::Qr(cmd)) => qr::run(cmd),

@@ -364,3 +364,38 @@ pub fn seed_demo(store: &mut Store) {
         }
     }
 }
+
+/// The accounts for the lock screen: (sign-in name, display name, supervisor).
+pub fn account_list(store: &Store) -> Vec<(String, String, bool)> {
+    store
+        .accounts()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| {
+            let sup = a.role == crate::accounts::Role::Supervisor;
+            (a.name, a.display_name, sup)
+        })
+        .collect()
+}
+
+/// Demo mode on a kiosk with no accounts: a supervisor and an operator whose PINs the lock
+/// screen shows (in demo mode only).
+pub fn seed_demo_accounts(store: &mut Store) {
+    if !store.accounts().map(|a| a.is_empty()).unwrap_or(false) {
+        return;
+    }
+    let now = Utc::now();
+    let Ok(sup) = store.init_supervisor("giamsat", "Lê Văn Nam (giám sát)", "246810", now)
+    else {
+        return;
+    };
+    let _ = store.add_account(
+        &sup,
+        "canbo",
+        "Trần Thị Mai",
+        crate::accounts::Role::Operator,
+        "135790",
+        now,
+    );
+    store.lock();
+}

@@ -27,7 +27,7 @@ use enroll_sync::validate::{Finding, Severity};
 use slint::{ComponentHandle, Model, ModelRc, SharedString, VecModel};
 
 use crate::store::{Draft, ListQuery, Store};
-pub use auth::{Authenticator, Operator};
+pub use auth::Operator;
 use form::Form;
 use worker::{Reply, Worker};
 
@@ -51,8 +51,6 @@ const RECEIPT_STEP: usize = 9;
 pub struct Options {
     pub data_dir: PathBuf,
     pub demo: bool,
-    /// Operator sign-in; `None` until the accounts module is installed.
-    pub auth: Option<Box<dyn Authenticator>>,
     /// The fingerprint scanner; `None` when there is none.
     pub scanner: Option<scanner::ScannerSource>,
     /// The camera (`Auto` finds the first V4L2 camera; in demo mode the simulator stands in).
@@ -107,6 +105,10 @@ struct State {
     taken: Vec<(enroll_hardware::fingerprint::Finger, Vec<u8>)>,
     /// Proof photo for the finger exception being recorded.
     proof: Option<String>,
+    /// The kiosk's accounts: (sign-in name, display name, supervisor).
+    accounts: Vec<(String, String, bool)>,
+    /// The account chosen on the lock screen.
+    account: String,
 }
 
 /// The running UI: window, state, store worker, idle timer.
@@ -114,7 +116,6 @@ pub struct Ctrl {
     window: slint::Weak<AppWindow>,
     state: RefCell<State>,
     worker: Worker,
-    auth: Option<Box<dyn Authenticator>>,
     scanner: Option<(scanner::ScannerLink, scanner::ScannerSource)>,
     camera: Option<camera::CameraLink>,
     idle: slint::Timer,
@@ -156,18 +157,29 @@ impl Kiosk {
         let demo = opts.demo;
         let worker = Worker::start(opts.data_dir.clone(), move |store: &mut Store| {
             if demo {
+                lists::seed_demo_accounts(store);
                 lists::seed_demo(store);
             }
             let device = store.kiosk().code.clone();
             let draft = store.latest_draft().ok().flatten();
+            let accounts = lists::account_list(store);
             Box::new(move |c: &Rc<Ctrl>| {
                 let mut st = c.state.borrow_mut();
                 st.device = device;
                 st.store_ready = true;
                 st.waiting_draft = draft;
+                // The first operator is chosen; a supervisor taps their own name.
+                st.account = accounts
+                    .iter()
+                    .find(|a| !a.2)
+                    .or(accounts.first())
+                    .map(|a| a.0.clone())
+                    .unwrap_or_default();
+                st.accounts = accounts;
                 let has = st.waiting_draft.is_some();
                 drop(st);
                 c.app().global::<AppState>().set_has_draft(has);
+                c.refresh_texts();
             }) as Reply
         });
         let ctrl = Rc::new(Ctrl {
@@ -177,7 +189,6 @@ impl Kiosk {
                 ..State::default()
             }),
             worker,
-            auth: opts.auth,
             scanner: opts.scanner.map(|src| {
                 (
                     scanner::ScannerLink::start(src.clone(), scanner_update),
@@ -372,6 +383,10 @@ impl Ctrl {
         on!(on_navigate, |c, page: SharedString| c.navigate(&page));
         on!(on_lock, |c| c.lock());
         on!(on_unlock, |c, pin: SharedString| c.unlock(&pin));
+        on!(on_choose_account, |c, name: SharedString| {
+            c.state.borrow_mut().account = name.to_string();
+            c.app().global::<AppState>().set_account(name);
+        });
         on!(on_touched, |c| c.touched());
         on!(on_go_home, |c| c.go_home());
     }
@@ -453,6 +468,7 @@ impl Ctrl {
         g.set_consent_givers(choices(lists::CONSENT));
         g.set_exception_reasons(choices(lists::EXCEPTION_REASONS));
         let missing = |vi: &str, en_: &str| l((vi, en_));
+        let signin = !self.state.borrow().accounts.is_empty();
         // Devices and features whose drivers have not been installed on this build.
         g.set_camera_available(self.camera.is_some());
         g.set_camera_status(if self.camera.is_some() {
@@ -497,24 +513,47 @@ impl Ctrl {
             ok,
         };
         g.set_devices(model(vec![
-            dev(
-                ("Camera", "Camera"),
-                ("chưa có phần điều khiển", "no driver installed"),
-                false,
-            ),
-            dev(
-                ("Máy quét vân tay", "Fingerprint scanner"),
-                ("chưa có phần điều khiển", "no driver installed"),
-                false,
-            ),
+            if self.camera.is_some() {
+                dev(
+                    ("Camera", "Camera"),
+                    if self.demo {
+                        (
+                            "camera USB; mô phỏng nếu không có (chế độ thử)",
+                            "USB camera; simulated if none (demo mode)",
+                        )
+                    } else {
+                        ("camera USB đầu tiên", "first USB camera")
+                    },
+                    true,
+                )
+            } else {
+                dev(("Camera", "Camera"), ("chưa chỉ định", "none given"), false)
+            },
+            match &self.scanner {
+                None => dev(
+                    ("Máy quét vân tay", "Fingerprint scanner"),
+                    ("chưa chỉ định (--scanner)", "none given (--scanner)"),
+                    false,
+                ),
+                Some((_, scanner::ScannerSource::Simulated)) => dev(
+                    ("Máy quét vân tay", "Fingerprint scanner"),
+                    ("mô phỏng (chế độ thử)", "simulated (demo mode)"),
+                    true,
+                ),
+                Some(_) => dev(
+                    ("Máy quét vân tay", "Fingerprint scanner"),
+                    ("đã chỉ định", "configured"),
+                    true,
+                ),
+            },
             dev(
                 ("Tài khoản cán bộ", "Operator accounts"),
-                if self.auth.is_some() {
+                if signin {
                     ("sẵn sàng", "ready")
                 } else {
-                    ("chưa cài", "not installed")
+                    ("chưa có tài khoản nào", "no accounts yet")
                 },
-                self.auth.is_some(),
+                signin,
             ),
             dev(
                 ("Gửi dữ liệu", "Sync"),
@@ -522,17 +561,38 @@ impl Ctrl {
                 false,
             ),
         ]));
-        g.set_signin_available(self.auth.is_some());
-        match &self.auth {
-            None => g.set_pin_message(missing(
-                "Chưa mở được máy: chức năng tài khoản cán bộ chưa được cài trên máy này. Hãy báo cho đội kỹ thuật.",
-                "Cannot unlock: operator accounts are not installed on this kiosk. Tell the technical team.",
-            )),
-            Some(a) => {
-                let hint = if self.demo { a.demo_hint() } else { None };
-                g.set_demo_hint(hint.map(|(vi, en_)| l((&vi, &en_))).unwrap_or_default());
-            }
+        g.set_signin_available(signin);
+        {
+            let st = self.state.borrow();
+            g.set_accounts(model(
+                st.accounts
+                    .iter()
+                    .map(|(name, display, _)| Choice {
+                        code: s(name),
+                        label: s(display),
+                    })
+                    .collect::<Vec<_>>(),
+            ));
+            g.set_account(s(&st.account));
         }
+        if signin {
+            if g.get_page() == "lock" && g.get_pin() == "" {
+                g.set_pin_message(s(""));
+            }
+        } else if self.state.borrow().store_ready {
+            g.set_pin_message(missing(
+                "Máy chưa có tài khoản cán bộ nào. Giám sát viên tạo tài khoản đầu tiên bằng lệnh: kiosk accounts init-supervisor",
+                "This kiosk has no accounts yet. A supervisor creates the first one with: kiosk accounts init-supervisor",
+            ));
+        }
+        g.set_demo_hint(if self.demo {
+            missing(
+                "Chế độ thử — cán bộ: mã PIN 135790; giám sát viên: mã PIN 246810.",
+                "Demo mode — operator PIN 135790; supervisor PIN 246810.",
+            )
+        } else {
+            s("")
+        });
     }
 
     // ---- navigation, lock ----
@@ -588,19 +648,44 @@ impl Ctrl {
         g.set_exception_open(false);
         g.set_has_draft(page == "wizard" || self.state.borrow().waiting_draft.is_some());
         self.refresh_texts();
-        g.set_pin_message(if self.auth.is_some() {
-            s("")
-        } else {
-            g.get_pin_message()
-        });
+        g.set_pin_message(s(""));
         g.set_page(s("lock"));
+        // Forget the data key: biometrics stay sealed until the next PIN.
+        self.worker.post(|store: &mut Store| {
+            store.lock();
+            Box::new(|_: &Rc<Ctrl>| {})
+        });
     }
 
     fn unlock(self: &Rc<Self>, pin: &str) {
+        let name = self.state.borrow().account.clone();
+        if name.is_empty() {
+            return;
+        }
+        let pin = pin.to_owned();
+        let app = self.app();
+        app.global::<AppState>().set_busy(true);
+        self.worker.post(move |store: &mut Store| {
+            // The PIN opens the data key on the store's own thread (Argon2id takes a while).
+            let result = store.unlock(&name, &pin, Utc::now());
+            let result = result
+                .map(|session| Operator {
+                    id: session.person.clone(),
+                    name: session.display_name.clone(),
+                    supervisor: session.is_supervisor(),
+                })
+                .map_err(|e| (e.message_vi(), e.message_en()));
+            Box::new(move |c: &Rc<Ctrl>| {
+                c.app().global::<AppState>().set_busy(false);
+                c.signed_in(result);
+            })
+        });
+    }
+
+    fn signed_in(self: &Rc<Self>, result: Result<Operator, (String, String)>) {
         let app = self.app();
         let g = app.global::<AppState>();
-        let Some(auth) = &self.auth else { return };
-        match auth.sign_in(pin) {
+        match result {
             Err((vi, en)) => {
                 self.state.borrow_mut().pin.clear();
                 g.set_pin(s(""));

@@ -8,32 +8,36 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use i_slint_backend_testing::ElementHandle;
-use kiosk::ui::{AppState, AppWindow, Authenticator, Kiosk, Operator, Options};
+use kiosk::ui::{AppState, AppWindow, Kiosk, Options};
 use slint::platform::PointerEventButton;
 use slint::ComponentHandle;
 
-/// Stands in for the accounts module (not on main yet): two fixed operators.
-pub struct TestAuth;
+/// PINs of the accounts every UI test kiosk has.
+pub const OPERATOR_PIN: &str = "123456";
+pub const SUPERVISOR_PIN: &str = "999999";
 
-impl Authenticator for TestAuth {
-    fn sign_in(&self, pin: &str) -> Result<Operator, (String, String)> {
-        match pin {
-            "1234" => Ok(Operator {
-                id: "op-1".into(),
-                name: "Trần Thị Mai".into(),
-                supervisor: false,
-            }),
-            "9999" => Ok(Operator {
-                id: "sup-1".into(),
-                name: "Lê Văn Nam".into(),
-                supervisor: true,
-            }),
-            _ => Err((
-                "Mã PIN không đúng. Hãy nhập lại.".into(),
-                "Wrong PIN. Enter it again.".into(),
-            )),
-        }
+/// Creates the test accounts (cheap test-only key derivation) unless the store has some.
+pub fn seed_accounts(dir: &std::path::Path) {
+    use kiosk::accounts::Role;
+    let mut store = kiosk::store::Store::open(dir).expect("store");
+    if !store.accounts().expect("accounts").is_empty() {
+        return;
     }
+    store.use_test_only_kdf();
+    let now = chrono::Utc::now();
+    let sup = store
+        .init_supervisor("giamsat", "Lê Văn Nam", SUPERVISOR_PIN, now)
+        .expect("supervisor");
+    store
+        .add_account(
+            &sup,
+            "canbo",
+            "Trần Thị Mai",
+            Role::Operator,
+            OPERATOR_PIN,
+            now,
+        )
+        .expect("operator");
 }
 
 pub fn init(renderer: bool) {
@@ -61,10 +65,10 @@ pub fn kiosk_with_camera(
     dir: &std::path::Path,
     camera: enroll_hardware::camera::DeviceSelector,
 ) -> Kiosk {
+    seed_accounts(dir);
     let k = Kiosk::new(Options {
         data_dir: dir.to_owned(),
         demo: false,
-        auth: Some(Box::new(TestAuth)),
         scanner: Some(kiosk::ui::scanner::ScannerSource::Simulated),
         camera: Some(camera),
     })
@@ -177,6 +181,8 @@ pub async fn sign_in(k: &Kiosk, pin: &str) {
         "Mở máy"
     };
     tap(k, unlock).await;
+    // The PIN is checked on the store's thread (Argon2id).
+    wait_until(k, 60, |k| !state(&k.window).get_busy()).await;
 }
 
 /// Finding messages currently shown, for assertion messages.
