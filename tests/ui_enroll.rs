@@ -209,6 +209,24 @@ fn adult_with_photo_and_ten_fingers(dir: &std::path::Path) {
         press(&k, "Hoàn tất và lưu hồ sơ").await;
         assert_eq!(state(app).get_step(), 9, "{:?}", state(app).get_banner());
         *out.borrow_mut() = state(app).get_receipt_number().to_string();
+
+        // The supervisor signs in and approves it from the review list.
+        press(&k, "Khoá máy").await;
+        press(&k, "Lê Văn Nam").await;
+        sign_in(&k, SUPERVISOR_PIN).await;
+        assert!(state(app).get_is_supervisor());
+        press(&k, "Trang chính").await;
+        press(&k, "Duyệt hồ sơ (giám sát)").await;
+        settle(&k).await;
+        press(&k, "NGUYỄN VĂN HOÀ").await;
+        assert_eq!(state(app).get_page(), "detail");
+        press(&k, "Duyệt hồ sơ").await;
+        assert_eq!(
+            state(app).get_page(),
+            "supervisor",
+            "{:?}",
+            state(app).get_banner()
+        );
     });
     let number = receipt.borrow().clone();
     let mut store = Store::open(dir).expect("store");
@@ -219,6 +237,12 @@ fn adult_with_photo_and_ten_fingers(dir: &std::path::Path) {
     let id = store.resolve(&number).expect("resolve").expect("saved");
     let rec = store.load(&id).expect("load").expect("record");
     assert_eq!(rec.applicant.name.full(), "Nguyễn Văn Hoà");
+    assert_eq!(rec.review.status, RecordStatus::Approved);
+    assert!(rec
+        .review
+        .history
+        .iter()
+        .any(|e| e.by == "giamsat" && e.action == enroll_sync::record::ReviewAction::Approved));
     let photo = rec.biometrics.photo.expect("photo");
     assert_eq!(
         store

@@ -109,6 +109,10 @@ struct State {
     accounts: Vec<(String, String, bool)>,
     /// The account chosen on the lock screen.
     account: String,
+    /// The signed-in session (supervisor decisions are signed in its name).
+    session: Option<crate::accounts::Session>,
+    /// The record open on the detail page.
+    detail_id: Option<uuid::Uuid>,
 }
 
 /// The running UI: window, state, store worker, idle timer.
@@ -383,6 +387,9 @@ impl Ctrl {
         on!(on_navigate, |c, page: SharedString| c.navigate(&page));
         on!(on_lock, |c| c.lock());
         on!(on_unlock, |c, pin: SharedString| c.unlock(&pin));
+        on!(on_approve_record, |c| c.decide(None));
+        on!(on_return_record, |c, reason: SharedString| c
+            .decide(Some(reason.to_string())));
         on!(on_choose_account, |c, name: SharedString| {
             c.state.borrow_mut().account = name.to_string();
             c.app().global::<AppState>().set_account(name);
@@ -501,11 +508,24 @@ impl Ctrl {
             "Chưa gửi được: chức năng gửi dữ liệu và xuất USB chưa có trên máy này. Hồ sơ vẫn được giữ an toàn trên máy.",
             "Cannot send yet: sync and USB export are not installed on this kiosk. Records stay safe on the kiosk.",
         ));
-        g.set_supervisor_available(false);
-        g.set_supervisor_message(missing(
-            "Duyệt và trả hồ sơ chưa làm được trên máy này (chưa có chức năng tài khoản giám sát). Danh sách chỉ để xem.",
-            "Approving and returning records is not available on this kiosk yet (no supervisor accounts). The list is read-only.",
-        ));
+        let supervisor = self
+            .state
+            .borrow()
+            .operator
+            .as_ref()
+            .is_some_and(|o| o.supervisor);
+        g.set_supervisor_available(supervisor);
+        g.set_supervisor_message(if supervisor {
+            missing(
+                "Chạm vào một hồ sơ để xem, rồi duyệt hoặc trả lại kèm lý do.",
+                "Tap a record to see it, then approve it or return it with a reason.",
+            )
+        } else {
+            missing(
+                "Chỉ giám sát viên được duyệt hồ sơ. Khoá máy rồi để giám sát viên đăng nhập.",
+                "Only a supervisor can review records. Lock the kiosk and let the supervisor sign in.",
+            )
+        });
         g.set_last_sync(missing("Chưa gửi lần nào", "Never"));
         let dev = |name: (&str, &str), status: (&str, &str), ok: bool| DeviceRow {
             name: l(name),
@@ -638,6 +658,7 @@ impl Ctrl {
             let mut st = self.state.borrow_mut();
             st.resume = Some((page.clone(), st.step));
             st.operator = None;
+            st.session = None;
             st.pin.clear();
         }
         g.set_pin(s(""));
@@ -668,15 +689,18 @@ impl Ctrl {
         self.worker.post(move |store: &mut Store| {
             // The PIN opens the data key on the store's own thread (Argon2id takes a while).
             let result = store.unlock(&name, &pin, Utc::now());
-            let result = result
-                .map(|session| Operator {
-                    id: session.person.clone(),
-                    name: session.display_name.clone(),
-                    supervisor: session.is_supervisor(),
-                })
-                .map_err(|e| (e.message_vi(), e.message_en()));
+            let result = result.map_err(|e| (e.message_vi(), e.message_en()));
             Box::new(move |c: &Rc<Ctrl>| {
                 c.app().global::<AppState>().set_busy(false);
+                let result = result.map(|session| {
+                    let op = Operator {
+                        id: session.person.clone(),
+                        name: session.display_name.clone(),
+                        supervisor: session.is_supervisor(),
+                    };
+                    c.state.borrow_mut().session = Some(session);
+                    op
+                });
                 c.signed_in(result);
             })
         });
@@ -695,6 +719,8 @@ impl Ctrl {
             Ok(op) => {
                 g.set_operator_name(s(&op.name));
                 g.set_is_supervisor(op.supervisor);
+                self.state.borrow_mut().operator = Some(op.clone());
+                self.refresh_texts();
                 g.set_pin(s(""));
                 g.set_pin_dots(s(""));
                 g.set_pin_message(s(""));
@@ -800,6 +826,54 @@ impl Ctrl {
         });
     }
 
+    /// A supervisor approves (`None`) or returns (with the reason) the open record; the
+    /// decision is signed with the device key and attributed to the supervisor.
+    fn decide(self: &Rc<Self>, return_reason: Option<String>) {
+        let (session, id) = {
+            let st = self.state.borrow();
+            (st.session.clone(), st.detail_id)
+        };
+        let (Some(session), Some(id)) = (session, id) else {
+            return;
+        };
+        let key_path = self.data_dir.join(crate::DEVICE_KEY_FILE);
+        self.worker.post(move |store: &mut Store| {
+            let now = Utc::now();
+            let result = enroll_sync::identity::DeviceKey::load_or_create(&key_path)
+                .map_err(|e| {
+                    (
+                        format!("Không đọc được khoá của máy: {e}"),
+                        format!("The device key could not be read: {e}"),
+                    )
+                })
+                .and_then(|key| {
+                    match &return_reason {
+                        None => crate::review::approve(store, &key, &session, &id, now),
+                        Some(r) => {
+                            crate::review::return_to_operator(store, &key, &session, &id, r, now)
+                        }
+                    }
+                    .map_err(|e| (e.message_vi(), e.message_en()))
+                });
+            let approved = return_reason.is_none();
+            Box::new(move |c: &Rc<Ctrl>| match result {
+                Ok(_) => {
+                    c.navigate("supervisor");
+                    if approved {
+                        c.banner("Đã duyệt hồ sơ.", "Record approved.", false);
+                    } else {
+                        c.banner(
+                            "Đã trả hồ sơ cho cán bộ, kèm lý do.",
+                            "Record returned to the operator with the reason.",
+                            false,
+                        );
+                    }
+                }
+                Err((vi, en)) => c.banner(&vi, &en, true),
+            })
+        });
+    }
+
     fn refresh_awaiting(&self) {
         self.worker.post(move |store: &mut Store| {
             let rows = store.list(&ListQuery {
@@ -833,6 +907,8 @@ impl Ctrl {
                     g.set_detail_lines(model(lists::detail_lines(&rec, &lang)));
                     g.set_detail_history(model(lists::history_lines(&rec, &lang)));
                     g.set_detail_hq(s(lists::hq_line(&rec, &lang)));
+                    g.set_detail_awaiting(rec.review.status == RecordStatus::Captured);
+                    c.state.borrow_mut().detail_id = Some(rec.id);
                     c.navigate("detail");
                 }
                 _ => c.banner(
