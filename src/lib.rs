@@ -4,6 +4,7 @@ pub mod cli;
 pub mod demo;
 pub mod enroll;
 pub mod store;
+pub mod sync;
 
 /// The kiosk's Ed25519 device key, beside the database in the data directory (mode 0600).
 pub const DEVICE_KEY_FILE: &str = "device.key";

@@ -3,6 +3,7 @@
 
 mod input;
 mod records;
+mod sync;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
@@ -34,6 +35,17 @@ enum Command {
     },
     /// Generate realistic demo applicants.
     DemoData(records::DemoArgs),
+    /// Import HQ's provisioning file, or write this kiosk's enrolment request.
+    Provision(sync::ProvisionArgs),
+    /// Sync with HQ over the network (`kiosk sync status` shows what waits).
+    Sync(sync::SyncArgs),
+    /// Write one sealed, signed USB bundle of everything HQ has not acknowledged.
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Import HQ's signed receipt for a USB bundle.
+    ImportReceipt { file: PathBuf },
 }
 
 /// How a command failed, and so which exit code it gives.
@@ -84,6 +96,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Records(cmd)) => records::run(cmd, &data_dir),
         Some(Command::Check { file }) => records::check(&file),
         Some(Command::DemoData(args)) => records::demo(args, &data_dir),
+        Some(Command::Provision(args)) => sync::provision(args, &data_dir),
+        Some(Command::Sync(args)) => sync::run(args, &data_dir),
+        Some(Command::Export { out }) => sync::export(&out, &data_dir),
+        Some(Command::ImportReceipt { file }) => sync::import_receipt(&file, &data_dir),
     }
 }
 

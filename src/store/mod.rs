@@ -8,11 +8,13 @@ mod blobs;
 mod drafts;
 mod records;
 mod schema;
+mod sync_docs;
 
 pub use acks::Ack;
 pub use audit::AuditEntry;
 pub use drafts::Draft;
 pub use records::{ListQuery, RecordSummary, SaveOutcome};
+pub use sync_docs::PendingRecord;
 
 use automerge::ActorId;
 use chrono::{DateTime, SecondsFormat, Utc};
