@@ -124,6 +124,14 @@ impl<'s, P: FnMut(Progress)> FrameSource<'s, P> {
             let changes = self.store.changes_after(&id, &have)?;
             self.records_sent += 1;
             if changes.is_empty() {
+                // HQ holds the changes already (its blobs may have been missing): ask for the ack.
+                let heads = self.store.heads(&id)?.unwrap_or_default();
+                size += 20 + 32 * heads.len();
+                groups.push(RecordChanges {
+                    record: id,
+                    changes: Vec::new(),
+                    heads,
+                });
                 continue;
             }
             let signed: Vec<SignedChange> = changes
@@ -137,6 +145,7 @@ impl<'s, P: FnMut(Progress)> FrameSource<'s, P> {
             groups.push(RecordChanges {
                 record: id,
                 changes: signed,
+                heads: Vec::new(),
             });
             if size >= CHANGES_FRAME {
                 break;

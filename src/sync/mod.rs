@@ -10,6 +10,7 @@ mod provision;
 pub use frames::{FrameSource, PushPlan};
 pub use provision::{enrolment_request, provision, Provisioned};
 
+use automerge::ChangeHash;
 use chrono::Utc;
 use enroll_sync::client::{self, HttpError, Traffic};
 use enroll_sync::identity::{DeviceKey, IdentityError};
@@ -196,7 +197,12 @@ pub fn sync(
     report.acknowledged += acked;
     report.merged_from_hq += merged;
     let acked_now: std::collections::HashSet<Uuid> = receipt.acks.iter().map(|a| a.0).collect();
-    let hq_heads: HashMap<Uuid, _> = reply.hq_heads.into_iter().collect();
+    let hq_heads: HashMap<Uuid, Vec<ChangeHash>> = reply.hq_heads.into_iter().collect();
+    // Heads HQ said it holds this session (its own changes included), per record.
+    let mut hq_holds = hq_heads.clone();
+    for d in &receipt.downlink {
+        hq_holds.entry(d.record).or_default().extend(&d.heads);
+    }
     let lacking: HashMap<String, u64> = reply
         .blobs_have
         .into_iter()
@@ -230,6 +236,21 @@ pub fn sync(
     let (_, receipt) = open_reply(key, prov, &answer)?;
     let (acked, _) = apply_receipt(store, &receipt)?;
     report.acknowledged += acked;
+    // HQ holds what it acknowledged plus its own heads: if that covers a record's current
+    // heads (a kiosk edit merged with an HQ change), the record is acknowledged as it stands.
+    for (id, heads) in &receipt.acks {
+        let Some(current) = store.heads(id)? else {
+            continue;
+        };
+        let held = hq_holds.get(id);
+        if current != *heads
+            && current
+                .iter()
+                .all(|h| heads.contains(h) || held.is_some_and(|x| x.contains(h)))
+        {
+            store.mark_acknowledged(id, &current, &receipt.id, Utc::now())?;
+        }
+    }
     report.rejected = receipt
         .rejections
         .iter()

@@ -104,6 +104,9 @@ impl SignedChange {
 pub struct RecordChanges {
     pub record: Uuid,
     pub changes: Vec<SignedChange>,
+    /// Only when `changes` is empty: the kiosk's heads, for HQ to acknowledge if it holds them
+    /// (a record whose changes arrived earlier but whose blobs were still missing).
+    pub heads: Vec<ChangeHash>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,6 +187,7 @@ impl Frame {
                             .fixed(&c.signature)
                             .bytes(&c.bytes);
                     }
+                    put_heads(&mut w, &g.heads);
                 }
             }
             Frame::End { frames } => {
@@ -247,7 +251,12 @@ impl Frame {
                             bytes: r.bytes()?.to_vec(),
                         });
                     }
-                    groups.push(RecordChanges { record, changes });
+                    let heads = get_heads(&mut r)?;
+                    groups.push(RecordChanges {
+                        record,
+                        changes,
+                        heads,
+                    });
                 }
                 Frame::Changes(groups)
             }
@@ -476,6 +485,7 @@ mod tests {
             Frame::Changes(vec![RecordChanges {
                 record: id,
                 changes: vec![SignedChange::sign(&key, id, &h, vec![5; 40])],
+                heads: vec![],
             }]),
             Frame::End { frames: 4 },
         ];

@@ -390,6 +390,9 @@ impl<S: HqStorage> Hq<S> {
         g: RecordChanges,
     ) -> Result<Result<(Vec<ChangeHash>, Vec<[u8; 32]>), Refusal>, HqError> {
         let id = g.record;
+        if g.changes.is_empty() {
+            return self.confirm_heads(kiosk, &id, &g.heads);
+        }
         let key = hex::decode(&kiosk.public_key).unwrap_or_default();
         let mut changes = Vec::with_capacity(g.changes.len());
         let mut chunk = Vec::new();
@@ -544,6 +547,45 @@ impl<S: HqStorage> Hq<S> {
             }
         }
         Ok(Ok((acked, blobs)))
+    }
+
+    /// A group without changes: acknowledge the kiosk's heads if HQ holds them all.
+    #[allow(clippy::type_complexity)]
+    fn confirm_heads(
+        &mut self,
+        kiosk: &KioskEntry,
+        id: &Uuid,
+        heads: &[ChangeHash],
+    ) -> Result<Result<(Vec<ChangeHash>, Vec<[u8; 32]>), Refusal>, HqError> {
+        let missing = || {
+            refusal(
+                "missing_changes",
+                format!("hồ sơ {id}: HQ chưa có các thay đổi này"),
+                format!("record {id}: HQ does not hold these changes"),
+            )
+        };
+        let Some(rec) = self.storage.record(id)? else {
+            return Ok(Err(missing()));
+        };
+        if rec.kiosk_id != kiosk.id {
+            return Ok(Err(missing()));
+        }
+        let mut doc = RecordDoc::load(&rec.doc, self.actor.clone())
+            .map_err(|e| HqError::BadStoredRecord(*id, e))?;
+        if !heads
+            .iter()
+            .all(|h| doc.automerge().get_change_by_hash(h).is_some())
+        {
+            return Ok(Err(missing()));
+        }
+        let record = doc.read().map_err(|e| HqError::BadStoredRecord(*id, e))?;
+        let mut refs = Vec::new();
+        blob_refs(
+            &serde_json::to_value(&record).unwrap_or_default(),
+            &mut refs,
+        );
+        let blobs = refs.iter().filter_map(|s| sha_from_hex(s)).collect();
+        Ok(Ok((heads.to_vec(), blobs)))
     }
 
     fn project(

@@ -239,10 +239,13 @@ impl HqStorage for SqliteStorage {
         total: u64,
         data: &[u8],
     ) -> Result<u64, StorageError> {
+        // Appended in Rust: SQLite's `||` works on text and would stop at a zero byte.
+        let mut whole = self.partial_blob(sha256)?.unwrap_or_default();
+        whole.extend_from_slice(data);
         self.conn.execute(
             "INSERT INTO blobs(sha256, media_type, total, complete, data) VALUES (?1, ?2, ?3, 0, ?4)
-             ON CONFLICT(sha256) DO UPDATE SET data = data || excluded.data WHERE complete = 0",
-            params![&sha256[..], media_type, total as i64, data],
+             ON CONFLICT(sha256) DO UPDATE SET data = excluded.data WHERE complete = 0",
+            params![&sha256[..], media_type, total as i64, whole],
         )?;
         Ok(self.blob_have(sha256)?.0)
     }
