@@ -112,7 +112,11 @@ impl<'s, P: FnMut(Progress)> FrameSource<'s, P> {
                         data: data[offset..end].to_vec(),
                     };
                     self.payload += (end - offset) as u64;
-                    self.push_frame(&Frame::Blob(chunk), false);
+                    let packed = matches!(
+                        media_type.as_str(),
+                        "image/jpeg" | "image/png" | "image/webp"
+                    );
+                    self.push_frame_with(&Frame::Blob(chunk), false, !packed);
                     offset = end;
                 }
             }
@@ -164,7 +168,12 @@ impl<'s, P: FnMut(Progress)> FrameSource<'s, P> {
     }
 
     fn push_frame(&mut self, frame: &Frame, last: bool) {
-        self.out.extend(self.sealer.frame(&frame.encode(), last));
+        self.push_frame_with(frame, last, true);
+    }
+
+    fn push_frame_with(&mut self, frame: &Frame, last: bool, compress: bool) {
+        self.out
+            .extend(self.sealer.frame_with(&frame.encode(), last, compress));
         self.frames += 1;
     }
 

@@ -37,13 +37,13 @@ pub struct Header {
 }
 
 impl Header {
-    fn signed_parts(&self) -> (Vec<u8>, Vec<u8>) {
+    fn signed_body(&self) -> Vec<u8> {
         let mut w = Writer::new();
         w.u8(self.kind as u8)
             .str(&self.kiosk_id)
             .fixed(&self.stream_id)
             .u64(self.created_ms);
-        (w.finish(), Vec::new())
+        w.finish()
     }
 
     pub fn new(kind: StreamKind, kiosk_id: &str, key: &DeviceKey, stream_header: &[u8]) -> Self {
@@ -54,13 +54,12 @@ impl Header {
             created_ms: chrono::Utc::now().timestamp_millis().max(0) as u64,
             signature: [0; SIGNATURE_LEN],
         };
-        let (body, _) = h.signed_parts();
-        h.signature = key.sign(DOMAIN_SESSION, &[stream_header, &body]);
+        h.signature = key.sign(DOMAIN_SESSION, &[stream_header, &h.signed_body()]);
         h
     }
 
     pub fn verify(&self, public: &[u8], stream_header: &[u8]) -> bool {
-        let (body, _) = self.signed_parts();
+        let body = self.signed_body();
         identity::verify(
             public,
             DOMAIN_SESSION,

@@ -107,7 +107,19 @@ impl Sealer {
 
     /// One frame, length-prefixed, its plaintext compressed when that helps.
     pub fn frame(&mut self, plain: &[u8], last: bool) -> Vec<u8> {
-        let packed = pack(plain);
+        self.frame_with(plain, last, true)
+    }
+
+    /// As `frame`; `compress: false` for data already compressed (JPEG, PNG), to save the time.
+    pub fn frame_with(&mut self, plain: &[u8], last: bool, compress: bool) -> Vec<u8> {
+        let packed = if compress {
+            pack(plain)
+        } else {
+            let mut v = Vec::with_capacity(plain.len() + 1);
+            v.push(0);
+            v.extend_from_slice(plain);
+            v
+        };
         let n = nonce(self.counter, last);
         self.counter += 1;
         let aad = self.header.as_slice();
@@ -207,7 +219,7 @@ impl Opener {
             return Ok(None);
         }
         let len = u32::from_be_bytes([avail[0], avail[1], avail[2], avail[3]]) as usize;
-        if len > MAX_FRAME + 64 || len < TAG {
+        if !(TAG..=MAX_FRAME + 64).contains(&len) {
             return Err(SealError::FrameTooLarge(len));
         }
         if avail.len() < 4 + len {

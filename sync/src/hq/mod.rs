@@ -18,7 +18,7 @@ use crate::protocol::{
     Rejection, Reply, StreamKind,
 };
 use crate::record::{
-    Attribution, DocError, Enrollment, HqState, HqStatus, RecordDoc, ReviewAction, ReviewEvent,
+    Attribution, Enrollment, HqState, HqStatus, RecordDoc, ReviewAction, ReviewEvent,
 };
 use crate::seal::{self, SealError, SealSecret};
 use crate::wire::WireError;
@@ -76,7 +76,7 @@ pub enum HqError {
     #[error("the key {0} is already enrolled for kiosk {1}")]
     KeyTaken(String, String),
     #[error("stored record {0} cannot be read: {1}")]
-    BadStoredRecord(Uuid, DocError),
+    BadStoredRecord(Uuid, String),
 }
 
 impl From<SealError> for HqError {
@@ -161,7 +161,7 @@ impl<S: HqStorage> Hq<S> {
             Some(b) => ActorId::from(b),
             None => {
                 let a = ActorId::random();
-                storage.set_meta("actor", &a.to_bytes())?;
+                storage.set_meta("actor", a.to_bytes())?;
                 a
             }
         };
@@ -448,7 +448,7 @@ impl<S: HqStorage> Hq<S> {
         let mut doc = match &existing {
             Some(e) => {
                 let mut d = RecordDoc::load(&e.doc, self.actor.clone())
-                    .map_err(|err| HqError::BadStoredRecord(id, err))?;
+                    .map_err(|err| HqError::BadStoredRecord(id, err.to_string()))?;
                 // A replay (everything already held) writes nothing.
                 replayed = changes
                     .iter()
@@ -571,14 +571,16 @@ impl<S: HqStorage> Hq<S> {
             return Ok(Err(missing()));
         }
         let mut doc = RecordDoc::load(&rec.doc, self.actor.clone())
-            .map_err(|e| HqError::BadStoredRecord(*id, e))?;
+            .map_err(|e| HqError::BadStoredRecord(*id, e.to_string()))?;
         if !heads
             .iter()
             .all(|h| doc.automerge().get_change_by_hash(h).is_some())
         {
             return Ok(Err(missing()));
         }
-        let record = doc.read().map_err(|e| HqError::BadStoredRecord(*id, e))?;
+        let record = doc
+            .read()
+            .map_err(|e| HqError::BadStoredRecord(*id, e.to_string()))?;
         let mut refs = Vec::new();
         blob_refs(
             &serde_json::to_value(&record).unwrap_or_default(),
@@ -648,8 +650,10 @@ impl<S: HqStorage> Hq<S> {
             .record(id)?
             .ok_or_else(|| HqError::NoSuchRecord(id.to_string()))?;
         let mut doc = RecordDoc::load(&rec.doc, self.actor.clone())
-            .map_err(|e| HqError::BadStoredRecord(*id, e))?;
-        let mut record = doc.read().map_err(|e| HqError::BadStoredRecord(*id, e))?;
+            .map_err(|e| HqError::BadStoredRecord(*id, e.to_string()))?;
+        let mut record = doc
+            .read()
+            .map_err(|e| HqError::BadStoredRecord(*id, e.to_string()))?;
         let at = Utc::now();
         record.review.hq = Some(HqStatus {
             status: state,
@@ -674,7 +678,7 @@ impl<S: HqStorage> Hq<S> {
         };
         let Some(hash) = doc
             .update(&record, &by)
-            .map_err(|e| HqError::BadStoredRecord(*id, e))?
+            .map_err(|e| HqError::BadStoredRecord(*id, e.to_string()))?
         else {
             return Ok(());
         };
@@ -791,12 +795,14 @@ impl<S: HqStorage> Hq<S> {
             return Ok(Holds::None);
         }
         let mut doc = RecordDoc::load(&rec.doc, self.actor.clone())
-            .map_err(|e| HqError::BadStoredRecord(*id, e))?;
+            .map_err(|e| HqError::BadStoredRecord(*id, e.to_string()))?;
         let all = heads
             .iter()
             .all(|h| doc.automerge().get_change_by_hash(h).is_some());
         if all {
-            let record = doc.read().map_err(|e| HqError::BadStoredRecord(*id, e))?;
+            let record = doc
+                .read()
+                .map_err(|e| HqError::BadStoredRecord(*id, e.to_string()))?;
             let mut refs = Vec::new();
             blob_refs(
                 &serde_json::to_value(&record).unwrap_or_default(),
