@@ -184,7 +184,10 @@ pub fn sync(
     blobs.dedup();
     let hello = Hello {
         cursor: cursor(store)?,
-        records: pending.iter().map(|p| (p.id, p.heads.clone())).collect(),
+        records: pending
+            .iter()
+            .map(|p| (p.id, enroll_sync::protocol::heads_digest(&p.heads)))
+            .collect(),
         blobs: blobs
             .iter()
             .filter_map(|b| enroll_sync::protocol::sha_from_hex(b))

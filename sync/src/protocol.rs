@@ -122,8 +122,25 @@ pub struct BlobChunk {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Hello {
     pub cursor: u64,
-    pub records: Vec<(Uuid, Vec<ChangeHash>)>,
+    /// Each record with a digest of its heads (`heads_digest`): HQ holding heads with the
+    /// same digest holds the record as the kiosk has it.
+    pub records: Vec<(Uuid, [u8; 8])>,
     pub blobs: Vec<[u8; 32]>,
+}
+
+/// An 8-byte digest of a record's heads, order-independent; sent instead of the heads.
+pub fn heads_digest(heads: &[ChangeHash]) -> [u8; 8] {
+    use sha2::Digest;
+    let mut sorted = heads.to_vec();
+    sorted.sort();
+    let mut h = sha2::Sha256::new();
+    for x in &sorted {
+        h.update(x.0);
+    }
+    let d = h.finalize();
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&d[..8]);
+    out
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,9 +181,8 @@ impl Frame {
             }
             Frame::Hello(h) => {
                 w.u8(2).u64(h.cursor).u32(h.records.len() as u32);
-                for (id, heads) in &h.records {
-                    w.fixed(id.as_bytes());
-                    put_heads(&mut w, heads);
+                for (id, digest) in &h.records {
+                    w.fixed(id.as_bytes()).fixed(digest);
                 }
                 w.u32(h.blobs.len() as u32);
                 for b in &h.blobs {
@@ -216,10 +232,10 @@ impl Frame {
             }
             2 => {
                 let cursor = r.u64()?;
-                let n = r.count(20)?;
+                let n = r.count(24)?;
                 let mut records = Vec::with_capacity(n);
                 for _ in 0..n {
-                    records.push((get_uuid(&mut r)?, get_heads(&mut r)?));
+                    records.push((get_uuid(&mut r)?, r.array()?));
                 }
                 let n = r.count(32)?;
                 let blobs = (0..n).map(|_| r.array()).collect::<Result<_, _>>()?;
@@ -471,7 +487,7 @@ mod tests {
             Frame::Header(Header::new(StreamKind::Push, "K00001", &key, b"hdr")),
             Frame::Hello(Hello {
                 cursor: 7,
-                records: vec![(id, vec![h])],
+                records: vec![(id, heads_digest(&[h]))],
                 blobs: vec![[1; 32]],
             }),
             Frame::Blob(BlobChunk {

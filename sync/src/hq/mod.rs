@@ -14,8 +14,8 @@ use uuid::Uuid;
 
 use crate::identity::{self, DeviceKey, IdentityError};
 use crate::protocol::{
-    blob_refs, sha_from_hex, BlobChunk, Downlink, Frame, Header, Hello, Receipt, RecordChanges,
-    Rejection, Reply, StreamKind,
+    blob_refs, heads_digest, sha_from_hex, BlobChunk, Downlink, Frame, Header, Hello, Receipt,
+    RecordChanges, Rejection, Reply, StreamKind,
 };
 use crate::record::{
     Attribution, Enrollment, HqState, HqStatus, RecordDoc, ReviewAction, ReviewEvent,
@@ -730,9 +730,9 @@ impl<S: HqStorage> Hq<S> {
             }
         }
         if let Some(hello) = &intake.hello {
-            for (id, heads) in &hello.records {
-                match self.holds(kiosk, id, heads)? {
-                    Holds::All => receipt.acks.push((*id, heads.clone())),
+            for (id, digest) in &hello.records {
+                match self.holds(kiosk, id, digest)? {
+                    Holds::All(heads) => receipt.acks.push((*id, heads)),
                     Holds::Some(h) => hq_heads.push((*id, h)),
                     Holds::None => {}
                 }
@@ -782,24 +782,16 @@ impl<S: HqStorage> Hq<S> {
         Ok(true)
     }
 
-    fn holds(
-        &mut self,
-        kiosk: &KioskEntry,
-        id: &Uuid,
-        heads: &[ChangeHash],
-    ) -> Result<Holds, HqError> {
+    fn holds(&mut self, kiosk: &KioskEntry, id: &Uuid, digest: &[u8; 8]) -> Result<Holds, HqError> {
         let Some(rec) = self.storage.record(id)? else {
             return Ok(Holds::None);
         };
         if rec.kiosk_id != kiosk.id {
             return Ok(Holds::None);
         }
-        let mut doc = RecordDoc::load(&rec.doc, self.actor.clone())
-            .map_err(|e| HqError::BadStoredRecord(*id, e.to_string()))?;
-        let all = heads
-            .iter()
-            .all(|h| doc.automerge().get_change_by_hash(h).is_some());
-        if all {
+        if heads_digest(&rec.heads) == *digest {
+            let doc = RecordDoc::load(&rec.doc, self.actor.clone())
+                .map_err(|e| HqError::BadStoredRecord(*id, e.to_string()))?;
             let record = doc
                 .read()
                 .map_err(|e| HqError::BadStoredRecord(*id, e.to_string()))?;
@@ -810,7 +802,7 @@ impl<S: HqStorage> Hq<S> {
             );
             let blobs: Vec<[u8; 32]> = refs.iter().filter_map(|s| sha_from_hex(s)).collect();
             if self.all_blobs(&blobs)? {
-                return Ok(Holds::All);
+                return Ok(Holds::All(rec.heads));
             }
         }
         Ok(Holds::Some(rec.heads))
@@ -881,7 +873,7 @@ impl<S: HqStorage> Hq<S> {
 }
 
 enum Holds {
-    All,
+    All(Vec<ChangeHash>),
     Some(Vec<ChangeHash>),
     None,
 }
