@@ -1,5 +1,15 @@
 //! Provisioning: a kiosk writes an enrolment request (its device key); HQ allows the key and
 //! writes a provisioning file; the kiosk imports it (HQ address, HQ keys, its id and code).
+//!
+//! Field procedure (one USB stick, no network needed):
+//! 1. On the kiosk: `kiosk provision --request /media/usb/<name>.req.json` (prints the key and
+//!    its fingerprint; the device key is created at first start, mode 0600).
+//! 2. At HQ: `enroll-hq kiosk add --name "<commune>" --request /media/usb/<name>.req.json
+//!    --hq-url http://<hq>:7070 --out /media/usb/<name>.provision.json` (prints the kiosk id
+//!    and the key fingerprint: compare it with the one the kiosk printed).
+//! 3. On the kiosk: `kiosk provision /media/usb/<name>.provision.json` — refused if the file was
+//!    made for another device's key. The kiosk's code becomes its HQ id (`K00001`).
+//! Over the phone instead of a stick: read the 64-hex key to HQ (`--key HEX`).
 
 use enroll_sync::identity::DeviceKey;
 use enroll_sync::provision::{EnrolmentRequest, Provisioning, FORMAT};
