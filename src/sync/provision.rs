@@ -9,6 +9,7 @@
 //!    and the key fingerprint: compare it with the one the kiosk printed).
 //! 3. On the kiosk: `kiosk provision /media/usb/<name>.provision.json` — refused if the file was
 //!    made for another device's key. The kiosk's code becomes its HQ id (`K00001`).
+//!
 //! Over the phone instead of a stick: read the 64-hex key to HQ (`--key HEX`).
 
 use enroll_sync::identity::DeviceKey;
