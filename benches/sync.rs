@@ -166,6 +166,11 @@ fn main() {
     let prov = provision(&hq_dir, &b, "bio", &url);
     let key = ksync::device_key(&b).expect("key");
     let mut store = Store::open(&b).expect("store");
+    // Blobs are sealed at rest: a signed-in supervisor (cheap KDF: this is about sync).
+    store.use_test_only_kdf();
+    store
+        .init_supervisor("sup", "Bench", "246810", Utc::now())
+        .expect("supervisor");
     let t = Instant::now();
     let mut seed = 0x9E3779B97F4A7C15u64;
     for i in 0..bio_n {

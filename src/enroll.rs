@@ -101,6 +101,7 @@ pub fn submit(
             device: by.device.clone(),
             action: ReviewAction::Created,
             reason: None,
+            signature: None,
         });
     }
     let outcome = store.save(&record, by)?;

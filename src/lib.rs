@@ -1,8 +1,13 @@
 //! The enrollment kiosk: local store, record submission, demo data, the command line and the UI.
 
+pub mod accounts;
 pub mod cli;
 pub mod demo;
+pub mod doctor;
 pub mod enroll;
+pub mod guards;
+pub mod purge;
+pub mod review;
 pub mod store;
 pub mod sync;
 

@@ -71,8 +71,22 @@ fn add_demo(data: &Path, n: usize, seed: u64) -> Vec<Uuid> {
         .collect()
 }
 
+const PIN: &str = "246810";
+
+/// Creates the kiosk's supervisor (cheap test KDF), leaving the store unlocked.
+fn with_supervisor(data: &Path) -> Store {
+    let mut store = Store::open(data).expect("store");
+    store.use_test_only_kdf();
+    store
+        .init_supervisor("sup", "Trần Văn Giám", PIN, Utc::now())
+        .expect("supervisor");
+    store
+}
+
 fn sync_lib(data: &Path, url: &str) -> Result<ksync::SyncReport, ksync::SyncError> {
     let mut store = Store::open(data).expect("store");
+    // Kiosks with biometrics have a supervisor: signed in, blobs can be read for sending.
+    let _ = store.unlock("sup", PIN, Utc::now());
     let prov = Provisioned::load(&store).expect("provisioned");
     let key = ksync::device_key(data).expect("key");
     ksync::sync(&mut store, &key, &prov, url, &mut |_| {})
@@ -287,7 +301,7 @@ fn proxy(listener: TcpListener, to: String, cuts: Arc<AtomicI64>) {
 
 /// A record with a photo bigger than one blob chunk, so blobs resume across cuts.
 fn add_photo_record(data: &Path) -> Uuid {
-    let store = Store::open(data).expect("store");
+    let store = with_supervisor(data);
     let mut r = enroll_sync::record::example(Utc::now());
     r.id = Uuid::now_v7();
     r.enrollment_no.clear();

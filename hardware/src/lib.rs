@@ -4,3 +4,4 @@
 pub mod camera;
 pub mod fingerprint;
 pub mod photo;
+pub mod qr;

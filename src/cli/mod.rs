@@ -1,8 +1,18 @@
 //! Command-line entry: parse, run, map failures to exit codes (1 rejected by the rules,
 //! 2 malformed input or usage, 3 could not complete).
 
+mod accounts;
+mod audit;
+mod camera;
+mod doctor;
 mod input;
+mod photo;
+mod purge;
+mod qr;
 mod records;
+mod review;
+mod scanner;
+mod sim;
 mod sync;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -35,15 +45,40 @@ enum Command {
     },
     /// Generate realistic demo applicants.
     DemoData(records::DemoArgs),
+    /// Operator and supervisor accounts, PINs, kiosk settings.
+    #[command(subcommand)]
+    Accounts(accounts::AccountsCmd),
+    /// Supervisor review: list, approve, return records.
+    #[command(subcommand)]
+    Review(review::ReviewCmd),
+    /// The tamper-evident audit log: verify, show, checkpoint.
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
+    /// Remove biometrics HQ has receipted (after the configured delay).
+    Purge(purge::PurgeArgs),
+    /// Check the kiosk: database, space, sync, devices, clock, audit log.
+    Doctor(doctor::DoctorArgs),
+    /// List cameras; take a picture.
+    #[command(subcommand)]
+    Camera(camera::CameraCmd),
+    /// Check a picture as a card photo; prepare the card photo JPEG.
+    #[command(subcommand)]
+    Photo(photo::PhotoCmd),
+    /// Read the QR code of an identity card (CCCD) in a picture.
+    #[command(subcommand)]
+    Qr(qr::QrCmd),
+    /// Fingerprint scanner: parameters, one capture, the ten-finger sequence.
+    #[command(subcommand)]
+    Scanner(scanner::ScannerCmd),
+    /// Device simulators (a fingerprint scanner on a pseudo-terminal).
+    #[command(subcommand)]
+    Sim(sim::SimCmd),
     /// Import HQ's provisioning file, or write this kiosk's enrolment request.
     Provision(sync::ProvisionArgs),
     /// Sync with HQ over the network (`kiosk sync status` shows what waits).
     Sync(sync::SyncArgs),
     /// Write one sealed, signed USB bundle of everything HQ has not acknowledged.
-    Export {
-        #[arg(long)]
-        out: PathBuf,
-    },
+    Export(sync::ExportArgs),
     /// Import HQ's signed receipt for a USB bundle.
     ImportReceipt { file: PathBuf },
 }
@@ -96,9 +131,19 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Records(cmd)) => records::run(cmd, &data_dir),
         Some(Command::Check { file }) => records::check(&file),
         Some(Command::DemoData(args)) => records::demo(args, &data_dir),
+        Some(Command::Accounts(cmd)) => accounts::run(cmd, &data_dir),
+        Some(Command::Review(cmd)) => review::run(cmd, &data_dir),
+        Some(Command::Audit(cmd)) => audit::run(cmd, &data_dir),
+        Some(Command::Purge(args)) => purge::run(args, &data_dir),
+        Some(Command::Doctor(args)) => doctor::run(args, &data_dir),
+        Some(Command::Camera(cmd)) => camera::run(cmd),
+        Some(Command::Photo(cmd)) => photo::run(cmd),
+        Some(Command::Qr(cmd)) => qr::run(cmd),
+        Some(Command::Scanner(cmd)) => scanner::run(cmd),
+        Some(Command::Sim(cmd)) => sim::run(cmd),
         Some(Command::Provision(args)) => sync::provision(args, &data_dir),
         Some(Command::Sync(args)) => sync::run(args, &data_dir),
-        Some(Command::Export { out }) => sync::export(&out, &data_dir),
+        Some(Command::Export(args)) => sync::export(args, &data_dir),
         Some(Command::ImportReceipt { file }) => sync::import_receipt(&file, &data_dir),
     }
 }

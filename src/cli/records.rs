@@ -145,6 +145,16 @@ fn add(
 ) -> Result<(), CliError> {
     let records = read_records(file)?;
     let mut store = Store::open(data_dir)?;
+    let guard = crate::guards::check(&store, Utc::now())?;
+    if !guard.allows_new_enrollment() {
+        return Err(CliError::Rejected(format!(
+            "{}\nKhông lưu hồ sơ nào / nothing was saved.",
+            guard.text()
+        )));
+    }
+    if guard.level > crate::guards::Level::Ok {
+        eprintln!("{}", guard.text());
+    }
     // Check everything first so that a file with one bad record writes nothing.
     let by = attribution(&store, operator);
     let mut rejected = Vec::new();
@@ -266,7 +276,7 @@ fn format_findings(index: usize, r: &Enrollment, findings: &[Finding]) -> String
     out
 }
 
-fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
+pub(super) fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(value).context("encoding JSON")?;
     println!("{text}");
     Ok(())

@@ -30,6 +30,19 @@ pub struct SyncArgs {
     /// HQ address (default: the provisioned one).
     #[arg(long)]
     hq: Option<String>,
+    /// Sign in as this supervisor (PIN from KIOSK_PIN or the terminal): biometric blobs are
+    /// sealed at rest and can only be read for sending by a signed-in person.
+    #[arg(long, global = true)]
+    supervisor: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    #[arg(long)]
+    out: PathBuf,
+    /// Sign in as this supervisor so biometric blobs can be read (PIN from KIOSK_PIN).
+    #[arg(long)]
+    supervisor: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -119,6 +132,9 @@ pub fn run(args: SyncArgs, data_dir: &Path) -> Result<(), CliError> {
     }
     let prov = Provisioned::load(&store).map_err(failed)?;
     let key = sync::device_key(data_dir).map_err(failed)?;
+    if let Some(name) = &args.supervisor {
+        super::accounts::supervisor(&mut store, name)?;
+    }
     let url = args.hq.unwrap_or_else(|| prov.hq_url.clone());
     let started = Instant::now();
     let mut progress = |p: Progress| {
@@ -154,8 +170,12 @@ pub fn run(args: SyncArgs, data_dir: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
-pub fn export(out: &Path, data_dir: &Path) -> Result<(), CliError> {
-    let store = Store::open(data_dir)?;
+pub fn export(args: ExportArgs, data_dir: &Path) -> Result<(), CliError> {
+    let out = args.out.as_path();
+    let mut store = Store::open(data_dir)?;
+    if let Some(name) = &args.supervisor {
+        super::accounts::supervisor(&mut store, name)?;
+    }
     let prov = Provisioned::load(&store).map_err(failed)?;
     let key = sync::device_key(data_dir).map_err(failed)?;
     let (records, bytes) = sync::export(&store, &key, &prov, out).map_err(failed)?;

@@ -2,19 +2,28 @@
 //! Records are Automerge documents kept as a snapshot plus change chunks, with a query
 //! projection beside them so that listing and searching never load a document.
 
+mod accounts;
 mod acks;
 mod audit;
 mod blobs;
 mod drafts;
+mod keyslots;
+mod purge;
 mod records;
 mod schema;
+mod settings;
 mod sync_docs;
+mod usage;
 
 pub use acks::Ack;
-pub use audit::AuditEntry;
+pub use audit::{AuditCheckpoint, AuditEntry, AuditExport, AuditProblem, AuditReport};
+pub use blobs::sha256_hex;
 pub use drafts::Draft;
+pub use keyslots::{DataKey, KdfParams};
 pub use records::{ListQuery, RecordSummary, SaveOutcome};
+pub use settings::{SettingError, Settings};
 pub use sync_docs::PendingRecord;
+pub use usage::Usage;
 
 use automerge::ActorId;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -44,6 +53,9 @@ pub enum StoreError {
     Doc(#[from] enroll_sync::record::DocError),
     #[error("stored record {id} cannot be read: {reason}")]
     BadRecord { id: String, reason: String },
+    /// Biometric blobs need the data key, which only a signed-in person's PIN opens.
+    #[error("máy đang khoá, hãy đăng nhập bằng mã PIN / the kiosk is locked: sign in with a PIN to read or store biometrics")]
+    Locked,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -71,6 +83,10 @@ pub struct Store {
     conn: Connection,
     kiosk: KioskInfo,
     path: PathBuf,
+    /// The per-kiosk data key while someone is signed in; `None` when locked.
+    data_key: Option<keyslots::DataKey>,
+    /// Argon2id cost for new key slots (the product setting unless a test lowered it).
+    kdf: KdfParams,
 }
 
 impl Store {
@@ -86,9 +102,17 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Deleted key slots and purged blobs are overwritten, not left in free pages.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         schema::migrate(&mut conn)?;
         let kiosk = load_or_create_kiosk(&conn)?;
-        Ok(Store { conn, kiosk, path })
+        Ok(Store {
+            conn,
+            kiosk,
+            path,
+            data_key: None,
+            kdf: KdfParams::PRODUCT,
+        })
     }
 
     pub fn kiosk(&self) -> &KioskInfo {
@@ -178,6 +202,11 @@ fn load_or_create_kiosk(conn: &Connection) -> Result<KioskInfo, StoreError> {
         }
     };
     Ok(KioskInfo { code, actor })
+}
+
+/// The stored text form of a time (also what signatures cover).
+pub fn timestamp_text(t: DateTime<Utc>) -> String {
+    timestamp(t)
 }
 
 /// Timestamps are stored as fixed-width RFC 3339 UTC so that text order is time order.

@@ -118,100 +118,26 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let id = record.id.to_string();
-        let existing: Option<(i64, Vec<u8>, i64, String)> = tx
-            .query_row(
-                "SELECT seq, heads, chunk_count, enrollment_no FROM records WHERE id = ?1",
-                [&id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()?;
-        let now = timestamp(by.at);
-        let outcome = match existing {
-            None => {
-                let mut record = record.clone();
-                if record.enrollment_no.is_empty() {
-                    record.enrollment_no = next_enrollment_no(&tx, &self.kiosk.code, by.at)?;
-                }
-                let mut doc = RecordDoc::create(&record, self.kiosk.actor.clone(), by)?;
-                let p = Projection::of(&record);
-                let created_at = record
-                    .capture
-                    .started_at
-                    .map_or_else(|| now.clone(), timestamp);
-                tx.execute(
-                    "INSERT INTO records(id, enrollment_no, status, kind, id_number, full_name, search_key,
-                        birth_date, province_code, commune_code, created_at, updated_at, heads, chunk_count)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1)",
-                    params![id, record.enrollment_no, p.status, p.kind, p.id_number, p.full_name, p.search_key,
-                        p.birth_date, p.province_code, p.commune_code, created_at, now, heads_bytes(&doc.heads())],
-                )?;
-                let seq = tx.last_insert_rowid();
-                tx.execute(
-                    "INSERT INTO record_chunks(record_seq, n, data) VALUES (?1, 0, ?2)",
-                    params![seq, doc.save()],
-                )?;
-                SaveOutcome {
-                    id: record.id,
-                    enrollment_no: record.enrollment_no,
-                    created: true,
-                    changed: true,
-                }
-            }
-            Some((seq, heads, chunks, enrollment_no)) => {
-                let mut record = record.clone();
-                if record.enrollment_no.is_empty() {
-                    record.enrollment_no = enrollment_no.clone();
-                }
-                let mut doc = RecordDoc::load(&load_chunks(&tx, seq)?, self.kiosk.actor.clone())?;
-                if doc.update(&record, by)?.is_none() {
-                    return Ok(SaveOutcome {
-                        id: record.id,
-                        enrollment_no,
-                        created: false,
-                        changed: false,
-                    });
-                }
-                let new_heads = doc.heads();
-                if chunks + 1 >= COMPACT_AT {
-                    tx.execute("DELETE FROM record_chunks WHERE record_seq = ?1", [seq])?;
-                    tx.execute(
-                        "INSERT INTO record_chunks(record_seq, n, data) VALUES (?1, 0, ?2)",
-                        params![seq, doc.save()],
-                    )?;
-                } else {
-                    let delta = doc.save_after(&heads_from(&heads));
-                    tx.execute(
-                        "INSERT INTO record_chunks(record_seq, n, data)
-                         VALUES (?1, (SELECT COALESCE(MAX(n), -1) + 1 FROM record_chunks WHERE record_seq = ?1), ?2)",
-                        params![seq, delta],
-                    )?;
-                }
-                let p = Projection::of(&record);
-                tx.execute(
-                    "UPDATE records SET enrollment_no = ?2, status = ?3, kind = ?4, id_number = ?5, full_name = ?6,
-                        search_key = ?7, birth_date = ?8, province_code = ?9, commune_code = ?10, updated_at = ?11,
-                        heads = ?12, chunk_count = (SELECT COUNT(*) FROM record_chunks WHERE record_seq = ?1)
-                     WHERE seq = ?1",
-                    params![seq, record.enrollment_no, p.status, p.kind, p.id_number, p.full_name, p.search_key,
-                        p.birth_date, p.province_code, p.commune_code, now, heads_bytes(&new_heads)],
-                )?;
-                SaveOutcome {
-                    id: record.id,
-                    enrollment_no: record.enrollment_no,
-                    created: false,
-                    changed: true,
-                }
-            }
-        };
-        let action = if outcome.created {
-            "record.create"
-        } else {
-            "record.update"
-        };
-        super::audit::append(&tx, by, action, Some(&id), Some(&outcome.enrollment_no))?;
+        let outcome = save_in(&tx, &self.kiosk, record, by)?;
         tx.commit()?;
         Ok(outcome)
+    }
+
+    /// Saves many records in one transaction: all of them, or none.
+    pub fn save_batch(
+        &mut self,
+        records: &[Enrollment],
+        by: &Attribution,
+    ) -> Result<Vec<SaveOutcome>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let outcomes = records
+            .iter()
+            .map(|r| save_in(&tx, &self.kiosk, r, by))
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.commit()?;
+        Ok(outcomes)
     }
 
     /// The record as its document holds it, or `None` if there is no such record.
@@ -378,4 +304,106 @@ fn next_enrollment_no(
         |r| r.get(0),
     )?;
     Ok(format!("{kiosk}-{day}-{n:04}"))
+}
+
+/// One record's save inside an open transaction: document chunk, projection, audit entry.
+fn save_in(
+    tx: &rusqlite::Transaction<'_>,
+    kiosk: &super::KioskInfo,
+    record: &Enrollment,
+    by: &Attribution,
+) -> Result<SaveOutcome, StoreError> {
+    let id = record.id.to_string();
+    let existing: Option<(i64, Vec<u8>, i64, String)> = tx
+        .query_row(
+            "SELECT seq, heads, chunk_count, enrollment_no FROM records WHERE id = ?1",
+            [&id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    let now = timestamp(by.at);
+    let outcome = match existing {
+        None => {
+            let mut record = record.clone();
+            if record.enrollment_no.is_empty() {
+                record.enrollment_no = next_enrollment_no(tx, &kiosk.code, by.at)?;
+            }
+            let mut doc = RecordDoc::create(&record, kiosk.actor.clone(), by)?;
+            let p = Projection::of(&record);
+            let created_at = record
+                .capture
+                .started_at
+                .map_or_else(|| now.clone(), timestamp);
+            tx.execute(
+                "INSERT INTO records(id, enrollment_no, status, kind, id_number, full_name, search_key,
+                    birth_date, province_code, commune_code, created_at, updated_at, heads, chunk_count)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1)",
+                params![id, record.enrollment_no, p.status, p.kind, p.id_number, p.full_name, p.search_key,
+                    p.birth_date, p.province_code, p.commune_code, created_at, now, heads_bytes(&doc.heads())],
+            )?;
+            let seq = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO record_chunks(record_seq, n, data) VALUES (?1, 0, ?2)",
+                params![seq, doc.save()],
+            )?;
+            SaveOutcome {
+                id: record.id,
+                enrollment_no: record.enrollment_no,
+                created: true,
+                changed: true,
+            }
+        }
+        Some((seq, heads, chunks, enrollment_no)) => {
+            let mut record = record.clone();
+            if record.enrollment_no.is_empty() {
+                record.enrollment_no = enrollment_no.clone();
+            }
+            let mut doc = RecordDoc::load(&load_chunks(tx, seq)?, kiosk.actor.clone())?;
+            if doc.update(&record, by)?.is_none() {
+                return Ok(SaveOutcome {
+                    id: record.id,
+                    enrollment_no,
+                    created: false,
+                    changed: false,
+                });
+            }
+            let new_heads = doc.heads();
+            if chunks + 1 >= COMPACT_AT {
+                tx.execute("DELETE FROM record_chunks WHERE record_seq = ?1", [seq])?;
+                tx.execute(
+                    "INSERT INTO record_chunks(record_seq, n, data) VALUES (?1, 0, ?2)",
+                    params![seq, doc.save()],
+                )?;
+            } else {
+                let delta = doc.save_after(&heads_from(&heads));
+                tx.execute(
+                    "INSERT INTO record_chunks(record_seq, n, data)
+                     VALUES (?1, (SELECT COALESCE(MAX(n), -1) + 1 FROM record_chunks WHERE record_seq = ?1), ?2)",
+                    params![seq, delta],
+                )?;
+            }
+            let p = Projection::of(&record);
+            tx.execute(
+                "UPDATE records SET enrollment_no = ?2, status = ?3, kind = ?4, id_number = ?5, full_name = ?6,
+                    search_key = ?7, birth_date = ?8, province_code = ?9, commune_code = ?10, updated_at = ?11,
+                    heads = ?12, chunk_count = (SELECT COUNT(*) FROM record_chunks WHERE record_seq = ?1)
+                 WHERE seq = ?1",
+                params![seq, record.enrollment_no, p.status, p.kind, p.id_number, p.full_name, p.search_key,
+                    p.birth_date, p.province_code, p.commune_code, now, heads_bytes(&new_heads)],
+            )?;
+            SaveOutcome {
+                id: record.id,
+                enrollment_no: record.enrollment_no,
+                created: false,
+                changed: true,
+            }
+        }
+    };
+    let action = if outcome.created {
+        "record.create"
+    } else {
+        "record.update"
+    };
+    super::audit::append(tx, by, action, Some(&id), Some(&outcome.enrollment_no))?;
+    Ok(outcome)
 }

@@ -42,7 +42,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER records_fts_delete AFTER DELETE ON records BEGIN
         INSERT INTO records_fts(records_fts, rowid, search_key) VALUES ('delete', old.seq, old.search_key);
     END;
-    CREATE TRIGGER records_fts_update AFTER UPDATE OF search_key ON records BEGIN
+    CREATE TRIGGER records_fts_update AFTER UPDATE OF search_key ON records
+    WHEN old.search_key IS NOT new.search_key BEGIN
         INSERT INTO records_fts(records_fts, rowid, search_key) VALUES ('delete', old.seq, old.search_key);
         INSERT INTO records_fts(rowid, search_key) VALUES (new.seq, new.search_key);
     END;
@@ -98,6 +99,53 @@ const MIGRATIONS: &[&str] = &[
         receipt_id TEXT NOT NULL,
         acked_at TEXT NOT NULL
     );
+    "#,
+    // 3: accounts with PIN-wrapped key slots, settings, signed audit checkpoints and the audit
+    // head kept outside the audit table, sealed (encrypted) blobs, purged-blob markers.
+    r#"
+    CREATE TABLE accounts (
+        name TEXT PRIMARY KEY,
+        display_name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('operator', 'supervisor')),
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        failures INTEGER NOT NULL DEFAULT 0,
+        locked_until TEXT
+    ) WITHOUT ROWID;
+
+    CREATE TABLE key_slots (
+        account TEXT PRIMARY KEY REFERENCES accounts(name) ON DELETE CASCADE,
+        salt BLOB NOT NULL,
+        m_kib INTEGER NOT NULL,
+        t_cost INTEGER NOT NULL,
+        p_lanes INTEGER NOT NULL,
+        nonce BLOB NOT NULL,
+        wrapped BLOB NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+
+    CREATE TABLE audit_checkpoints (
+        count INTEGER PRIMARY KEY,
+        head BLOB NOT NULL,
+        at TEXT NOT NULL,
+        public_key BLOB NOT NULL,
+        signature BLOB NOT NULL
+    );
+
+    ALTER TABLE blobs ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
+    -- Finds the few blobs still in plain form without reading every blob's pages.
+    CREATE INDEX blobs_plain ON blobs(sha256) WHERE sealed = 0;
+
+    CREATE TABLE purged_blobs (
+        sha256 TEXT PRIMARY KEY,
+        record_id TEXT NOT NULL,
+        purged_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+
+    INSERT INTO kiosk(key, value) VALUES ('audit_head', CAST(COALESCE(
+        (SELECT printf('%d:%s', seq, lower(hex(hash))) FROM audit ORDER BY seq DESC LIMIT 1),
+        '0:' || lower(hex(zeroblob(32)))) AS BLOB));
     "#,
 ];
 

@@ -235,7 +235,11 @@ fn lists_pages_newest_first() {
 #[test]
 fn blobs_are_content_addressed() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).expect("open");
+    let mut store = Store::open(dir.path()).expect("open");
+    store.use_test_only_kdf();
+    store
+        .init_supervisor("sup", "Sup", "123456", chrono::Utc::now())
+        .expect("init");
     let h1 = store.put_blob(b"photo bytes", "image/jpeg").expect("put");
     let h2 = store
         .put_blob(b"photo bytes", "image/jpeg")

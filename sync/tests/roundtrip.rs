@@ -159,6 +159,7 @@ fn random_record(seed: u64) -> Enrollment {
             device: text(rng),
             action: ReviewAction::Edited,
             reason: opt(rng, text),
+            signature: None,
         });
     }
     r.review.hq = opt(rng, |g| HqStatus {

@@ -670,6 +670,9 @@ impl<S: HqStorage> Hq<S> {
                 hq_state_str(state),
                 reason.unwrap_or_default()
             )),
+            // HQ's own change is attributed by its actor and message; kiosk signatures
+            // cover approvals and returns only.
+            signature: None,
         });
         let by = Attribution {
             person: by.to_owned(),

@@ -368,6 +368,10 @@ pub struct ReviewEvent {
     pub action: ReviewAction,
     #[serde(default)]
     pub reason: Option<String>,
+    /// Approval and return: the kiosk device key's Ed25519 signature (hex) over the record id,
+    /// action, person, device, time and reason (see the kiosk's `review` module).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

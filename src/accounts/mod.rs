@@ -1,0 +1,201 @@
+//! Operators and supervisors: roles, PIN rules, the lockout policy and signed-in sessions.
+//! Storage (accounts, key slots, failure counts) lives in `store::accounts`.
+
+mod session;
+
+pub use session::Session;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+/// Failed PINs in a row before the account locks.
+pub const MAX_FAILURES: u32 = 5;
+pub const MIN_PIN_DIGITS: usize = 6;
+pub const MAX_PIN_DIGITS: usize = 12;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Operator,
+    Supervisor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::Supervisor => "supervisor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "operator" => Some(Role::Operator),
+            "supervisor" => Some(Role::Supervisor),
+            _ => None,
+        }
+    }
+
+    pub fn label(self) -> (&'static str, &'static str) {
+        match self {
+            Role::Operator => ("Cán bộ thu nhận", "Operator"),
+            Role::Supervisor => ("Giám sát viên", "Supervisor"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Account {
+    /// Sign-in name, also the `person` in every attribution.
+    pub name: String,
+    pub display_name: String,
+    pub role: Role,
+    pub created_at: String,
+    pub created_by: String,
+    pub failures: u32,
+    pub locked_until: Option<String>,
+}
+
+/// How long the account stays locked after `failures` failed PINs in a row: none below
+/// `MAX_FAILURES`, then 1 minute, doubling with each further failure, at most 1 hour.
+pub fn lockout_after(failures: u32) -> Option<Duration> {
+    let over = failures.checked_sub(MAX_FAILURES)?;
+    let minutes = 1i64 << over.min(6);
+    Some(Duration::minutes(minutes.min(60)))
+}
+
+/// A PIN is 6 to 12 digits.
+pub fn check_pin_form(pin: &str) -> Result<(), AccountError> {
+    let ok = (MIN_PIN_DIGITS..=MAX_PIN_DIGITS).contains(&pin.len())
+        && pin.bytes().all(|b| b.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(AccountError::BadPinForm)
+    }
+}
+
+/// Sign-in names: 2–32 lowercase letters, digits, `.`, `-`, `_`.
+pub fn check_name_form(name: &str) -> Result<(), AccountError> {
+    let ok = (2..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(AccountError::BadName(name.to_owned()))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("{} / {}", self.message_vi(), self.message_en())]
+    NoSuchAccount(String),
+    #[error("{} / {}", self.message_vi(), self.message_en())]
+    WrongPin { left: u32 },
+    #[error("{} / {}", self.message_vi(), self.message_en())]
+    LockedOut { until: DateTime<Utc> },
+    #[error("{} / {}", self.message_vi(), self.message_en())]
+    BadPinForm,
+    #[error("{} / {}", self.message_vi(), self.message_en())]
+    BadName(String),
+    #[error("{} / {}", self.message_vi(), self.message_en())]
+    NameTaken(String),
+    #[error("{} / {}", self.message_vi(), self.message_en())]
+    NotSupervisor(String),
+    #[error("{} / {}", self.message_vi(), self.message_en())]
+    AlreadyInitialized,
+    #[error("{} / {}", self.message_vi(), self.message_en())]
+    NotInitialized,
+    #[error("{} / {}", self.message_vi(), self.message_en())]
+    LastSupervisor,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl AccountError {
+    pub fn message_vi(&self) -> String {
+        match self {
+            Self::NoSuchAccount(n) => format!("Không có tài khoản \"{n}\"."),
+            Self::WrongPin { left: 0 } => "Sai mã PIN. Tài khoản đã bị khoá tạm thời.".into(),
+            Self::WrongPin { left } => format!("Sai mã PIN. Còn {left} lần thử trước khi khoá."),
+            Self::LockedOut { until } => format!(
+                "Tài khoản đang bị khoá do nhập sai PIN nhiều lần. Thử lại sau {} UTC.",
+                until.format("%H:%M:%S")
+            ),
+            Self::BadPinForm => {
+                format!("Mã PIN phải gồm {MIN_PIN_DIGITS} đến {MAX_PIN_DIGITS} chữ số.")
+            }
+            Self::BadName(n) => {
+                format!("Tên đăng nhập \"{n}\" không hợp lệ: dùng 2–32 chữ thường, số, dấu . - _.")
+            }
+            Self::NameTaken(n) => format!("Tên đăng nhập \"{n}\" đã có."),
+            Self::NotSupervisor(n) => format!("\"{n}\" không phải giám sát viên."),
+            Self::AlreadyInitialized => {
+                "Máy đã có tài khoản; giám sát viên tạo thêm tài khoản.".into()
+            }
+            Self::NotInitialized => {
+                "Máy chưa có tài khoản nào: hãy tạo giám sát viên đầu tiên.".into()
+            }
+            Self::LastSupervisor => "Không thể xoá giám sát viên cuối cùng.".into(),
+            Self::Store(e) => format!("Lỗi lưu trữ: {e}"),
+        }
+    }
+
+    pub fn message_en(&self) -> String {
+        match self {
+            Self::NoSuchAccount(n) => format!("No account \"{n}\"."),
+            Self::WrongPin { left: 0 } => {
+                "Wrong PIN. The account is now locked for a while.".into()
+            }
+            Self::WrongPin { left } => {
+                format!("Wrong PIN. {left} tries left before the account locks.")
+            }
+            Self::LockedOut { until } => format!(
+                "The account is locked after repeated wrong PINs. Try again after {} UTC.",
+                until.format("%H:%M:%S")
+            ),
+            Self::BadPinForm => format!("A PIN is {MIN_PIN_DIGITS} to {MAX_PIN_DIGITS} digits."),
+            Self::BadName(n) => format!(
+                "Sign-in name \"{n}\" is not valid: use 2–32 lowercase letters, digits, . - _."
+            ),
+            Self::NameTaken(n) => format!("Sign-in name \"{n}\" already exists."),
+            Self::NotSupervisor(n) => format!("\"{n}\" is not a supervisor."),
+            Self::AlreadyInitialized => {
+                "This kiosk already has accounts; a supervisor adds more.".into()
+            }
+            Self::NotInitialized => {
+                "This kiosk has no accounts yet: create the first supervisor.".into()
+            }
+            Self::LastSupervisor => "The last supervisor cannot be removed.".into(),
+            Self::Store(e) => format!("Storage error: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lockout_grows_and_is_capped() {
+        assert_eq!(lockout_after(4), None);
+        assert_eq!(lockout_after(5), Some(Duration::minutes(1)));
+        assert_eq!(lockout_after(6), Some(Duration::minutes(2)));
+        assert_eq!(lockout_after(8), Some(Duration::minutes(8)));
+        assert_eq!(lockout_after(40), Some(Duration::minutes(60)));
+    }
+
+    #[test]
+    fn pin_and_name_forms() {
+        assert!(check_pin_form("123456").is_ok());
+        assert!(check_pin_form("12345").is_err());
+        assert!(check_pin_form("12345a").is_err());
+        assert!(check_pin_form("1234567890123").is_err());
+        assert!(check_name_form("lan.nguyen").is_ok());
+        assert!(check_name_form("Lan").is_err());
+    }
+}

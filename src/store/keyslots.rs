@@ -1,0 +1,207 @@
+//! The per-kiosk data key and its key slots. Biometric blobs are sealed with the data key; the
+//! data key itself is stored only wrapped, once per account, under a key derived from that
+//! account's PIN with Argon2id. Opening a slot is also how a PIN is checked: a wrong PIN fails
+//! the slot's authentication tag, so there is no separate PIN hash to attack.
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rusqlite::{params, Connection, OptionalExtension};
+use zeroize::Zeroizing;
+
+use super::{Store, StoreError};
+
+pub const KEY_LEN: usize = 32;
+pub const NONCE_LEN: usize = 24;
+const SALT_LEN: usize = 16;
+/// Associated-data tag so a slot, a blob and anything else sealed never open as one another.
+const SLOT_AD: &[u8] = b"kiosk/key-slot/v1";
+
+/// Argon2id cost: memory in KiB, passes, lanes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KdfParams {
+    pub m_kib: u32,
+    pub t_cost: u32,
+    pub p_lanes: u32,
+}
+
+impl KdfParams {
+    /// Measured with benches/security.rs on the 2-core build machine: 0.24–0.29 s per key
+    /// derivation, 0.21–0.25 s per full sign-in (target: 0.1–0.5 s).
+    pub const PRODUCT: KdfParams = KdfParams {
+        m_kib: 64 * 1024,
+        t_cost: 2,
+        p_lanes: 1,
+    };
+
+    /// Cheap parameters for tests only: set explicitly with `Store::use_test_only_kdf`.
+    pub const TEST_ONLY: KdfParams = KdfParams {
+        m_kib: 64,
+        t_cost: 1,
+        p_lanes: 1,
+    };
+
+    /// Derives the key-encryption key for `pin`.
+    pub fn derive(&self, pin: &str, salt: &[u8]) -> Result<Zeroizing<[u8; KEY_LEN]>, StoreError> {
+        let params = Params::new(self.m_kib, self.t_cost, self.p_lanes, Some(KEY_LEN))
+            .map_err(|e| StoreError::Corrupt(format!("key slot parameters: {e}")))?;
+        let mut out = Zeroizing::new([0u8; KEY_LEN]);
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password_into(pin.as_bytes(), salt, out.as_mut())
+            .map_err(|e| StoreError::Corrupt(format!("key derivation: {e}")))?;
+        Ok(out)
+    }
+}
+
+/// The unwrapped per-kiosk data key; wiped from memory when dropped.
+#[derive(Clone)]
+pub struct DataKey(Zeroizing<[u8; KEY_LEN]>);
+
+impl DataKey {
+    pub fn generate() -> Self {
+        DataKey(Zeroizing::new(rand::random::<[u8; KEY_LEN]>()))
+    }
+
+    /// Seals `plain` with a fresh random nonce: `nonce || ciphertext+tag`.
+    pub fn seal(&self, plain: &[u8], ad: &[u8]) -> Result<Vec<u8>, StoreError> {
+        seal(&self.0, plain, ad)
+    }
+
+    pub fn open(&self, sealed: &[u8], ad: &[u8]) -> Option<Vec<u8>> {
+        open(&self.0, sealed, ad)
+    }
+}
+
+fn seal(key: &[u8; KEY_LEN], plain: &[u8], ad: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let nonce = rand::random::<[u8; NONCE_LEN]>();
+    let cipher = XChaCha20Poly1305::new(key.into());
+    // Fails only beyond the cipher's 256 GiB message limit.
+    let body = cipher
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: plain,
+                aad: ad,
+            },
+        )
+        .map_err(|_| StoreError::Corrupt("blob too large to encrypt".into()))?;
+    let mut out = Vec::with_capacity(NONCE_LEN + body.len());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+fn open(key: &[u8; KEY_LEN], sealed: &[u8], ad: &[u8]) -> Option<Vec<u8>> {
+    if sealed.len() < NONCE_LEN {
+        return None;
+    }
+    let (nonce, body) = sealed.split_at(NONCE_LEN);
+    XChaCha20Poly1305::new(key.into())
+        .decrypt(XNonce::from_slice(nonce), Payload { msg: body, aad: ad })
+        .ok()
+}
+
+fn slot_ad(account: &str) -> Vec<u8> {
+    // Bound to the account so one account's slot copied onto another does not open.
+    [SLOT_AD, account.as_bytes()].concat()
+}
+
+/// Writes (or replaces) `account`'s slot: the data key wrapped under its PIN.
+pub(crate) fn write_slot(
+    conn: &Connection,
+    account: &str,
+    pin: &str,
+    key: &DataKey,
+    kdf: KdfParams,
+) -> Result<(), StoreError> {
+    let salt = rand::random::<[u8; SALT_LEN]>();
+    let kek = kdf.derive(pin, &salt)?;
+    let wrapped = seal(&kek, key.0.as_ref(), &slot_ad(account))?;
+    let (nonce, body) = wrapped.split_at(NONCE_LEN);
+    conn.execute(
+        "INSERT INTO key_slots(account, salt, m_kib, t_cost, p_lanes, nonce, wrapped)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT(account) DO UPDATE SET salt = excluded.salt, m_kib = excluded.m_kib,
+            t_cost = excluded.t_cost, p_lanes = excluded.p_lanes, nonce = excluded.nonce,
+            wrapped = excluded.wrapped",
+        params![
+            account,
+            &salt[..],
+            kdf.m_kib,
+            kdf.t_cost,
+            kdf.p_lanes,
+            nonce,
+            body
+        ],
+    )?;
+    Ok(())
+}
+
+/// Opens `account`'s slot with `pin`: `Ok(None)` for a wrong PIN or no slot.
+pub(crate) fn open_slot(
+    conn: &Connection,
+    account: &str,
+    pin: &str,
+) -> Result<Option<DataKey>, StoreError> {
+    type Row = (Vec<u8>, u32, u32, u32, Vec<u8>, Vec<u8>);
+    let row: Option<Row> = conn
+        .query_row(
+            "SELECT salt, m_kib, t_cost, p_lanes, nonce, wrapped FROM key_slots WHERE account = ?1",
+            [account],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((salt, m_kib, t_cost, p_lanes, nonce, wrapped)) = row else {
+        return Ok(None);
+    };
+    let kdf = KdfParams {
+        m_kib,
+        t_cost,
+        p_lanes,
+    };
+    let kek = kdf.derive(pin, &salt)?;
+    let sealed = [nonce, wrapped].concat();
+    let Some(plain) = open(&kek, &sealed, &slot_ad(account)).map(Zeroizing::new) else {
+        return Ok(None);
+    };
+    let bytes: [u8; KEY_LEN] = plain
+        .as_slice()
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("key slot of {account} has the wrong size")))?;
+    Ok(Some(DataKey(Zeroizing::new(bytes))))
+}
+
+impl Store {
+    /// Lowers the Argon2id cost of slots written from now on. For tests only: the product
+    /// never calls this, and every slot keeps the parameters it was written with.
+    #[doc(hidden)]
+    pub fn use_test_only_kdf(&mut self) {
+        self.kdf = KdfParams::TEST_ONLY;
+    }
+
+    pub fn kdf_params(&self) -> KdfParams {
+        self.kdf
+    }
+
+    pub fn is_unlocked(&self) -> bool {
+        self.data_key.is_some()
+    }
+
+    /// Forgets the data key (idle lock, sign-out); biometrics are unreadable until the next PIN.
+    pub fn lock(&mut self) {
+        self.data_key = None;
+    }
+
+    pub(crate) fn data_key(&self) -> Result<&DataKey, StoreError> {
+        self.data_key.as_ref().ok_or(StoreError::Locked)
+    }
+}
