@@ -10,6 +10,7 @@ pub mod purge;
 pub mod review;
 pub mod store;
 pub mod ui;
+pub mod sync;
 
 /// The kiosk's Ed25519 device key, beside the database in the data directory (mode 0600).
 pub const DEVICE_KEY_FILE: &str = "device.key";

@@ -13,6 +13,7 @@ mod records;
 mod review;
 mod scanner;
 mod sim;
+mod sync;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -87,6 +88,14 @@ enum Command {
     /// Device simulators (a fingerprint scanner on a pseudo-terminal).
     #[command(subcommand)]
     Sim(sim::SimCmd),
+    /// Import HQ's provisioning file, or write this kiosk's enrolment request.
+    Provision(sync::ProvisionArgs),
+    /// Sync with HQ over the network (`kiosk sync status` shows what waits).
+    Sync(sync::SyncArgs),
+    /// Write one sealed, signed USB bundle of everything HQ has not acknowledged.
+    Export(sync::ExportArgs),
+    /// Import HQ's signed receipt for a USB bundle.
+    ImportReceipt { file: PathBuf },
 }
 
 /// How a command failed, and so which exit code it gives.
@@ -169,6 +178,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Qr(cmd)) => qr::run(cmd),
         Some(Command::Scanner(cmd)) => scanner::run(cmd),
         Some(Command::Sim(cmd)) => sim::run(cmd),
+        Some(Command::Provision(args)) => sync::provision(args, &data_dir),
+        Some(Command::Sync(args)) => sync::run(args, &data_dir),
+        Some(Command::Export(args)) => sync::export(args, &data_dir),
+        Some(Command::ImportReceipt { file }) => sync::import_receipt(&file, &data_dir),
     }
 }
 

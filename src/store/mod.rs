@@ -12,6 +12,7 @@ mod purge;
 mod records;
 mod schema;
 mod settings;
+mod sync_docs;
 mod usage;
 
 pub use acks::Ack;
@@ -21,6 +22,7 @@ pub use drafts::Draft;
 pub use keyslots::{DataKey, KdfParams};
 pub use records::{ListQuery, RecordSummary, SaveOutcome};
 pub use settings::{SettingError, Settings};
+pub use sync_docs::PendingRecord;
 pub use usage::Usage;
 
 use automerge::ActorId;

@@ -67,19 +67,19 @@ pub(crate) fn heads_from(bytes: &[u8]) -> Vec<ChangeHash> {
 }
 
 /// The projection columns for a record.
-struct Projection {
-    status: String,
-    kind: String,
-    id_number: Option<String>,
-    full_name: String,
-    search_key: String,
-    birth_date: String,
-    province_code: Option<String>,
-    commune_code: Option<String>,
+pub(crate) struct Projection {
+    pub(crate) status: String,
+    pub(crate) kind: String,
+    pub(crate) id_number: Option<String>,
+    pub(crate) full_name: String,
+    pub(crate) search_key: String,
+    pub(crate) birth_date: String,
+    pub(crate) province_code: Option<String>,
+    pub(crate) commune_code: Option<String>,
 }
 
 impl Projection {
-    fn of(r: &Enrollment) -> Self {
+    pub(crate) fn of(r: &Enrollment) -> Self {
         let a = &r.applicant;
         let full = a.name.full();
         let words = [
@@ -275,7 +275,7 @@ fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordSummary> {
 }
 
 /// The record's stored chunks, concatenated: a snapshot followed by change chunks.
-fn load_chunks(conn: &rusqlite::Connection, seq: i64) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn load_chunks(conn: &rusqlite::Connection, seq: i64) -> Result<Vec<u8>, StoreError> {
     let mut stmt =
         conn.prepare_cached("SELECT data FROM record_chunks WHERE record_seq = ?1 ORDER BY n")?;
     let mut out = Vec::new();

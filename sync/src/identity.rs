@@ -82,6 +82,12 @@ impl DeviceKey {
         self.key.verifying_key().to_bytes()
     }
 
+    /// The X25519 secret of this key pair: HQ seals receipts to a kiosk's device key so that
+    /// a kiosk needs one key file only (see eprint 2021/509 on sharing a key this way).
+    pub fn seal_secret(&self) -> crate::seal::SealSecret {
+        crate::seal::SealSecret::from_bytes(self.key.to_scalar_bytes())
+    }
+
     pub fn sign(&self, domain: &str, parts: &[&[u8]]) -> [u8; SIGNATURE_LEN] {
         self.key.sign(&signed_message(domain, parts)).to_bytes()
     }
@@ -105,6 +111,14 @@ pub fn verify(
         &Signature::from_bytes(&signature),
     )
     .map_err(|_| IdentityError::BadSignature)
+}
+
+/// The X25519 public key matching an Ed25519 public key (for sealing to a device).
+pub fn seal_public(public: &[u8]) -> Result<[u8; 32], IdentityError> {
+    let public: [u8; PUBLIC_KEY_LEN] =
+        public.try_into().map_err(|_| IdentityError::BadPublicKey)?;
+    let key = VerifyingKey::from_bytes(&public).map_err(|_| IdentityError::BadPublicKey)?;
+    Ok(key.to_montgomery().to_bytes())
 }
 
 fn signed_message(domain: &str, parts: &[&[u8]]) -> Vec<u8> {
@@ -160,6 +174,16 @@ mod tests {
             &sig
         )
         .is_err());
+    }
+
+    #[test]
+    fn device_key_opens_what_is_sealed_to_it() {
+        let key = DeviceKey::generate();
+        let to = seal_public(&key.public()).expect("public");
+        assert_eq!(key.seal_secret().public(), to);
+        let sealed = crate::seal::seal_message(&to, b"receipt").expect("seal");
+        let opened = crate::seal::open_all(&key.seal_secret(), &sealed).expect("open");
+        assert_eq!(opened, vec![b"receipt".to_vec()]);
     }
 
     #[test]

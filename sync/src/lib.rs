@@ -1,9 +1,15 @@
 //! The enrollment record and everything both the kiosk and HQ need to agree on: the record's
 //! typed form and its Automerge document, the data rules, the reference lists, text folding.
 
+pub mod client;
+pub mod hq;
 pub mod identity;
 pub mod idnumber;
+pub mod protocol;
+pub mod provision;
 pub mod record;
 pub mod refdata;
+pub mod seal;
 pub mod text;
 pub mod validate;
+pub mod wire;

@@ -1,0 +1,193 @@
+//! What sync needs from the store: the records HQ has not acknowledged with their heads and
+//! blobs, their changes after given heads, HQ's changes merged in, and provisioning settings.
+
+use automerge::{Change, ChangeHash};
+use enroll_sync::protocol::blob_refs;
+use enroll_sync::record::{Attribution, RecordDoc};
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use uuid::Uuid;
+
+use super::records::{heads_bytes, heads_from, load_chunks, Projection};
+use super::{timestamp, Store, StoreError};
+
+/// A record HQ has not acknowledged as it stands now.
+#[derive(Debug, Clone)]
+pub struct PendingRecord {
+    pub id: Uuid,
+    pub heads: Vec<ChangeHash>,
+    /// SHA-256 (hex) of every blob the record refers to.
+    pub blobs: Vec<String>,
+}
+
+impl Store {
+    fn doc_of(&self, id: &Uuid) -> Result<Option<(i64, RecordDoc)>, StoreError> {
+        let Some(seq) = self
+            .conn
+            .query_row(
+                "SELECT seq FROM records WHERE id = ?1",
+                [id.to_string()],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let bytes = load_chunks(&self.conn, seq)?;
+        Ok(Some((
+            seq,
+            RecordDoc::load(&bytes, self.kiosk.actor.clone())?,
+        )))
+    }
+
+    /// Every record whose current heads HQ has not acknowledged, oldest first.
+    pub fn pending_sync(&self) -> Result<Vec<PendingRecord>, StoreError> {
+        let mut out = Vec::new();
+        for id in self.unacknowledged()? {
+            let Some((_, mut doc)) = self.doc_of(&id)? else {
+                continue;
+            };
+            let record = doc.read().map_err(|e| StoreError::BadRecord {
+                id: id.to_string(),
+                reason: e.to_string(),
+            })?;
+            let mut blobs = Vec::new();
+            blob_refs(
+                &serde_json::to_value(&record).unwrap_or_default(),
+                &mut blobs,
+            );
+            blobs.sort();
+            blobs.dedup();
+            out.push(PendingRecord {
+                id,
+                heads: doc.heads(),
+                blobs,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The record's changes that follow `have` (heads this store does not know are ignored),
+    /// each with its hash, in dependency order.
+    pub fn changes_after(
+        &self,
+        id: &Uuid,
+        have: &[ChangeHash],
+    ) -> Result<Vec<(ChangeHash, Vec<u8>)>, StoreError> {
+        let Some((_, mut doc)) = self.doc_of(id)? else {
+            return Ok(Vec::new());
+        };
+        let am = doc.automerge();
+        let known: Vec<ChangeHash> = have
+            .iter()
+            .copied()
+            .filter(|h| am.get_change_by_hash(h).is_some())
+            .collect();
+        Ok(am
+            .get_changes(&known)
+            .into_iter()
+            .map(|c| (c.hash(), c.raw_bytes().to_vec()))
+            .collect())
+    }
+
+    /// The record's current heads, if stored.
+    pub fn heads(&self, id: &Uuid) -> Result<Option<Vec<ChangeHash>>, StoreError> {
+        let h: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT heads FROM records WHERE id = ?1",
+                [id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(h.map(|b| heads_from(&b)))
+    }
+
+    /// Merges changes made elsewhere (HQ) into a stored record in one transaction: document,
+    /// projection and an audit entry. Returns false when the record is unknown or nothing changed.
+    pub fn merge_remote(
+        &mut self,
+        id: &Uuid,
+        changes: &[Vec<u8>],
+        by: &Attribution,
+    ) -> Result<bool, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let Some((seq, old)) = tx
+            .query_row(
+                "SELECT seq, heads FROM records WHERE id = ?1",
+                [id.to_string()],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)),
+            )
+            .optional()?
+        else {
+            return Ok(false);
+        };
+        let mut doc = RecordDoc::load(&load_chunks(&tx, seq)?, self.kiosk.actor.clone())?;
+        let parsed: Vec<Change> = changes
+            .iter()
+            .filter_map(|c| Change::from_bytes(c.clone()).ok())
+            .collect();
+        doc.automerge()
+            .apply_changes(parsed)
+            .map_err(enroll_sync::record::DocError::from)?;
+        let heads = doc.heads();
+        if heads_bytes(&heads) == old {
+            return Ok(false);
+        }
+        let record = doc.read().map_err(|e| StoreError::BadRecord {
+            id: id.to_string(),
+            reason: e.to_string(),
+        })?;
+        let delta = doc.save_after(&heads_from(&old));
+        tx.execute(
+            "INSERT INTO record_chunks(record_seq, n, data)
+             VALUES (?1, (SELECT COALESCE(MAX(n), -1) + 1 FROM record_chunks WHERE record_seq = ?1), ?2)",
+            params![seq, delta],
+        )?;
+        let p = Projection::of(&record);
+        tx.execute(
+            "UPDATE records SET status = ?2, kind = ?3, id_number = ?4, full_name = ?5, search_key = ?6,
+                birth_date = ?7, province_code = ?8, commune_code = ?9, updated_at = ?10, heads = ?11,
+                chunk_count = (SELECT COUNT(*) FROM record_chunks WHERE record_seq = ?1)
+             WHERE seq = ?1",
+            params![seq, p.status, p.kind, p.id_number, p.full_name, p.search_key, p.birth_date,
+                p.province_code, p.commune_code, timestamp(by.at), heads_bytes(&heads)],
+        )?;
+        super::audit::append(&tx, by, "record.merge", Some(&id.to_string()), None)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// A sync setting kept in the store (HQ address and keys, kiosk id at HQ).
+    pub fn sync_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let v: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT value FROM kiosk WHERE key = ?1",
+                [format!("sync.{key}")],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(v.and_then(|b| String::from_utf8(b).ok()))
+    }
+
+    pub fn set_sync_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO kiosk(key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![format!("sync.{key}"), value.as_bytes()],
+        )?;
+        Ok(())
+    }
+
+    /// How many records HQ has acknowledged as they stand, and how many wait.
+    pub fn sync_counts(&self) -> Result<(i64, i64), StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FILTER (WHERE a.heads = r.heads), COUNT(*) FILTER (WHERE a.heads IS NULL OR a.heads != r.heads)
+             FROM records r LEFT JOIN acks a ON a.record_seq = r.seq",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+}

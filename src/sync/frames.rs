@@ -1,0 +1,218 @@
+//! Produces a sealed push or bundle stream lazily, frame by frame, as a `Read`: blobs (from
+//! the offset HQ holds, in chunks), then record changes signed one by one, then the end frame.
+
+use automerge::ChangeHash;
+use enroll_sync::identity::DeviceKey;
+use enroll_sync::protocol::{
+    sha_from_hex, BlobChunk, Frame, Header, Hello, RecordChanges, SignedChange, StreamKind,
+    BLOB_CHUNK, CHANGES_FRAME,
+};
+use enroll_sync::seal::Sealer;
+use std::collections::VecDeque;
+use std::io::Read;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+use super::{Progress, Provisioned, SyncError};
+use crate::store::Store;
+
+/// What a stream carries: blobs (hex hash, bytes HQ already holds), records (id, heads HQ
+/// holds: send the changes after them), and for a bundle the HQ cursor.
+pub struct PushPlan {
+    pub blobs: Vec<(String, u64)>,
+    pub records: Vec<(Uuid, Vec<ChangeHash>)>,
+    pub hello: Option<Hello>,
+}
+
+pub struct FrameSource<'s, P: FnMut(Progress)> {
+    store: &'s Store,
+    key: &'s DeviceKey,
+    sealer: Sealer,
+    blobs: VecDeque<(String, u64)>,
+    records: VecDeque<(Uuid, Vec<ChangeHash>)>,
+    records_total: usize,
+    out: Vec<u8>,
+    pos: usize,
+    frames: u64,
+    done: bool,
+    /// Change and blob bytes put into frames.
+    pub payload: u64,
+    pub records_sent: usize,
+    pub bytes_out: u64,
+    /// A store error met while producing frames (the stream is then cut short on purpose).
+    pub error: Option<SyncError>,
+    pub progress: Option<P>,
+    last_progress: Instant,
+    bytes_total: u64,
+}
+
+impl<'s, P: FnMut(Progress)> FrameSource<'s, P> {
+    pub fn new(
+        store: &'s Store,
+        key: &'s DeviceKey,
+        prov: &Provisioned,
+        kind: StreamKind,
+        plan: PushPlan,
+    ) -> Result<Self, SyncError> {
+        let mut sealer = Sealer::new(&prov.hq_seal)?;
+        let mut out = sealer.header().to_vec();
+        let header = Header::new(kind, &prov.kiosk_id, key, sealer.header());
+        out.extend(sealer.frame(&Frame::Header(header).encode(), false));
+        let mut frames = 1;
+        if let Some(h) = plan.hello {
+            out.extend(sealer.frame(&Frame::Hello(h).encode(), false));
+            frames += 1;
+        }
+        // An estimate for the time-left figure: blob bytes plus ~1 KB per record.
+        let mut bytes_total = plan.records.len() as u64 * 1024;
+        for (b, have) in &plan.blobs {
+            if let Ok(Some((data, _))) = store.blob(b) {
+                bytes_total += (data.len() as u64).saturating_sub(*have);
+            }
+        }
+        Ok(FrameSource {
+            store,
+            key,
+            sealer,
+            records_total: plan.records.len(),
+            blobs: plan.blobs.into(),
+            records: plan.records.into(),
+            out,
+            pos: 0,
+            frames,
+            done: false,
+            payload: 0,
+            records_sent: 0,
+            bytes_out: 0,
+            error: None,
+            progress: None,
+            last_progress: Instant::now(),
+            bytes_total,
+        })
+    }
+
+    /// Appends the next frame(s) to `out`; false when the stream is complete.
+    fn produce(&mut self) -> Result<bool, SyncError> {
+        if self.done {
+            return Ok(false);
+        }
+        if let Some((hash, have)) = self.blobs.pop_front() {
+            let Some(sha) = sha_from_hex(&hash) else {
+                return Ok(true);
+            };
+            if let Some((data, media_type)) = self.store.blob(&hash)? {
+                let mut offset = have.min(data.len() as u64) as usize;
+                while offset < data.len() {
+                    let end = (offset + BLOB_CHUNK).min(data.len());
+                    let chunk = BlobChunk {
+                        sha256: sha,
+                        media_type: media_type.clone(),
+                        total: data.len() as u64,
+                        offset: offset as u64,
+                        data: data[offset..end].to_vec(),
+                    };
+                    self.payload += (end - offset) as u64;
+                    let packed = matches!(
+                        media_type.as_str(),
+                        "image/jpeg" | "image/png" | "image/webp"
+                    );
+                    self.push_frame_with(&Frame::Blob(chunk), false, !packed);
+                    offset = end;
+                }
+            }
+            return Ok(true);
+        }
+        let mut groups = Vec::new();
+        let mut size = 0;
+        while let Some((id, have)) = self.records.pop_front() {
+            let changes = self.store.changes_after(&id, &have)?;
+            self.records_sent += 1;
+            if changes.is_empty() {
+                // HQ holds the changes already (its blobs may have been missing): ask for the ack.
+                let heads = self.store.heads(&id)?.unwrap_or_default();
+                size += 20 + 32 * heads.len();
+                groups.push(RecordChanges {
+                    record: id,
+                    changes: Vec::new(),
+                    heads,
+                });
+                continue;
+            }
+            let signed: Vec<SignedChange> = changes
+                .into_iter()
+                .map(|(hash, bytes)| {
+                    size += bytes.len() + 100;
+                    self.payload += bytes.len() as u64;
+                    SignedChange::sign(self.key, id, &hash, bytes)
+                })
+                .collect();
+            groups.push(RecordChanges {
+                record: id,
+                changes: signed,
+                heads: Vec::new(),
+            });
+            if size >= CHANGES_FRAME {
+                break;
+            }
+        }
+        if !groups.is_empty() {
+            self.push_frame(&Frame::Changes(groups), false);
+            return Ok(true);
+        }
+        let end = Frame::End {
+            frames: self.frames,
+        };
+        self.push_frame(&end, true);
+        self.done = true;
+        Ok(true)
+    }
+
+    fn push_frame(&mut self, frame: &Frame, last: bool) {
+        self.push_frame_with(frame, last, true);
+    }
+
+    fn push_frame_with(&mut self, frame: &Frame, last: bool, compress: bool) {
+        self.out
+            .extend(self.sealer.frame_with(&frame.encode(), last, compress));
+        self.frames += 1;
+    }
+
+    fn report(&mut self) {
+        if self.last_progress.elapsed() < Duration::from_millis(250) && !self.done {
+            return;
+        }
+        self.last_progress = Instant::now();
+        let p = Progress {
+            records_done: self.records_sent,
+            records_total: self.records_total,
+            bytes_done: self.bytes_out,
+            bytes_total: self.bytes_total.max(self.bytes_out),
+        };
+        if let Some(f) = self.progress.as_mut() {
+            f(p);
+        }
+    }
+}
+
+impl<P: FnMut(Progress)> Read for FrameSource<'_, P> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.out.len() {
+            self.out.clear();
+            self.pos = 0;
+            match self.produce() {
+                Ok(true) => {}
+                Ok(false) => return Ok(0),
+                Err(e) => {
+                    self.error = Some(e);
+                    return Err(std::io::Error::other("could not read the store"));
+                }
+            }
+        }
+        let n = buf.len().min(self.out.len() - self.pos);
+        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+        self.pos += n;
+        self.bytes_out += n as u64;
+        self.report();
+        Ok(n)
+    }
+}

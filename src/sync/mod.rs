@@ -1,0 +1,346 @@
+//! The kiosk's side of sync with HQ: provisioning, network sessions, USB bundles, receipts.
+//!
+//! A session is at most two round trips: a hello (unacknowledged records' heads, the blobs they
+//! use, the HQ cursor) answered with what HQ already holds and HQ's own changes; then, if
+//! anything is left, one push streaming blobs and signed changes, answered with a receipt.
+
+mod frames;
+mod provision;
+
+pub use frames::{FrameSource, PushPlan};
+pub use provision::{enrolment_request, provision, Provisioned};
+
+use automerge::ChangeHash;
+use chrono::Utc;
+use enroll_sync::client::{self, HttpError, Traffic};
+use enroll_sync::identity::{DeviceKey, IdentityError};
+use enroll_sync::protocol::{Frame, Header, Hello, Receipt, Reply, ReplyError, StreamKind};
+use enroll_sync::record::Attribution;
+use enroll_sync::seal::{self, SealError, Sealer};
+use std::collections::HashMap;
+use std::path::Path;
+use uuid::Uuid;
+
+use crate::store::{Store, StoreError};
+
+pub const CURSOR_PEER: &str = "hq";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("ki-ốt chưa được cấp cấu hình HQ; chạy `kiosk provision FILE` / this kiosk is not provisioned; run `kiosk provision FILE`")]
+    NotProvisioned,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error("không kết nối được HQ / cannot talk to HQ: {0}")]
+    Http(#[from] HttpError),
+    #[error("HQ từ chối / HQ refused (HTTP {status}): {message}")]
+    Refused { status: u16, message: String },
+    #[error("dữ liệu từ HQ bị hỏng / HQ's answer is damaged: {0}")]
+    Seal(#[from] SealError),
+    #[error("biên nhận không hợp lệ / the receipt is not valid: {0}")]
+    Reply(#[from] ReplyError),
+    #[error("biên nhận dành cho ki-ốt {found}, không phải {expected} / the receipt is for kiosk {found}, not {expected}")]
+    WrongKiosk { expected: String, found: String },
+    #[error("tệp cấu hình dành cho thiết bị khác / the provisioning file was made for another device (key {0})")]
+    WrongDevice(String),
+    #[error("tệp cấu hình không hợp lệ / the provisioning file is not valid: {0}")]
+    BadProvisioning(String),
+    #[error("không đọc/ghi được / cannot read or write {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// What a session did; bytes are as counted on the socket.
+#[derive(Debug, Default, Clone)]
+pub struct SyncReport {
+    pub round_trips: u32,
+    pub traffic: Traffic,
+    /// Change and blob bytes carried (before framing, compression and sealing).
+    pub payload: u64,
+    pub records_sent: usize,
+    pub acknowledged: usize,
+    pub rejected: Vec<String>,
+    pub merged_from_hq: usize,
+}
+
+/// Progress of a push, for the progress line.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub records_done: usize,
+    pub records_total: usize,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+}
+
+pub fn device_key(data_dir: &Path) -> Result<DeviceKey, SyncError> {
+    Ok(DeviceKey::load_or_create(
+        &data_dir.join(crate::DEVICE_KEY_FILE),
+    )?)
+}
+
+fn hq_attribution(receipt: &Receipt) -> Attribution {
+    Attribution {
+        person: format!("hq:{}", receipt.id),
+        device: "HQ".into(),
+        at: Utc::now(),
+    }
+}
+
+/// Opens HQ's sealed reply and checks HQ's signature and that it is meant for this kiosk.
+pub fn open_reply(
+    key: &DeviceKey,
+    prov: &Provisioned,
+    bytes: &[u8],
+) -> Result<(Reply, Receipt), SyncError> {
+    let frames = seal::open_all(&key.seal_secret(), bytes)?;
+    let first = frames.first().ok_or(SealError::Truncated)?;
+    let reply = Reply::decode(first).map_err(ReplyError::from)?;
+    let receipt = reply.verified_receipt(&prov.hq_sign)?;
+    if receipt.kiosk_id != prov.kiosk_id {
+        return Err(SyncError::WrongKiosk {
+            expected: prov.kiosk_id.clone(),
+            found: receipt.kiosk_id,
+        });
+    }
+    Ok((reply, receipt))
+}
+
+/// Applies a verified receipt: HQ's changes merged, acknowledgements recorded, cursor moved.
+/// Returns (records acknowledged, records changed by HQ). Replaying a receipt changes nothing.
+pub fn apply_receipt(store: &mut Store, receipt: &Receipt) -> Result<(usize, usize), SyncError> {
+    let by = hq_attribution(receipt);
+    let mut merged = 0;
+    for d in &receipt.downlink {
+        if store.merge_remote(&d.record, &d.changes, &by)? {
+            merged += 1;
+        }
+        if store.heads(&d.record)?.as_deref() == Some(d.heads.as_slice()) {
+            store.mark_acknowledged(&d.record, &d.heads, &receipt.id, by.at)?;
+        }
+    }
+    let mut acked = 0;
+    for (id, heads) in &receipt.acks {
+        if store.mark_acknowledged(id, heads, &receipt.id, by.at)? {
+            acked += 1;
+        }
+    }
+    let current = cursor(store)?;
+    if receipt.cursor > current {
+        store.set_cursor(CURSOR_PEER, &receipt.cursor.to_be_bytes())?;
+    }
+    store.audit(
+        &by,
+        "sync.receipt",
+        Some(&receipt.id),
+        Some(&format!(
+            "{} acks, {} refused, {} from HQ",
+            receipt.acks.len(),
+            receipt.rejections.len(),
+            receipt.downlink.len()
+        )),
+    )?;
+    Ok((acked, merged))
+}
+
+pub fn cursor(store: &Store) -> Result<u64, SyncError> {
+    Ok(store
+        .cursor(CURSOR_PEER)?
+        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+        .map_or(0, u64::from_be_bytes))
+}
+
+fn post(
+    url: &str,
+    body: &mut dyn std::io::Read,
+    report: &mut SyncReport,
+) -> Result<Vec<u8>, SyncError> {
+    let (status, bytes) = client::post(url, "/v1/sync", body, &mut report.traffic)?;
+    report.round_trips += 1;
+    if status != 200 {
+        return Err(SyncError::Refused {
+            status,
+            message: String::from_utf8_lossy(&bytes).into_owned(),
+        });
+    }
+    Ok(bytes)
+}
+
+/// One sync session with HQ at `url`.
+pub fn sync(
+    store: &mut Store,
+    key: &DeviceKey,
+    prov: &Provisioned,
+    url: &str,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<SyncReport, SyncError> {
+    let mut report = SyncReport::default();
+    let pending = store.pending_sync()?;
+    let mut blobs: Vec<String> = pending.iter().flat_map(|p| p.blobs.clone()).collect();
+    blobs.sort();
+    blobs.dedup();
+    let hello = Hello {
+        cursor: cursor(store)?,
+        records: pending
+            .iter()
+            .map(|p| (p.id, enroll_sync::protocol::heads_digest(&p.heads)))
+            .collect(),
+        blobs: blobs
+            .iter()
+            .filter_map(|b| enroll_sync::protocol::sha_from_hex(b))
+            .collect(),
+    };
+    let body = single_stream(key, prov, StreamKind::Hello, Frame::Hello(hello))?;
+    let answer = post(url, &mut body.as_slice(), &mut report)?;
+    let (reply, receipt) = open_reply(key, prov, &answer)?;
+    let (acked, merged) = apply_receipt(store, &receipt)?;
+    report.acknowledged += acked;
+    report.merged_from_hq += merged;
+    let acked_now: std::collections::HashSet<Uuid> = receipt.acks.iter().map(|a| a.0).collect();
+    let hq_heads: HashMap<Uuid, Vec<ChangeHash>> = reply.hq_heads.into_iter().collect();
+    // Heads HQ said it holds this session (its own changes included), per record.
+    let mut hq_holds = hq_heads.clone();
+    for d in &receipt.downlink {
+        hq_holds.entry(d.record).or_default().extend(&d.heads);
+    }
+    let lacking: HashMap<String, u64> = reply
+        .blobs_have
+        .into_iter()
+        .map(|(h, n)| (hex::encode(h), n))
+        .collect();
+    let plan = PushPlan {
+        blobs: blobs
+            .into_iter()
+            .filter_map(|b| lacking.get(&b).map(|n| (b.clone(), *n)))
+            .collect(),
+        records: pending
+            .iter()
+            .filter(|p| !acked_now.contains(&p.id))
+            .map(|p| (p.id, hq_heads.get(&p.id).cloned().unwrap_or_default()))
+            .collect(),
+        hello: None,
+    };
+    if plan.records.is_empty() && plan.blobs.is_empty() {
+        return Ok(report);
+    }
+    let mut source =
+        FrameSource::<&mut dyn FnMut(Progress)>::new(store, key, prov, StreamKind::Push, plan)?;
+    source.progress = Some(progress);
+    let answer = post(url, &mut source, &mut report)?;
+    report.payload += source.payload;
+    report.records_sent += source.records_sent;
+    if let Some(e) = source.error.take() {
+        return Err(e);
+    }
+    drop(source);
+    let (_, receipt) = open_reply(key, prov, &answer)?;
+    let (acked, _) = apply_receipt(store, &receipt)?;
+    report.acknowledged += acked;
+    // HQ holds what it acknowledged plus its own heads: if that covers a record's current
+    // heads (a kiosk edit merged with an HQ change), the record is acknowledged as it stands.
+    for (id, heads) in &receipt.acks {
+        let Some(current) = store.heads(id)? else {
+            continue;
+        };
+        let held = hq_holds.get(id);
+        if current != *heads
+            && current
+                .iter()
+                .all(|h| heads.contains(h) || held.is_some_and(|x| x.contains(h)))
+        {
+            store.mark_acknowledged(id, &current, &receipt.id, Utc::now())?;
+        }
+    }
+    report.rejected = receipt
+        .rejections
+        .iter()
+        .map(|r| {
+            format!(
+                "{} [{}] {} / {}",
+                r.record, r.code, r.message_vi, r.message_en
+            )
+        })
+        .collect();
+    Ok(report)
+}
+
+fn single_stream(
+    key: &DeviceKey,
+    prov: &Provisioned,
+    kind: StreamKind,
+    frame: Frame,
+) -> Result<Vec<u8>, SyncError> {
+    let mut s = Sealer::new(&prov.hq_seal)?;
+    let mut out = s.header().to_vec();
+    let header = Header::new(kind, &prov.kiosk_id, key, s.header());
+    out.extend(s.frame(&Frame::Header(header).encode(), false));
+    out.extend(s.frame(&frame.encode(), false));
+    out.extend(s.frame(&Frame::End { frames: 2 }.encode(), true));
+    Ok(out)
+}
+
+/// Writes one sealed, signed bundle of everything HQ has not acknowledged (atomically: a
+/// temporary file renamed into place). Returns (records, bytes written).
+pub fn export(
+    store: &Store,
+    key: &DeviceKey,
+    prov: &Provisioned,
+    out: &Path,
+) -> Result<(usize, u64), SyncError> {
+    let pending = store.pending_sync()?;
+    let mut blobs: Vec<String> = pending.iter().flat_map(|p| p.blobs.clone()).collect();
+    blobs.sort();
+    blobs.dedup();
+    let plan = PushPlan {
+        blobs: blobs.into_iter().map(|b| (b, 0)).collect(),
+        records: pending
+            .iter()
+            .map(|p| {
+                let have = store
+                    .acknowledgement(&p.id)
+                    .ok()
+                    .flatten()
+                    .map(|a| a.heads)
+                    .unwrap_or_default();
+                (p.id, have)
+            })
+            .collect(),
+        hello: Some(Hello {
+            cursor: cursor(store)?,
+            ..Hello::default()
+        }),
+    };
+    let io = |source| SyncError::Io {
+        path: out.display().to_string(),
+        source,
+    };
+    let tmp = out.with_extension("partial");
+    let mut file = std::fs::File::create(&tmp).map_err(io)?;
+    let mut source = FrameSource::<fn(Progress)>::new(store, key, prov, StreamKind::Bundle, plan)?;
+    let written = std::io::copy(&mut source, &mut file).map_err(io)?;
+    if let Some(e) = source.error.take() {
+        return Err(e);
+    }
+    file.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, out).map_err(io)?;
+    Ok((pending.len(), written))
+}
+
+/// Imports HQ's receipt file for a bundle.
+pub fn import_receipt(
+    store: &mut Store,
+    key: &DeviceKey,
+    prov: &Provisioned,
+    file: &Path,
+) -> Result<(Receipt, usize, usize), SyncError> {
+    let bytes = std::fs::read(file).map_err(|source| SyncError::Io {
+        path: file.display().to_string(),
+        source,
+    })?;
+    let (_, receipt) = open_reply(key, prov, &bytes)?;
+    let (acked, merged) = apply_receipt(store, &receipt)?;
+    Ok((receipt, acked, merged))
+}

@@ -1,0 +1,105 @@
+//! Provisioning: a kiosk writes an enrolment request (its device key); HQ allows the key and
+//! writes a provisioning file; the kiosk imports it (HQ address, HQ keys, its id and code).
+//!
+//! Field procedure (one USB stick, no network needed):
+//! 1. On the kiosk: `kiosk provision --request /media/usb/<name>.req.json` (prints the key and
+//!    its fingerprint; the device key is created at first start, mode 0600).
+//! 2. At HQ: `enroll-hq kiosk add --name "<commune>" --request /media/usb/<name>.req.json
+//!    --hq-url http://<hq>:7070 --out /media/usb/<name>.provision.json` (prints the kiosk id
+//!    and the key fingerprint: compare it with the one the kiosk printed).
+//! 3. On the kiosk: `kiosk provision /media/usb/<name>.provision.json` — refused if the file was
+//!    made for another device's key. The kiosk's code becomes its HQ id (`K00001`).
+//!
+//! Over the phone instead of a stick: read the 64-hex key to HQ (`--key HEX`).
+
+use enroll_sync::identity::DeviceKey;
+use enroll_sync::provision::{EnrolmentRequest, Provisioning, FORMAT};
+use enroll_sync::record::Attribution;
+
+use super::SyncError;
+use crate::store::Store;
+
+/// HQ settings a provisioned kiosk keeps in its store.
+#[derive(Debug, Clone)]
+pub struct Provisioned {
+    pub hq_url: String,
+    pub hq_sign: [u8; 32],
+    pub hq_seal: [u8; 32],
+    pub kiosk_id: String,
+}
+
+fn key32(hex_text: &str, what: &str) -> Result<[u8; 32], SyncError> {
+    hex::decode(hex_text.trim())
+        .ok()
+        .and_then(|v| <[u8; 32]>::try_from(v).ok())
+        .ok_or_else(|| SyncError::BadProvisioning(format!("{what} is not a 32-byte hex key")))
+}
+
+impl Provisioned {
+    pub fn load(store: &Store) -> Result<Provisioned, SyncError> {
+        let get = |k: &str| -> Result<String, SyncError> {
+            store.sync_setting(k)?.ok_or(SyncError::NotProvisioned)
+        };
+        Ok(Provisioned {
+            hq_url: get("hq_url")?,
+            hq_sign: key32(&get("hq_sign_public")?, "hq_sign_public")?,
+            hq_seal: key32(&get("hq_seal_public")?, "hq_seal_public")?,
+            kiosk_id: get("kiosk_id")?,
+        })
+    }
+}
+
+/// What this kiosk hands to HQ to be enrolled.
+pub fn enrolment_request(store: &Store, key: &DeviceKey) -> EnrolmentRequest {
+    EnrolmentRequest {
+        format: FORMAT,
+        kiosk_public: hex::encode(key.public()),
+        current_code: store.kiosk().code.clone(),
+    }
+}
+
+/// Imports HQ's provisioning file: it must name this device's key.
+pub fn provision(
+    store: &mut Store,
+    key: &DeviceKey,
+    text: &str,
+    by: &Attribution,
+) -> Result<Provisioned, SyncError> {
+    let p: Provisioning =
+        serde_json::from_str(text).map_err(|e| SyncError::BadProvisioning(e.to_string()))?;
+    if p.format != FORMAT {
+        return Err(SyncError::BadProvisioning(format!(
+            "format {} (this kiosk reads {FORMAT})",
+            p.format
+        )));
+    }
+    if !p.hq_url.starts_with("http://") {
+        return Err(SyncError::BadProvisioning(format!(
+            "hq_url `{}` must start with http://",
+            p.hq_url
+        )));
+    }
+    let mine = hex::encode(key.public());
+    if p.kiosk_public.trim().to_lowercase() != mine {
+        return Err(SyncError::WrongDevice(p.kiosk_public));
+    }
+    if p.kiosk_id.is_empty() || !p.kiosk_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(SyncError::BadProvisioning(format!(
+            "kiosk_id `{}` must be letters and digits",
+            p.kiosk_id
+        )));
+    }
+    let out = Provisioned {
+        hq_url: p.hq_url.clone(),
+        hq_sign: key32(&p.hq_sign_public, "hq_sign_public")?,
+        hq_seal: key32(&p.hq_seal_public, "hq_seal_public")?,
+        kiosk_id: p.kiosk_id.clone(),
+    };
+    store.set_sync_setting("hq_url", &p.hq_url)?;
+    store.set_sync_setting("hq_sign_public", &p.hq_sign_public)?;
+    store.set_sync_setting("hq_seal_public", &p.hq_seal_public)?;
+    store.set_sync_setting("kiosk_id", &p.kiosk_id)?;
+    store.set_kiosk_code(&p.kiosk_id)?;
+    store.audit(by, "sync.provision", Some(&p.kiosk_id), Some(&p.hq_url))?;
+    Ok(out)
+}

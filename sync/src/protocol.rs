@@ -1,0 +1,528 @@
+//! Sync messages between a kiosk and HQ, and the signatures on them.
+//!
+//! Kiosk → HQ is a sealed stream of frames: `Header` (signed by the device key, bound to the
+//! stream's ephemeral key), then `Hello`, or `Blob` chunks and `Changes`, then `End`.
+//! HQ → kiosk is one sealed `Reply` holding a `Receipt` signed by HQ.
+
+use automerge::ChangeHash;
+use uuid::Uuid;
+
+use crate::identity::{self, DeviceKey, SIGNATURE_LEN};
+use crate::wire::{Reader, WireError, Writer};
+
+pub const DOMAIN_CHANGE: &str = "enroll/change/v1";
+pub const DOMAIN_SESSION: &str = "enroll/session/v1";
+pub const DOMAIN_RECEIPT: &str = "enroll/receipt/v1";
+
+/// Blobs travel in chunks of at most this many bytes.
+pub const BLOB_CHUNK: usize = 256 * 1024;
+/// A `Changes` frame is closed once its changes reach about this size.
+pub const CHANGES_FRAME: usize = 256 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    Hello = 1,
+    Push = 2,
+    Bundle = 3,
+}
+
+/// Who sends the stream; signed together with the stream's ephemeral key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub kind: StreamKind,
+    pub kiosk_id: String,
+    pub stream_id: [u8; 16],
+    pub created_ms: u64,
+    pub signature: [u8; SIGNATURE_LEN],
+}
+
+impl Header {
+    fn signed_body(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.u8(self.kind as u8)
+            .str(&self.kiosk_id)
+            .fixed(&self.stream_id)
+            .u64(self.created_ms);
+        w.finish()
+    }
+
+    pub fn new(kind: StreamKind, kiosk_id: &str, key: &DeviceKey, stream_header: &[u8]) -> Self {
+        let mut h = Header {
+            kind,
+            kiosk_id: kiosk_id.to_owned(),
+            stream_id: rand::random(),
+            created_ms: chrono::Utc::now().timestamp_millis().max(0) as u64,
+            signature: [0; SIGNATURE_LEN],
+        };
+        h.signature = key.sign(DOMAIN_SESSION, &[stream_header, &h.signed_body()]);
+        h
+    }
+
+    pub fn verify(&self, public: &[u8], stream_header: &[u8]) -> bool {
+        let body = self.signed_body();
+        identity::verify(
+            public,
+            DOMAIN_SESSION,
+            &[stream_header, &body],
+            &self.signature,
+        )
+        .is_ok()
+    }
+}
+
+/// One Automerge change of a record, signed over the record id and the change hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedChange {
+    pub record: Uuid,
+    pub signature: [u8; SIGNATURE_LEN],
+    pub bytes: Vec<u8>,
+}
+
+impl SignedChange {
+    pub fn sign(key: &DeviceKey, record: Uuid, hash: &ChangeHash, bytes: Vec<u8>) -> Self {
+        SignedChange {
+            record,
+            signature: key.sign(DOMAIN_CHANGE, &[record.as_bytes(), &hash.0]),
+            bytes,
+        }
+    }
+
+    pub fn verify(&self, public: &[u8], hash: &ChangeHash) -> bool {
+        identity::verify(
+            public,
+            DOMAIN_CHANGE,
+            &[self.record.as_bytes(), &hash.0],
+            &self.signature,
+        )
+        .is_ok()
+    }
+}
+
+/// The changes a stream carries for one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordChanges {
+    pub record: Uuid,
+    pub changes: Vec<SignedChange>,
+    /// Only when `changes` is empty: the kiosk's heads, for HQ to acknowledge if it holds them
+    /// (a record whose changes arrived earlier but whose blobs were still missing).
+    pub heads: Vec<ChangeHash>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobChunk {
+    pub sha256: [u8; 32],
+    pub media_type: String,
+    pub total: u64,
+    pub offset: u64,
+    pub data: Vec<u8>,
+}
+
+/// What a kiosk offers at the start of a session: its unacknowledged records with their
+/// heads, the blobs they reference, and how far it has read HQ's changes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Hello {
+    pub cursor: u64,
+    /// Each record with a digest of its heads (`heads_digest`): HQ holding heads with the
+    /// same digest holds the record as the kiosk has it.
+    pub records: Vec<(Uuid, [u8; 8])>,
+    pub blobs: Vec<[u8; 32]>,
+}
+
+/// An 8-byte digest of a record's heads, order-independent; sent instead of the heads.
+pub fn heads_digest(heads: &[ChangeHash]) -> [u8; 8] {
+    use sha2::Digest;
+    let mut sorted = heads.to_vec();
+    sorted.sort();
+    let mut h = sha2::Sha256::new();
+    for x in &sorted {
+        h.update(x.0);
+    }
+    let d = h.finalize();
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&d[..8]);
+    out
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    Header(Header),
+    Hello(Hello),
+    Blob(BlobChunk),
+    Changes(Vec<RecordChanges>),
+    End { frames: u64 },
+}
+
+fn put_heads(w: &mut Writer, heads: &[ChangeHash]) {
+    w.u32(heads.len() as u32);
+    for h in heads {
+        w.fixed(&h.0);
+    }
+}
+
+fn get_heads(r: &mut Reader<'_>) -> Result<Vec<ChangeHash>, WireError> {
+    let n = r.count(32)?;
+    (0..n).map(|_| Ok(ChangeHash(r.array()?))).collect()
+}
+
+fn get_uuid(r: &mut Reader<'_>) -> Result<Uuid, WireError> {
+    Ok(Uuid::from_bytes(r.array()?))
+}
+
+impl Frame {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        match self {
+            Frame::Header(h) => {
+                w.u8(1)
+                    .u8(h.kind as u8)
+                    .str(&h.kiosk_id)
+                    .fixed(&h.stream_id);
+                w.u64(h.created_ms).fixed(&h.signature);
+            }
+            Frame::Hello(h) => {
+                w.u8(2).u64(h.cursor).u32(h.records.len() as u32);
+                for (id, digest) in &h.records {
+                    w.fixed(id.as_bytes()).fixed(digest);
+                }
+                w.u32(h.blobs.len() as u32);
+                for b in &h.blobs {
+                    w.fixed(b);
+                }
+            }
+            Frame::Blob(b) => {
+                w.u8(3).fixed(&b.sha256).str(&b.media_type).u64(b.total);
+                w.u64(b.offset).bytes(&b.data);
+            }
+            Frame::Changes(groups) => {
+                w.u8(4).u32(groups.len() as u32);
+                for g in groups {
+                    w.fixed(g.record.as_bytes()).u32(g.changes.len() as u32);
+                    for c in &g.changes {
+                        w.fixed(c.record.as_bytes())
+                            .fixed(&c.signature)
+                            .bytes(&c.bytes);
+                    }
+                    put_heads(&mut w, &g.heads);
+                }
+            }
+            Frame::End { frames } => {
+                w.u8(5).u64(*frames);
+            }
+        }
+        w.finish()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Frame, WireError> {
+        let mut r = Reader::new(bytes);
+        let f = match r.u8()? {
+            1 => {
+                let kind = match r.u8()? {
+                    1 => StreamKind::Hello,
+                    2 => StreamKind::Push,
+                    3 => StreamKind::Bundle,
+                    _ => return Err(WireError("unknown stream kind")),
+                };
+                Frame::Header(Header {
+                    kind,
+                    kiosk_id: r.str()?,
+                    stream_id: r.array()?,
+                    created_ms: r.u64()?,
+                    signature: r.array()?,
+                })
+            }
+            2 => {
+                let cursor = r.u64()?;
+                let n = r.count(24)?;
+                let mut records = Vec::with_capacity(n);
+                for _ in 0..n {
+                    records.push((get_uuid(&mut r)?, r.array()?));
+                }
+                let n = r.count(32)?;
+                let blobs = (0..n).map(|_| r.array()).collect::<Result<_, _>>()?;
+                Frame::Hello(Hello {
+                    cursor,
+                    records,
+                    blobs,
+                })
+            }
+            3 => Frame::Blob(BlobChunk {
+                sha256: r.array()?,
+                media_type: r.str()?,
+                total: r.u64()?,
+                offset: r.u64()?,
+                data: r.bytes()?.to_vec(),
+            }),
+            4 => {
+                let n = r.count(20)?;
+                let mut groups = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let record = get_uuid(&mut r)?;
+                    let m = r.count(84)?;
+                    let mut changes = Vec::with_capacity(m);
+                    for _ in 0..m {
+                        changes.push(SignedChange {
+                            record: get_uuid(&mut r)?,
+                            signature: r.array()?,
+                            bytes: r.bytes()?.to_vec(),
+                        });
+                    }
+                    let heads = get_heads(&mut r)?;
+                    groups.push(RecordChanges {
+                        record,
+                        changes,
+                        heads,
+                    });
+                }
+                Frame::Changes(groups)
+            }
+            5 => Frame::End { frames: r.u64()? },
+            _ => return Err(WireError("unknown frame type")),
+        };
+        r.end()?;
+        Ok(f)
+    }
+}
+
+/// Why HQ refused a record's changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub record: Uuid,
+    pub code: String,
+    pub message_vi: String,
+    pub message_en: String,
+}
+
+/// HQ's changes to one record, for the kiosk that made it, with HQ's heads after them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Downlink {
+    pub record: Uuid,
+    pub heads: Vec<ChangeHash>,
+    pub changes: Vec<Vec<u8>>,
+}
+
+/// HQ's signed statement: which record heads it holds, what it refused, its own changes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Receipt {
+    pub id: String,
+    pub kiosk_id: String,
+    pub issued_ms: u64,
+    /// The stream (push or bundle) this answers; zero for a hello.
+    pub stream_id: [u8; 16],
+    /// HQ's change log position after `downlink`.
+    pub cursor: u64,
+    pub acks: Vec<(Uuid, Vec<ChangeHash>)>,
+    pub rejections: Vec<Rejection>,
+    pub downlink: Vec<Downlink>,
+}
+
+impl Receipt {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.str(&self.id).str(&self.kiosk_id).u64(self.issued_ms);
+        w.fixed(&self.stream_id).u64(self.cursor);
+        w.u32(self.acks.len() as u32);
+        for (id, heads) in &self.acks {
+            w.fixed(id.as_bytes());
+            put_heads(&mut w, heads);
+        }
+        w.u32(self.rejections.len() as u32);
+        for j in &self.rejections {
+            w.fixed(j.record.as_bytes()).str(&j.code);
+            w.str(&j.message_vi).str(&j.message_en);
+        }
+        w.u32(self.downlink.len() as u32);
+        for d in &self.downlink {
+            w.fixed(d.record.as_bytes());
+            put_heads(&mut w, &d.heads);
+            w.u32(d.changes.len() as u32);
+            for c in &d.changes {
+                w.bytes(c);
+            }
+        }
+        w.finish()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Receipt, WireError> {
+        let mut r = Reader::new(bytes);
+        let mut out = Receipt {
+            id: r.str()?,
+            kiosk_id: r.str()?,
+            issued_ms: r.u64()?,
+            stream_id: r.array()?,
+            cursor: r.u64()?,
+            ..Receipt::default()
+        };
+        for _ in 0..r.count(20)? {
+            out.acks.push((get_uuid(&mut r)?, get_heads(&mut r)?));
+        }
+        for _ in 0..r.count(28)? {
+            out.rejections.push(Rejection {
+                record: get_uuid(&mut r)?,
+                code: r.str()?,
+                message_vi: r.str()?,
+                message_en: r.str()?,
+            });
+        }
+        for _ in 0..r.count(24)? {
+            let record = get_uuid(&mut r)?;
+            let heads = get_heads(&mut r)?;
+            let n = r.count(4)?;
+            let changes = (0..n)
+                .map(|_| Ok(r.bytes()?.to_vec()))
+                .collect::<Result<_, WireError>>()?;
+            out.downlink.push(Downlink {
+                record,
+                heads,
+                changes,
+            });
+        }
+        r.end()?;
+        Ok(out)
+    }
+}
+
+/// HQ's answer to a stream: a signed receipt, plus (for a hello) what HQ already holds.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Reply {
+    pub receipt: Vec<u8>,
+    pub signature: Vec<u8>,
+    /// For offered records not acknowledged: the heads HQ holds (send changes after these).
+    pub hq_heads: Vec<(Uuid, Vec<ChangeHash>)>,
+    /// For offered blobs: how many bytes HQ holds (a complete blob is not offered back).
+    pub blobs_have: Vec<([u8; 32], u64)>,
+}
+
+impl Reply {
+    pub fn signed(receipt: &Receipt, key: &DeviceKey) -> Reply {
+        let bytes = receipt.encode();
+        Reply {
+            signature: key.sign(DOMAIN_RECEIPT, &[&bytes]).to_vec(),
+            receipt: bytes,
+            ..Reply::default()
+        }
+    }
+
+    /// The receipt, if HQ's signing key `hq_public` signed it.
+    pub fn verified_receipt(&self, hq_public: &[u8]) -> Result<Receipt, ReplyError> {
+        identity::verify(hq_public, DOMAIN_RECEIPT, &[&self.receipt], &self.signature)
+            .map_err(|_| ReplyError::BadSignature)?;
+        Ok(Receipt::decode(&self.receipt)?)
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.bytes(&self.receipt).bytes(&self.signature);
+        w.u32(self.hq_heads.len() as u32);
+        for (id, heads) in &self.hq_heads {
+            w.fixed(id.as_bytes());
+            put_heads(&mut w, heads);
+        }
+        w.u32(self.blobs_have.len() as u32);
+        for (h, n) in &self.blobs_have {
+            w.fixed(h).u64(*n);
+        }
+        w.finish()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Reply, WireError> {
+        let mut r = Reader::new(bytes);
+        let mut out = Reply {
+            receipt: r.bytes()?.to_vec(),
+            signature: r.bytes()?.to_vec(),
+            ..Reply::default()
+        };
+        for _ in 0..r.count(20)? {
+            out.hq_heads.push((get_uuid(&mut r)?, get_heads(&mut r)?));
+        }
+        for _ in 0..r.count(40)? {
+            out.blobs_have.push((r.array()?, r.u64()?));
+        }
+        r.end()?;
+        Ok(out)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplyError {
+    #[error("HQ's signature on the receipt does not verify: it was not issued by this HQ or was altered")]
+    BadSignature,
+    #[error(transparent)]
+    Wire(#[from] WireError),
+}
+
+/// Every blob hash a record refers to: values of keys named `sha256` or ending in `_sha256`.
+pub fn blob_refs(record: &serde_json::Value, out: &mut Vec<String>) {
+    match record {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                if k == "sha256" || k.ends_with("_sha256") {
+                    if let Some(s) = v.as_str() {
+                        out.push(s.to_owned());
+                    }
+                } else {
+                    blob_refs(v, out);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| blob_refs(v, out)),
+        _ => {}
+    }
+}
+
+pub fn sha_from_hex(s: &str) -> Option<[u8; 32]> {
+    let v = hex::decode(s).ok()?;
+    v.try_into().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_and_receipts_round_trip() {
+        let key = DeviceKey::generate();
+        let id = Uuid::new_v4();
+        let h = ChangeHash([9; 32]);
+        let frames = vec![
+            Frame::Header(Header::new(StreamKind::Push, "K00001", &key, b"hdr")),
+            Frame::Hello(Hello {
+                cursor: 7,
+                records: vec![(id, heads_digest(&[h]))],
+                blobs: vec![[1; 32]],
+            }),
+            Frame::Blob(BlobChunk {
+                sha256: [2; 32],
+                media_type: "image/jpeg".into(),
+                total: 10,
+                offset: 0,
+                data: vec![1, 2, 3],
+            }),
+            Frame::Changes(vec![RecordChanges {
+                record: id,
+                changes: vec![SignedChange::sign(&key, id, &h, vec![5; 40])],
+                heads: vec![],
+            }]),
+            Frame::End { frames: 4 },
+        ];
+        for f in frames {
+            assert_eq!(Frame::decode(&f.encode()).expect("decodes"), f);
+        }
+        let receipt = Receipt {
+            id: "R1".into(),
+            kiosk_id: "K00001".into(),
+            acks: vec![(id, vec![h])],
+            downlink: vec![Downlink {
+                record: id,
+                heads: vec![h],
+                changes: vec![vec![1, 2]],
+            }],
+            ..Receipt::default()
+        };
+        let reply = Reply::signed(&receipt, &key);
+        let back = Reply::decode(&reply.encode()).expect("decodes");
+        assert_eq!(back.verified_receipt(&key.public()).expect("ok"), receipt);
+        assert!(back
+            .verified_receipt(&DeviceKey::generate().public())
+            .is_err());
+    }
+}
