@@ -9,8 +9,8 @@ pub mod guards;
 pub mod purge;
 pub mod review;
 pub mod store;
-pub mod ui;
 pub mod sync;
+pub mod ui;
 
 /// The kiosk's Ed25519 device key, beside the database in the data directory (mode 0600).
 pub const DEVICE_KEY_FILE: &str = "device.key";
