@@ -10,6 +10,7 @@ mod lists;
 mod receipt;
 pub mod scanner;
 mod speech;
+mod transfer;
 mod worker;
 
 slint::include_modules!();
@@ -356,8 +357,8 @@ impl Ctrl {
         });
         on!(on_search_records, |c, q: SharedString| c.search_records(&q));
         on!(on_open_record, |c, id: SharedString| c.open_record(&id));
-        on!(on_start_sync, |c| c.device_missing());
-        on!(on_start_export, |c| c.device_missing());
+        on!(on_start_sync, |c| c.start_sync());
+        on!(on_start_export, |c| c.start_export());
         on!(on_set_language, |c, lang: SharedString| c
             .set_language(&lang));
         on!(on_set_text_scale, |c, v: f32| {
@@ -503,10 +504,10 @@ impl Ctrl {
                 s(format!("{} {}", l(("Máy quét vân tay:", "Fingerprint scanner:")), path.display()))
             }
         });
-        g.set_sync_available(false);
+        g.set_sync_available(true);
         g.set_sync_status(missing(
-            "Chưa gửi được: chức năng gửi dữ liệu và xuất USB chưa có trên máy này. Hồ sơ vẫn được giữ an toàn trên máy.",
-            "Cannot send yet: sync and USB export are not installed on this kiosk. Records stay safe on the kiosk.",
+            "Gửi qua mạng khi có kết nối, hoặc xuất tệp ra USB. Máy phải được trung tâm cấp phép trước (kiosk provision).",
+            "Send over the network when connected, or export a file to a USB stick. HQ must have provisioned this kiosk first (kiosk provision).",
         ));
         let supervisor = self
             .state
