@@ -140,8 +140,8 @@ impl Store {
         Ok(outcomes)
     }
 
-    /// The record as its document holds it, or `None` if there is no such record.
-    pub fn load(&self, id: &Uuid) -> Result<Option<Enrollment>, StoreError> {
+    /// The record's row number and document, or `None` if there is no such record.
+    pub(crate) fn doc_of(&self, id: &Uuid) -> Result<Option<(i64, RecordDoc)>, StoreError> {
         let Some(seq) = self
             .conn
             .query_row(
@@ -154,7 +154,17 @@ impl Store {
             return Ok(None);
         };
         let bytes = load_chunks(&self.conn, seq)?;
-        let doc = RecordDoc::load(&bytes, self.kiosk.actor.clone())?;
+        Ok(Some((
+            seq,
+            RecordDoc::load(&bytes, self.kiosk.actor.clone())?,
+        )))
+    }
+
+    /// The record as its document holds it, or `None` if there is no such record.
+    pub fn load(&self, id: &Uuid) -> Result<Option<Enrollment>, StoreError> {
+        let Some((_, doc)) = self.doc_of(id)? else {
+            return Ok(None);
+        };
         doc.read().map(Some).map_err(|e| StoreError::BadRecord {
             id: id.to_string(),
             reason: e.to_string(),

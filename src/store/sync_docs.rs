@@ -20,25 +20,6 @@ pub struct PendingRecord {
 }
 
 impl Store {
-    fn doc_of(&self, id: &Uuid) -> Result<Option<(i64, RecordDoc)>, StoreError> {
-        let Some(seq) = self
-            .conn
-            .query_row(
-                "SELECT seq FROM records WHERE id = ?1",
-                [id.to_string()],
-                |r| r.get::<_, i64>(0),
-            )
-            .optional()?
-        else {
-            return Ok(None);
-        };
-        let bytes = load_chunks(&self.conn, seq)?;
-        Ok(Some((
-            seq,
-            RecordDoc::load(&bytes, self.kiosk.actor.clone())?,
-        )))
-    }
-
     /// Every record whose current heads HQ has not acknowledged, oldest first.
     pub fn pending_sync(&self) -> Result<Vec<PendingRecord>, StoreError> {
         let mut out = Vec::new();
