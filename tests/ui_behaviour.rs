@@ -187,6 +187,10 @@ async fn exception_dialog() {
 
     // The face photo through the camera pipeline (crop to 2:3, checks, JPEG).
     press(&k, "Ảnh").await;
+    // The live view (cropped to the guide) runs while the step is on screen.
+    wait_until(&k, 60, |k| state(&k.window).get_previewing()).await;
+    let live = state(app).get_live_preview().size();
+    assert_eq!((live.width, live.height), (300, 450));
     press(&k, "Chụp ảnh").await;
     wait_until(&k, 60, |k| !state(&k.window).get_busy()).await;
     let photo = k
@@ -195,6 +199,9 @@ async fn exception_dialog() {
         .unwrap_or_else(|| panic!("no photo: {:?}", state(app).get_banner()));
     assert_eq!((photo.width, photo.height), (600, 900));
     assert!(state(app).get_has_photo());
+    // Leaving the step stops the live view.
+    press(&k, "Vân tay").await;
+    assert!(!state(app).get_previewing());
     settle(&k).await;
 }
 

@@ -1,13 +1,14 @@
 //! The camera on its own thread: open (a V4L2 camera, or the simulator in demo mode), let a
 //! few frames settle the exposure, run the photo pipeline (crop to the guide, quality checks,
-//! JPEG within budget) and hand back the photo or, in plain words, what to fix.
+//! JPEG within budget) and hand back the photo or, in plain words, what to fix. While the
+//! photo step is on screen it also sends a live preview of the guide's crop.
 
 use std::sync::mpsc;
 use std::time::Duration;
 
-use enroll_hardware::camera::{open_source, DeviceSelector};
+use enroll_hardware::camera::{open_source, DeviceSelector, FrameStream};
 use enroll_hardware::photo::{
-    crop_to_guide, process_frame, PhotoConfig, PhotoOutcome, PhotoProfile,
+    crop_to_guide, preview, process_frame, PhotoConfig, PhotoOutcome, PhotoProfile,
 };
 use slint::{Rgb8Pixel, SharedPixelBuffer};
 
@@ -27,6 +28,8 @@ pub enum Shot {
     /// The QR code of an identity card, read and checked.
     Card(Box<enroll_hardware::qr::CardQr>),
     Failed(String, String),
+    /// A live frame, cropped to the guide and scaled for the photo step.
+    Preview(SharedPixelBuffer<Rgb8Pixel>),
 }
 
 /// What the camera is asked for.
@@ -34,7 +37,13 @@ pub enum Ask {
     Photo(PhotoProfile),
     /// Read the QR code on the back of an identity card.
     CardQr,
+    /// Start (true) or stop (false) the live preview.
+    Preview(bool),
 }
+
+/// Live preview size (the photo step's 2:3 frame) and pace.
+const PREVIEW_SIZE: (u32, u32) = (300, 450);
+const PREVIEW_EVERY: Duration = Duration::from_millis(100);
 
 /// Frames tried when reading a card's QR code (about five seconds at 25 fps).
 const QR_FRAMES: usize = 125;
@@ -51,11 +60,69 @@ impl CameraLink {
                 // Fails only once the event loop is gone, when nobody waits for the photo.
                 drop(slint::invoke_from_event_loop(move || deliver(s)));
             };
-            while let Ok(ask) = rx.recv() {
-                send(match ask {
-                    Ask::Photo(profile) => take(&selector, demo, profile),
-                    Ask::CardQr => read_qr(&selector, demo),
-                });
+            let mut live: Option<FrameStream> = None;
+            let mut wanted = false;
+            loop {
+                let ask = if live.is_some() {
+                    match rx.recv_timeout(PREVIEW_EVERY) {
+                        Ok(ask) => Some(ask),
+                        Err(mpsc::RecvTimeoutError::Timeout) => None,
+                        Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                    }
+                } else {
+                    match rx.recv() {
+                        Ok(ask) => Some(ask),
+                        Err(_) => break,
+                    }
+                };
+                match ask {
+                    Some(Ask::Preview(on)) => wanted = on,
+                    Some(Ask::Photo(profile)) => {
+                        // One user of the device at a time: the shot opens it itself.
+                        live = None;
+                        send(take(&selector, demo, profile));
+                    }
+                    Some(Ask::CardQr) => {
+                        live = None;
+                        send(read_qr(&selector, demo));
+                    }
+                    None => {}
+                }
+                if !wanted {
+                    live = None;
+                    continue;
+                }
+                if live.is_none() {
+                    match open_source(&selector, demo).and_then(|source| source.start()) {
+                        Ok(stream) => live = Some(stream),
+                        Err(e) => {
+                            wanted = false;
+                            send(Shot::Failed(e.message_vi(), e.message_en()));
+                            continue;
+                        }
+                    }
+                }
+                if let Some(stream) = &live {
+                    match stream.next_frame(Duration::from_secs(3)) {
+                        Ok(frame) => {
+                            let config = PhotoConfig::new(PhotoProfile::CardFace);
+                            if let Ok(crop) =
+                                crop_to_guide(&frame.image, &config.guide, PhotoProfile::CardFace)
+                            {
+                                send(Shot::Preview(pixels(&preview(
+                                    &crop,
+                                    PREVIEW_SIZE.0,
+                                    PREVIEW_SIZE.1,
+                                ))));
+                            }
+                        }
+                        Err(e) => {
+                            live = None;
+                            wanted = false;
+                            send(Shot::Failed(e.message_vi(), e.message_en()));
+                        }
+                    }
+                }
             }
         });
         CameraLink { tx }

@@ -45,6 +45,7 @@ pub const STEPS: [&str; 10] = [
     "consent",
     "receipt",
 ];
+const PHOTO_STEP: usize = 5;
 const RESIDENT_STEP: usize = 7;
 const CONSENT_STEP: usize = 8;
 const RECEIPT_STEP: usize = 9;
@@ -654,6 +655,7 @@ impl Ctrl {
         }
         if page == "wizard" {
             self.save_draft();
+            self.live_preview(false);
         }
         {
             let mut st = self.state.borrow_mut();
@@ -756,6 +758,7 @@ impl Ctrl {
     fn navigate(self: &Rc<Self>, page: &str) {
         let app = self.app();
         let g = app.global::<AppState>();
+        self.live_preview(false);
         self.clear_banner();
         g.set_keyboard_open(false);
         g.set_picker_open(false);
@@ -986,8 +989,19 @@ impl Ctrl {
         }
         g.set_step(step as i32);
         g.set_page(s("wizard"));
+        self.live_preview(step == PHOTO_STEP);
         self.state.borrow_mut().composer.reset();
         self.save_draft();
+    }
+
+    /// The camera's live preview runs only while the photo step is on screen.
+    fn live_preview(&self, on: bool) {
+        if let Some(link) = &self.camera {
+            link.ask(camera::Ask::Preview(on));
+        }
+        if !on {
+            self.app().global::<AppState>().set_previewing(false);
+        }
     }
 
     fn save_draft(&self) {
@@ -1362,11 +1376,19 @@ impl Ctrl {
             }
             camera::Shot::Failed(vi, en) => {
                 g.set_busy(false);
+                g.set_previewing(false);
                 self.banner(&vi, &en, true);
+            }
+            camera::Shot::Preview(frame) => {
+                // A frame may still arrive just after the operator left the step.
+                if g.get_page() == "wizard" && g.get_step() == PHOTO_STEP as i32 {
+                    g.set_live_preview(slint::Image::from_rgb8(frame));
+                    g.set_previewing(true);
+                }
             }
             camera::Shot::Rejected(problems, view) => {
                 g.set_busy(false);
-                if g.get_step() == 5 {
+                if g.get_step() == PHOTO_STEP as i32 {
                     g.set_photo(slint::Image::from_rgb8(view));
                     g.set_has_photo(true);
                 }
