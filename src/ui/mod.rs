@@ -579,8 +579,11 @@ impl Ctrl {
             ),
             dev(
                 ("Gửi dữ liệu", "Sync"),
-                ("chưa cài", "not installed"),
-                false,
+                (
+                    "qua mạng hoặc USB, sau khi trung tâm cấp phép",
+                    "over the network or USB, once HQ has provisioned this kiosk",
+                ),
+                true,
             ),
         ]));
         g.set_signin_available(signin);
