@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 export KIOSK_DATA_DIR="${KIOSK_DATA_DIR:-$PWD/demo-data}"
 cargo build --release --locked --bin kiosk
-exec target/release/kiosk --demo "$@"
+exec "${CARGO_TARGET_DIR:-target}/release/kiosk" --demo "$@"
