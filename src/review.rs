@@ -8,7 +8,7 @@ use enroll_sync::record::{Enrollment, FingerOutcome, RecordStatus, ReviewAction,
 use uuid::Uuid;
 
 use crate::accounts::Session;
-use crate::store::{timestamp_text, ListQuery, RecordSummary, Store, StoreError};
+use crate::store::{timestamp, ListQuery, RecordSummary, Store, StoreError};
 
 pub const REVIEW_DOMAIN: &str = "kiosk/review/v1";
 
@@ -105,7 +105,7 @@ fn signed_parts(record: &Uuid, e: &ReviewEvent) -> Vec<Vec<u8>> {
         action.as_bytes().to_vec(),
         e.by.as_bytes().to_vec(),
         e.device.as_bytes().to_vec(),
-        timestamp_text(e.at).into_bytes(),
+        timestamp(e.at).into_bytes(),
         e.reason.clone().unwrap_or_default().into_bytes(),
     ]
 }

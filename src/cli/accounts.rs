@@ -200,7 +200,7 @@ pub fn run(cmd: AccountsCmd, data_dir: &Path) -> Result<(), CliError> {
             }
             for a in &accounts {
                 let locked = match &a.locked_until {
-                    Some(t) if t.as_str() > crate::store::timestamp_text(now).as_str() => {
+                    Some(t) if t.as_str() > crate::store::timestamp(now).as_str() => {
                         format!(" khoá đến / locked until {t}")
                     }
                     _ => String::new(),

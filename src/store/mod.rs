@@ -204,13 +204,8 @@ fn load_or_create_kiosk(conn: &Connection) -> Result<KioskInfo, StoreError> {
     Ok(KioskInfo { code, actor })
 }
 
-/// The stored text form of a time (also what signatures cover).
-pub fn timestamp_text(t: DateTime<Utc>) -> String {
-    timestamp(t)
-}
-
 /// Timestamps are stored as fixed-width RFC 3339 UTC so that text order is time order.
-pub(crate) fn timestamp(t: DateTime<Utc>) -> String {
+pub fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 

@@ -58,22 +58,3 @@ impl Store {
         Ok(n)
     }
 }
-
-impl Store {
-    /// The record's current document heads (what an acknowledgement must match).
-    pub fn current_heads(
-        &self,
-        id: &Uuid,
-    ) -> Result<Option<Vec<automerge::ChangeHash>>, StoreError> {
-        use rusqlite::OptionalExtension;
-        let raw: Option<Vec<u8>> = self
-            .conn
-            .query_row(
-                "SELECT heads FROM records WHERE id = ?1",
-                [id.to_string()],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(raw.map(|b| super::records::heads_from(&b)))
-    }
-}
