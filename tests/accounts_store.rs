@@ -657,7 +657,8 @@ fn guards_read_the_store() {
     store.set_setting("unapproved_stop", "3").expect("set");
     store.set_setting("records_fit_warn", "0").expect("set");
     store.set_setting("records_fit_stop", "0").expect("set");
-    let now = Utc::now();
+    // A fixed clock: the records are captured at t0, so days are counted from there.
+    let now = t0() + Duration::hours(1);
     let level = |store: &Store, at| guards::check(store, at).expect("check").level;
     assert_eq!(level(&store, now), Level::Ok);
     store.save(&captured("lan"), &by("lan", now)).expect("save");
@@ -676,8 +677,10 @@ fn guards_read_the_store() {
     assert_eq!(r.inputs.days_since_sync, Some(0));
     assert_eq!(level(&store, now + Duration::days(4)), Level::Warning);
     assert_eq!(level(&store, now + Duration::days(8)), Level::Stop);
-    store.set_cursor("hq", b"c1").expect("cursor");
-    assert_eq!(level(&store, Utc::now() + Duration::days(1)), Level::Ok);
+    store
+        .set_cursor("hq", b"c1", now + Duration::days(8))
+        .expect("cursor");
+    assert_eq!(level(&store, now + Duration::days(9)), Level::Ok);
 }
 
 // ---- doctor ----
@@ -693,9 +696,8 @@ fn doctor_reports_every_area_and_uses_pluggable_probes() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut store, _) = provisioned(dir.path());
-    store
-        .save(&captured("lan"), &by("lan", Utc::now()))
-        .expect("save");
+    let now = t0() + Duration::hours(1);
+    store.save(&captured("lan"), &by("lan", now)).expect("save");
     let dev = tempfile::tempdir().expect("dev");
     std::fs::write(dev.path().join("video0"), b"").expect("node");
     std::fs::write(dev.path().join("video-not"), b"").expect("other");
@@ -705,7 +707,7 @@ fn doctor_reports_every_area_and_uses_pluggable_probes() {
             dev_dir: dev.path().to_owned(),
         }),
     };
-    let report = doctor::run(&store, Utc::now(), &probes);
+    let report = doctor::run(&store, now, &probes);
     let names: Vec<&str> = report.checks.iter().map(|c| c.name).collect();
     for n in [
         "database",
@@ -735,7 +737,7 @@ fn doctor_reports_every_area_and_uses_pluggable_probes() {
     );
     assert_eq!(report.verdict, Verdict::Fail);
     // A clock behind the newest saved data fails.
-    let past = doctor::run(&store, Utc::now() - Duration::days(2), &Probes::default());
+    let past = doctor::run(&store, now - Duration::days(2), &Probes::default());
     assert_eq!(
         past.checks
             .iter()

@@ -158,11 +158,16 @@ impl Store {
             .optional()?)
     }
 
-    pub fn set_cursor(&self, peer: &str, cursor: &[u8]) -> Result<(), StoreError> {
+    pub fn set_cursor(
+        &self,
+        peer: &str,
+        cursor: &[u8],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.conn.execute(
             "INSERT INTO sync_cursors(peer, cursor, updated_at) VALUES (?1, ?2, ?3)
              ON CONFLICT(peer) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
-            rusqlite::params![peer, cursor, timestamp(Utc::now())],
+            rusqlite::params![peer, cursor, timestamp(at)],
         )?;
         Ok(())
     }

@@ -297,8 +297,8 @@ fn cursors_round_trip() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path()).expect("open");
     assert_eq!(store.cursor("hq").expect("get"), None);
-    store.set_cursor("hq", b"abc").expect("set");
-    store.set_cursor("hq", b"def").expect("set");
+    store.set_cursor("hq", b"abc", Utc::now()).expect("set");
+    store.set_cursor("hq", b"def", Utc::now()).expect("set");
     assert_eq!(store.cursor("hq").expect("get"), Some(b"def".to_vec()));
 }
 

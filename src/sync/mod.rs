@@ -130,7 +130,7 @@ pub fn apply_receipt(store: &mut Store, receipt: &Receipt) -> Result<(usize, usi
     }
     let current = cursor(store)?;
     if receipt.cursor > current {
-        store.set_cursor(CURSOR_PEER, &receipt.cursor.to_be_bytes())?;
+        store.set_cursor(CURSOR_PEER, &receipt.cursor.to_be_bytes(), by.at)?;
     }
     store.audit(
         &by,
