@@ -11,7 +11,7 @@ use slint::Model;
 use ui_common::*;
 
 fn finding_paths(app: &kiosk::ui::AppWindow) -> Vec<(String, String, bool)> {
-    state(app)
+    wizard_state(app)
         .get_findings()
         .iter()
         .map(|f| (f.path.to_string(), f.code.to_string(), f.acknowledged))
@@ -36,7 +36,7 @@ async fn live_validation() {
             .any(|(p, c, _)| p == "applicant.id_number" && c == "id_number.format"),
         "{f:?}"
     );
-    let message = state(app)
+    let message = wizard_state(app)
         .get_findings()
         .iter()
         .find(|x| x.code == "id_number.format")
@@ -64,7 +64,7 @@ async fn live_validation() {
         .cloned()
         .unwrap_or_else(|| panic!("no sex mismatch warning: {f:?}"));
     assert!(!acked);
-    assert!(state(app).get_open_warnings() >= 1);
+    assert!(wizard_state(app).get_open_warnings() >= 1);
     press(&k, "Đã kiểm tra, vẫn giữ").await;
     let form = k.form();
     let ack = form
@@ -91,12 +91,12 @@ async fn exception_dialog() {
     press(&k, "Đăng ký hồ sơ mới").await;
     press(&k, "Vân tay").await;
     let app = &k.window;
-    assert_eq!(state(app).get_step(), 6);
+    assert_eq!(wizard_state(app).get_step(), 6);
     // The simulated scanner says plainly that its fingers are synthetic.
-    assert!(state(app).get_scanner_status().contains("mô phỏng"));
+    assert!(capture_state(app).get_scanner_status().contains("mô phỏng"));
 
     press(&k, "Không lấy được ngón này").await;
-    assert!(state(app).get_exception_open());
+    assert!(capture_state(app).get_exception_open());
     assert_eq!(
         find(app, "Lưu ngoại lệ").accessible_enabled(),
         Some(false),
@@ -108,12 +108,12 @@ async fn exception_dialog() {
     press(&k, "Chụp ảnh chứng minh (mặt và hai bàn tay)").await;
     wait_until(&k, 60, |k| !state(&k.window).get_busy()).await;
     assert!(
-        state(app).get_exception_has_proof(),
+        capture_state(app).get_exception_has_proof(),
         "{:?}",
         state(app).get_banner()
     );
     press(&k, "Lưu ngoại lệ").await;
-    assert!(!state(app).get_exception_open());
+    assert!(!capture_state(app).get_exception_open());
     let form = k.form();
     let rec = form
         .finger(Finger::RightThumb)
@@ -131,11 +131,11 @@ async fn exception_dialog() {
         "{rec:?}"
     );
     assert_eq!(
-        state(app).get_current_finger(),
+        capture_state(app).get_current_finger(),
         1,
         "moves on to the next finger"
     );
-    let slot = state(app).get_fingers().row_data(0).expect("slot");
+    let slot = capture_state(app).get_fingers().row_data(0).expect("slot");
     assert_eq!(slot.state, "exception");
 
     // Huỷ closes the dialog without recording anything.
@@ -151,7 +151,7 @@ async fn exception_dialog() {
     let rec = form.finger(Finger::RightIndex).unwrap_or_else(|| {
         panic!(
             "no capture: {:?} {:?}",
-            state(app).get_finger_message(),
+            capture_state(app).get_finger_message(),
             state(app).get_banner()
         )
     });
@@ -165,14 +165,14 @@ async fn exception_dialog() {
         panic!("expected a capture, got {rec:?}");
     };
     assert!(*quality > 0 && *attempts >= 1);
-    let slot = state(app).get_fingers().row_data(1).expect("slot");
+    let slot = capture_state(app).get_fingers().row_data(1).expect("slot");
     assert!(
         slot.state == "captured" || slot.state == "forced",
         "{}",
         slot.state
     );
     assert_eq!(slot.quality, i32::from(*quality));
-    assert_eq!(state(app).get_current_finger(), 2);
+    assert_eq!(capture_state(app).get_current_finger(), 2);
     // The image is a blob in the store, referenced by its hash.
     let image = image_sha256.clone();
     let mut store = kiosk::store::Store::open(dir.path()).expect("store");
@@ -188,8 +188,8 @@ async fn exception_dialog() {
     // The face photo through the camera pipeline (crop to 2:3, checks, JPEG).
     press(&k, "Ảnh").await;
     // The live view (cropped to the guide) runs while the step is on screen.
-    wait_until(&k, 60, |k| state(&k.window).get_previewing()).await;
-    let live = state(app).get_live_preview().size();
+    wait_until(&k, 60, |k| capture_state(&k.window).get_previewing()).await;
+    let live = capture_state(app).get_live_preview().size();
     assert_eq!((live.width, live.height), (300, 450));
     press(&k, "Chụp ảnh").await;
     wait_until(&k, 60, |k| !state(&k.window).get_busy()).await;
@@ -198,10 +198,10 @@ async fn exception_dialog() {
         .photo
         .unwrap_or_else(|| panic!("no photo: {:?}", state(app).get_banner()));
     assert_eq!((photo.width, photo.height), (600, 900));
-    assert!(state(app).get_has_photo());
+    assert!(capture_state(app).get_has_photo());
     // Leaving the step stops the live view.
     press(&k, "Vân tay").await;
-    assert!(!state(app).get_previewing());
+    assert!(!capture_state(app).get_previewing());
     settle(&k).await;
 }
 
@@ -218,14 +218,14 @@ async fn language_switch() {
     assert!(!find_all(app, "Lock").is_empty());
     assert!(find_all(app, "Khoá máy").is_empty());
     assert_eq!(
-        state(app).get_step_names().row_data(0).as_deref(),
+        wizard_state(app).get_step_names().row_data(0).as_deref(),
         Some("Application")
     );
     press(&k, "Home").await;
     press(&k, "New enrollment").await;
     press(&k, "Next").await;
     fill(&k, "Personal ID number (12 digits)", "12").await;
-    let msg = state(app)
+    let msg = wizard_state(app)
         .get_findings()
         .iter()
         .find(|f| f.path == "applicant.id_number")
@@ -248,7 +248,7 @@ async fn idle_lock_keeps_the_draft() {
     let app = &k.window;
     press(&k, "Cài đặt").await;
     press(&k, "2 phút").await;
-    assert_eq!(state(app).get_idle_seconds(), 120);
+    assert_eq!(settings_state(app).get_idle_seconds(), 120);
     press(&k, "Trang chính").await;
     press(&k, "Đăng ký hồ sơ mới").await;
     press(&k, "Cá nhân").await;
@@ -265,12 +265,12 @@ async fn idle_lock_keeps_the_draft() {
 
     sign_in(&k, OPERATOR_PIN).await;
     assert_eq!(state(app).get_page(), "wizard");
-    assert_eq!(state(app).get_step(), 2);
+    assert_eq!(wizard_state(app).get_step(), 2);
     assert_eq!(find(app, "Tên").accessible_value().as_deref(), Some("Hoà"));
 
     // Nothing is timed against the resident: the review screen never locks.
     press(&k, "Người dân xem").await;
-    assert_eq!(state(app).get_step(), 7);
+    assert_eq!(wizard_state(app).get_step(), 7);
     i_slint_backend_testing::mock_elapsed_time(Duration::from_secs(600));
     settle(&k).await;
     assert_eq!(state(app).get_page(), "wizard");

@@ -30,9 +30,9 @@ fn complete_enrollment_lock_to_receipt() {
         sign_in(&k, "111111").await;
         assert_eq!(state(app).get_page(), "lock");
         assert!(
-            state(app).get_pin_message().contains("Sai mã PIN"),
+            lock_state(app).get_pin_message().contains("Sai mã PIN"),
             "{}",
-            state(app).get_pin_message()
+            lock_state(app).get_pin_message()
         );
         sign_in(&k, OPERATOR_PIN).await;
         assert_eq!(state(app).get_page(), "home");
@@ -88,7 +88,7 @@ fn complete_enrollment_lock_to_receipt() {
         press(&k, "Cho người dân xem lại").await;
 
         // The resident's screen: one fact per line, big Yes.
-        let lines: Vec<String> = state(app)
+        let lines: Vec<String> = resident_state(app)
             .get_resident_lines()
             .iter()
             .map(|l| format!("{}: {}", l.label, l.value))
@@ -98,17 +98,17 @@ fn complete_enrollment_lock_to_receipt() {
             "{lines:?}"
         );
         press(&k, "Đúng").await;
-        assert_eq!(state(app).get_step(), 8);
+        assert_eq!(wizard_state(app).get_step(), 8);
 
         press(&k, "Người đại diện").await;
         // Any warning must be acknowledged explicitly.
-        while state(app).get_open_warnings() > 0 {
+        while wizard_state(app).get_open_warnings() > 0 {
             press(&k, "Đã kiểm tra, vẫn giữ").await;
         }
-        assert_eq!(state(app).get_open_errors(), 0, "{:#?}", findings(app));
+        assert_eq!(wizard_state(app).get_open_errors(), 0, "{:#?}", findings(app));
         press(&k, "Hoàn tất và lưu hồ sơ").await;
-        assert_eq!(state(app).get_step(), 9, "{:?}", state(app).get_banner());
-        let number = state(app).get_receipt_number().to_string();
+        assert_eq!(wizard_state(app).get_step(), 9, "{:?}", state(app).get_banner());
+        let number = wizard_state(app).get_receipt_number().to_string();
         assert!(!number.is_empty());
         assert!(find_all(app, "Số hồ sơ")
             .iter()
@@ -189,7 +189,7 @@ fn adult_with_photo_and_ten_fingers(dir: &std::path::Path) {
         press(&k, "Tiếp").await;
 
         for i in 0..10 {
-            assert_eq!(state(app).get_current_finger(), i);
+            assert_eq!(capture_state(app).get_current_finger(), i);
             press(&k, "Lấy vân tay ngón này").await;
             wait_until(&k, 120, |k| !state(&k.window).get_busy()).await;
         }
@@ -198,17 +198,17 @@ fn adult_with_photo_and_ten_fingers(dir: &std::path::Path) {
             form.fingers.len(),
             10,
             "{:?}",
-            state(app).get_finger_message()
+            capture_state(app).get_finger_message()
         );
         press(&k, "Cho người dân xem lại").await;
         press(&k, "Đúng").await;
-        while state(app).get_open_warnings() > 0 {
+        while wizard_state(app).get_open_warnings() > 0 {
             press(&k, "Đã kiểm tra, vẫn giữ").await;
         }
-        assert_eq!(state(app).get_open_errors(), 0, "{:#?}", findings(app));
+        assert_eq!(wizard_state(app).get_open_errors(), 0, "{:#?}", findings(app));
         press(&k, "Hoàn tất và lưu hồ sơ").await;
-        assert_eq!(state(app).get_step(), 9, "{:?}", state(app).get_banner());
-        *out.borrow_mut() = state(app).get_receipt_number().to_string();
+        assert_eq!(wizard_state(app).get_step(), 9, "{:?}", state(app).get_banner());
+        *out.borrow_mut() = wizard_state(app).get_receipt_number().to_string();
 
         // The supervisor signs in and approves it from the review list.
         press(&k, "Khoá máy").await;

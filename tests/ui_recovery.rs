@@ -31,7 +31,7 @@ fn child_entry() {
         fill(&k, "Họ", "Phạm").await;
         fill(&k, "Tên", "Bình").await;
         press(&k, "Tiếp").await;
-        assert_eq!(state(&k.window).get_step(), 3);
+        assert_eq!(wizard_state(&k.window).get_step(), 3);
         println!("READY");
         // Stay up, as a kiosk would, until the power is cut.
         loop {
@@ -96,7 +96,7 @@ fn reopens_the_draft_after_sigkill() {
         );
         sign_in(&k, OPERATOR_PIN).await;
         assert_eq!(state(app).get_page(), "wizard");
-        assert_eq!(state(app).get_step(), 3, "reopened where it stood");
+        assert_eq!(wizard_state(app).get_step(), 3, "reopened where it stood");
         press(&k, "Cá nhân").await;
         assert_eq!(find(app, "Họ").accessible_value().as_deref(), Some("Phạm"));
         assert_eq!(find(app, "Tên").accessible_value().as_deref(), Some("Bình"));

@@ -57,14 +57,14 @@ fn every_screen_in_both_languages() {
         let app = &k.window;
         for lang in ["vi", "en"] {
             let g = state(app);
-            g.invoke_set_language(lang.into());
+            app.global::<SettingsState>().invoke_set_language(lang.into());
             g.invoke_navigate("home".into());
             g.invoke_lock();
             settle(&k).await;
             snap(&k, &dir, &format!("{lang}-lock"));
             sign_in(&k, "135790").await;
             snap(&k, &dir, &format!("{lang}-home"));
-            g.invoke_new_enrollment();
+            app.global::<HomeState>().invoke_new_enrollment();
             settle(&k).await;
             let mut form = Form::from_record(&example(Utc::now()));
             // Show every finger state: captured, forced after three weak attempts, exception.
@@ -90,32 +90,32 @@ fn every_screen_in_both_languages() {
             k.load_form(form);
             settle(&k).await;
             for (i, name) in kiosk::ui::STEPS.iter().enumerate().take(9) {
-                g.invoke_go_step(i as i32);
+                app.global::<WizardState>().invoke_go_step(i as i32);
                 settle(&k).await;
                 snap(&k, &dir, &format!("{lang}-{name}"));
             }
-            g.invoke_go_step(3);
+            app.global::<WizardState>().invoke_go_step(3);
             g.invoke_field_focused("applicant.permanent_residence.detail".into(), "text".into());
             settle(&k).await;
             snap(&k, &dir, &format!("{lang}-keyboard"));
-            g.invoke_open_picker("applicant.permanent_residence.commune".into());
+            app.global::<WizardState>().invoke_open_picker("applicant.permanent_residence.commune".into());
             settle(&k).await;
             snap(&k, &dir, &format!("{lang}-picker"));
-            g.invoke_go_step(6);
-            g.set_exception_open(true);
+            app.global::<WizardState>().invoke_go_step(6);
+            app.global::<CaptureState>().set_exception_open(true);
             settle(&k).await;
             snap(&k, &dir, &format!("{lang}-exception"));
-            g.set_exception_open(false);
-            g.invoke_go_step(8);
+            app.global::<CaptureState>().set_exception_open(false);
+            app.global::<WizardState>().invoke_go_step(8);
             settle(&k).await;
             use slint::Model;
-            for f in g.get_findings().iter().filter(|f| f.warning) {
-                g.invoke_acknowledge(f.code, f.path);
+            for f in app.global::<WizardState>().get_findings().iter().filter(|f| f.warning) {
+                app.global::<WizardState>().invoke_acknowledge(f.code, f.path);
             }
             settle(&k).await;
-            g.invoke_seal();
+            app.global::<WizardState>().invoke_seal();
             settle(&k).await;
-            assert_eq!(g.get_step(), 9, "sealed: {:?}", g.get_banner());
+            assert_eq!(app.global::<WizardState>().get_step(), 9, "sealed: {:?}", g.get_banner());
             snap(&k, &dir, &format!("{lang}-receipt"));
             for page in ["records", "supervisor", "sync", "settings"] {
                 g.invoke_navigate(page.into());
@@ -124,8 +124,8 @@ fn every_screen_in_both_languages() {
             }
             g.invoke_navigate("records".into());
             settle(&k).await;
-            let first = g.get_records().row_data(0).expect("demo records");
-            g.invoke_open_record(first.id);
+            let first = app.global::<RecordsState>().get_records().row_data(0).expect("demo records");
+            app.global::<RecordsState>().invoke_open_record(first.id);
             settle(&k).await;
             snap(&k, &dir, &format!("{lang}-detail"));
         }
@@ -145,5 +145,5 @@ fn every_screen_in_both_languages() {
 }
 
 fn g_reset(k: &Kiosk) {
-    state(&k.window).invoke_set_language("vi".into());
+    settings_state(&k.window).invoke_set_language("vi".into());
 }

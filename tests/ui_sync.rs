@@ -35,7 +35,7 @@ fn provision(hq_dir: &Path, data: &Path, url: &str) {
 }
 
 fn status(k: &kiosk::ui::Kiosk) -> String {
-    state(&k.window).get_sync_status().to_string()
+    sync_state(&k.window).get_sync_status().to_string()
 }
 
 #[test]
@@ -104,7 +104,7 @@ fn export_then_sync_from_the_screen() {
         .await;
         let text = status(&k);
         assert!(text.contains("5 hồ sơ được trung tâm xác nhận"), "{text}");
-        assert!(state(&k.window).get_sync_progress() >= 1.0);
+        assert!(sync_state(&k.window).get_sync_progress() >= 1.0);
     });
     let store = Store::open(&tmp.path().join("kiosk")).expect("store");
     assert!(

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use chrono::Utc;
 
-use super::{s, with_ctrl, AppState, Ctrl};
+use super::{s, with_ctrl, Ctrl, HomeState, SharedString, SyncState};
 use crate::store::Store;
 use crate::sync::{self, Progress, Provisioned, SyncError};
 use slint::ComponentHandle;
@@ -34,7 +34,7 @@ fn show_progress(p: Progress) {
     };
     // Fails only once the window is gone, when nobody is watching the bar.
     drop(slint::invoke_from_event_loop(move || {
-        with_ctrl(|c| c.app().global::<AppState>().set_sync_progress(fraction))
+        with_ctrl(|c| c.app().global::<SyncState>().set_sync_progress(fraction))
     }));
 }
 
@@ -49,13 +49,13 @@ fn failure(e: &SyncError) -> (String, String) {
 impl Ctrl {
     fn transfer_status(&self, vi: &str, en: &str) {
         self.app()
-            .global::<AppState>()
+            .global::<SyncState>()
             .set_sync_status(self.pick(vi, en));
     }
 
     pub(super) fn start_sync(self: &Rc<Self>) {
         let data_dir = self.data_dir.clone();
-        self.app().global::<AppState>().set_sync_progress(0.0);
+        self.app().global::<SyncState>().set_sync_progress(0.0);
         self.transfer_status("Đang gửi dữ liệu về trung tâm…", "Sending to HQ…");
         self.worker.post(move |store: &mut Store| {
             let result = (|| {
@@ -66,9 +66,9 @@ impl Ctrl {
             Box::new(move |c: &Rc<Ctrl>| match result {
                 Ok(report) => {
                     let app = c.app();
-                    let g = app.global::<AppState>();
-                    g.set_sync_progress(1.0);
-                    g.set_last_sync(s(Utc::now().format("%d/%m/%Y %H:%M").to_string()));
+                    let _g = app.global::<super::AppState>();
+                    app.global::<SyncState>().set_sync_progress(1.0);
+                    app.global::<HomeState>().set_last_sync(s(Utc::now().format("%d/%m/%Y %H:%M").to_string()));
                     let refused = report.rejected.len();
                     c.transfer_status(
                         &format!(
@@ -91,7 +91,7 @@ impl Ctrl {
 
     pub(super) fn start_export(self: &Rc<Self>) {
         let data_dir = self.data_dir.clone();
-        self.app().global::<AppState>().set_sync_progress(0.0);
+        self.app().global::<SyncState>().set_sync_progress(0.0);
         self.transfer_status("Đang ghi tệp xuất…", "Writing the export file…");
         self.worker.post(move |store: &mut Store| {
             let result = (|| {
@@ -109,7 +109,7 @@ impl Ctrl {
             })();
             Box::new(move |c: &Rc<Ctrl>| match result {
                 Ok((out, records, bytes)) => {
-                    c.app().global::<AppState>().set_sync_progress(1.0);
+                    c.app().global::<SyncState>().set_sync_progress(1.0);
                     let path = out.display();
                     c.transfer_status(
                         &format!("Đã xuất {records} hồ sơ ({bytes} byte) ra {path}. Mang tệp này về trung tâm và nhập lại biên nhận."),
@@ -122,5 +122,22 @@ impl Ctrl {
                 }
             })
         });
+    }
+
+    pub(super) fn bind_sync(self: &Rc<Self>) {
+        let app = self.app();
+        let g = app.global::<SyncState>();
+        on!(self, g, on_start_sync, |c| c.start_sync());
+        on!(self, g, on_start_export, |c| c.start_export());
+    }
+
+    pub(super) fn sync_texts(&self) {
+        let app = self.app();
+        let g = app.global::<SyncState>();
+        g.set_sync_available(true);
+        g.set_sync_status(self.pick(
+            "Gửi qua mạng khi có kết nối, hoặc xuất tệp ra USB. Máy phải được trung tâm cấp phép trước (kiosk provision).",
+            "Send over the network when connected, or export a file to a USB stick. HQ must have provisioned this kiosk first (kiosk provision).",
+        ));
     }
 }

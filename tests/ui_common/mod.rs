@@ -8,7 +8,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use i_slint_backend_testing::ElementHandle;
-use kiosk::ui::{AppState, AppWindow, Kiosk, Options};
+pub use kiosk::ui::{
+    AppState, AppWindow, CaptureState, HomeState, Kiosk, LockState, Options, RecordsState,
+    ResidentState, SettingsState, SyncState, WizardState,
+};
 use slint::platform::PointerEventButton;
 use slint::ComponentHandle;
 
@@ -151,6 +154,38 @@ pub fn state(app: &AppWindow) -> AppState<'_> {
     app.global::<AppState>()
 }
 
+pub fn lock_state(app: &AppWindow) -> LockState<'_> {
+    app.global::<LockState>()
+}
+
+pub fn home_state(app: &AppWindow) -> HomeState<'_> {
+    app.global::<HomeState>()
+}
+
+pub fn wizard_state(app: &AppWindow) -> WizardState<'_> {
+    app.global::<WizardState>()
+}
+
+pub fn capture_state(app: &AppWindow) -> CaptureState<'_> {
+    app.global::<CaptureState>()
+}
+
+pub fn resident_state(app: &AppWindow) -> ResidentState<'_> {
+    app.global::<ResidentState>()
+}
+
+pub fn records_state(app: &AppWindow) -> RecordsState<'_> {
+    app.global::<RecordsState>()
+}
+
+pub fn sync_state(app: &AppWindow) -> SyncState<'_> {
+    app.global::<SyncState>()
+}
+
+pub fn settings_state(app: &AppWindow) -> SettingsState<'_> {
+    app.global::<SettingsState>()
+}
+
 /// Presses a button the way a finger does (pointer down/up on its centre).
 pub async fn tap(k: &Kiosk, label: &str) {
     find(&k.window, label).mock_single_click(PointerEventButton::Left);
@@ -188,7 +223,7 @@ pub async fn sign_in(k: &Kiosk, pin: &str) {
 /// Finding messages currently shown, for assertion messages.
 pub fn findings(app: &AppWindow) -> Vec<String> {
     use slint::Model;
-    state(app)
+    wizard_state(app)
         .get_findings()
         .iter()
         .map(|f| format!("{} [{}] {}", f.path, f.code, f.message))
@@ -200,11 +235,11 @@ pub async fn pick(k: &Kiosk, opener: &str, query: &str) -> String {
     use slint::Model;
     press(k, opener).await;
     assert!(
-        state(&k.window).get_picker_open(),
+        wizard_state(&k.window).get_picker_open(),
         "picker did not open for {opener}"
     );
     fill(k, "Tìm theo tên", query).await;
-    let item = state(&k.window)
+    let item = wizard_state(&k.window)
         .get_picker_items()
         .row_data(0)
         .unwrap_or_else(|| panic!("nothing found for {query:?}"));
@@ -218,7 +253,7 @@ pub async fn pick(k: &Kiosk, opener: &str, query: &str) -> String {
     row.invoke_accessible_default_action();
     settle(k).await;
     assert!(
-        !state(&k.window).get_picker_open(),
+        !wizard_state(&k.window).get_picker_open(),
         "choosing closes the picker"
     );
     item.label.to_string()

@@ -1,0 +1,177 @@
+//! The lock screen: choose an account, type the PIN; locking keeps the enrollment in progress.
+
+use super::*;
+
+impl Ctrl {
+    pub(super) fn lock(self: &Rc<Self>) {
+        let app = self.app();
+        let g = app.global::<AppState>();
+        let page = g.get_page().to_string();
+        if page == "lock" {
+            return;
+        }
+        if page == "wizard" {
+            self.save_draft();
+            self.live_preview(false);
+        }
+        {
+            let mut st = self.state.borrow_mut();
+            st.resume = Some((page.clone(), st.step));
+            st.operator = None;
+            st.session = None;
+            st.pin.clear();
+        }
+        app.global::<LockState>().set_pin(s(""));
+        app.global::<LockState>().set_pin_dots(s(""));
+        g.set_operator_name(s(""));
+        g.set_keyboard_open(false);
+        app.global::<WizardState>().set_picker_open(false);
+        app.global::<CaptureState>().set_exception_open(false);
+        g.set_has_draft(page == "wizard" || self.state.borrow().waiting_draft.is_some());
+        self.refresh_texts();
+        app.global::<LockState>().set_pin_message(s(""));
+        g.set_page(s("lock"));
+        // Forget the data key: biometrics stay sealed until the next PIN.
+        self.worker.post(|store: &mut Store| {
+            store.lock();
+            Box::new(|_: &Rc<Ctrl>| {})
+        });
+    }
+
+    pub(super) fn unlock(self: &Rc<Self>, pin: &str) {
+        let name = self.state.borrow().account.clone();
+        if name.is_empty() {
+            return;
+        }
+        let pin = pin.to_owned();
+        let app = self.app();
+        app.global::<AppState>().set_busy(true);
+        self.worker.post(move |store: &mut Store| {
+            // The PIN opens the data key on the store's own thread (Argon2id takes a while).
+            let result = store.unlock(&name, &pin, Utc::now());
+            let result = result.map_err(|e| (e.message_vi(), e.message_en()));
+            Box::new(move |c: &Rc<Ctrl>| {
+                c.app().global::<AppState>().set_busy(false);
+                let result = result.map(|session| {
+                    let op = Operator {
+                        id: session.person.clone(),
+                        name: session.display_name.clone(),
+                        supervisor: session.is_supervisor(),
+                    };
+                    c.state.borrow_mut().session = Some(session);
+                    op
+                });
+                c.signed_in(result);
+            })
+        });
+    }
+
+    pub(super) fn signed_in(self: &Rc<Self>, result: Result<Operator, (String, String)>) {
+        let app = self.app();
+        let g = app.global::<AppState>();
+        match result {
+            Err((vi, en)) => {
+                self.state.borrow_mut().pin.clear();
+                app.global::<LockState>().set_pin(s(""));
+                app.global::<LockState>().set_pin_dots(s(""));
+                app.global::<LockState>().set_pin_message(self.pick(&vi, &en));
+            }
+            Ok(op) => {
+                g.set_operator_name(s(&op.name));
+                g.set_is_supervisor(op.supervisor);
+                self.state.borrow_mut().operator = Some(op.clone());
+                self.refresh_texts();
+                app.global::<LockState>().set_pin(s(""));
+                app.global::<LockState>().set_pin_dots(s(""));
+                app.global::<LockState>().set_pin_message(s(""));
+                let resume = {
+                    let mut st = self.state.borrow_mut();
+                    st.operator = Some(op);
+                    st.pin.clear();
+                    st.resume.take()
+                };
+                self.touched();
+                let draft = self.state.borrow_mut().waiting_draft.take();
+                match (resume, draft) {
+                    (Some((page, step)), _) if page != "lock" => {
+                        if page == "wizard" {
+                            self.go_step(step);
+                        } else {
+                            self.navigate(&page);
+                        }
+                    }
+                    // After a crash or power cut: straight back to where the draft stood.
+                    (_, Some(d)) => self.open_draft(d),
+                    _ => self.go_home(),
+                }
+            }
+        }
+    }
+
+    pub(super) fn bind_lock(self: &Rc<Self>) {
+        let app = self.app();
+        let g = app.global::<LockState>();
+        on!(self, g, on_unlock, |c, pin: SharedString| c.unlock(&pin));
+        on!(self, g, on_choose_account, |c, name: SharedString| {
+            c.state.borrow_mut().account = name.to_string();
+            c.app().global::<LockState>().set_account(name);
+        });
+    }
+
+    pub(super) fn lock_texts(&self) {
+        let app = self.app();
+        let g = app.global::<LockState>();
+        let signin = !self.state.borrow().accounts.is_empty();
+        g.set_signin_available(signin);
+        {
+            let st = self.state.borrow();
+            g.set_accounts(model(
+                st.accounts
+                    .iter()
+                    .map(|(name, display, _)| Choice {
+                        code: s(name),
+                        label: s(display),
+                    })
+                    .collect::<Vec<_>>(),
+            ));
+            g.set_account(s(&st.account));
+        }
+        if signin {
+            if app.global::<AppState>().get_page() == "lock" && g.get_pin() == "" {
+                g.set_pin_message(s(""));
+            }
+        } else if self.state.borrow().store_ready {
+            g.set_pin_message(self.pick(
+                "Máy chưa có tài khoản cán bộ nào. Giám sát viên tạo tài khoản đầu tiên bằng lệnh: kiosk accounts init-supervisor",
+                "This kiosk has no accounts yet. A supervisor creates the first one with: kiosk accounts init-supervisor",
+            ));
+        }
+        g.set_demo_hint(if self.demo {
+            self.pick(
+                "Chế độ thử — cán bộ: mã PIN 135790; giám sát viên: mã PIN 246810.",
+                "Demo mode — operator PIN 135790; supervisor PIN 246810.",
+            )
+        } else {
+            s("")
+        });
+    }
+
+    /// A PIN pad key; `false` when `code` is not one.
+    pub(super) fn pin_key(&self, code: &str) -> bool {
+        let mut st = self.state.borrow_mut();
+        if let Some(d) = code.strip_prefix("pin:") {
+            if st.pin.len() < 12 {
+                st.pin.push_str(d);
+            }
+        } else if code == "pin-backspace" {
+            st.pin.pop();
+        } else {
+            return false;
+        }
+        let app = self.app();
+        let g = app.global::<LockState>();
+        g.set_pin(s(&st.pin));
+        g.set_pin_dots(s("●".repeat(st.pin.len())));
+        true
+    }
+}

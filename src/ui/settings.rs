@@ -1,0 +1,110 @@
+//! Settings kept in `ui-settings.json`: language, text size, idle lock, read-aloud, HQ address.
+
+use super::*;
+
+/// Settings kept in `ui-settings.json` in the data directory.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub language: String,
+    pub text_scale: f32,
+    pub idle_seconds: u32,
+    pub read_aloud: bool,
+    pub volume: u8,
+    pub hq_address: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            language: "vi".into(),
+            text_scale: 1.0,
+            idle_seconds: 300,
+            read_aloud: true,
+            volume: 75,
+            hq_address: String::new(),
+        }
+    }
+}
+
+pub(super) const SETTINGS_FILE: &str = "ui-settings.json";
+
+impl Ctrl {
+    pub(super) fn apply_settings(self: &Rc<Self>) {
+        let app = self.app();
+        let st = self.state.borrow();
+        let set = &st.settings;
+        app.global::<Theme>().set_text_scale(set.text_scale);
+        let g = app.global::<AppState>();
+        g.set_language(s(&set.language));
+        app.global::<SettingsState>().set_idle_seconds(set.idle_seconds as i32);
+        app.global::<ResidentState>().set_read_aloud_enabled(set.read_aloud);
+        app.global::<SettingsState>().set_volume(i32::from(set.volume));
+        app.global::<SettingsState>().set_hq_address(s(&set.hq_address));
+        select_language(&set.language);
+        drop(st);
+        self.touched();
+    }
+
+    pub(super) fn save_settings(&self) {
+        let json = serde_json::to_vec_pretty(&self.state.borrow().settings).unwrap_or_default();
+        let path = self.data_dir.join(SETTINGS_FILE);
+        self.worker.post(move |_store| {
+            let failed = std::fs::write(&path, json).is_err();
+            Box::new(move |c: &Rc<Ctrl>| {
+                if failed {
+                    c.banner(
+                        "Không lưu được cài đặt. Cài đặt vẫn dùng được đến khi tắt máy.",
+                        "The settings could not be saved. They apply until the kiosk is switched off.",
+                        true,
+                    );
+                }
+            })
+        });
+    }
+
+    pub(super) fn set_language(self: &Rc<Self>, lang: &str) {
+        let lang = if lang == "en" { "en" } else { "vi" };
+        self.state.borrow_mut().settings.language = lang.into();
+        self.apply_settings();
+        self.save_settings();
+        self.refresh_texts();
+        self.refresh_form();
+        self.show_findings();
+        let page = self.app().global::<AppState>().get_page();
+        if matches!(page.as_str(), "home" | "records" | "supervisor") {
+            self.navigate(&page);
+        }
+    }
+
+    pub(super) fn bind_settings(self: &Rc<Self>) {
+        let app = self.app();
+        let g = app.global::<SettingsState>();
+        on!(self, g, on_set_language, |c, lang: SharedString| c
+            .set_language(&lang));
+        on!(self, g, on_set_text_scale, |c, v: f32| {
+            c.state.borrow_mut().settings.text_scale = v;
+            c.apply_settings();
+            c.save_settings()
+        });
+        on!(self, g, on_set_idle, |c, v: i32| {
+            c.state.borrow_mut().settings.idle_seconds = v.max(30) as u32;
+            c.apply_settings();
+            c.save_settings()
+        });
+        on!(self, g, on_set_read_aloud, |c, v: bool| {
+            c.state.borrow_mut().settings.read_aloud = v;
+            c.apply_settings();
+            c.save_settings()
+        });
+        on!(self, g, on_set_volume, |c, v: i32| {
+            c.state.borrow_mut().settings.volume = v.clamp(0, 100) as u8;
+            c.apply_settings();
+            c.save_settings()
+        });
+        on!(self, g, on_set_hq, |c, v: SharedString| {
+            c.state.borrow_mut().settings.hq_address = v.to_string();
+            c.save_settings()
+        });
+    }
+}
