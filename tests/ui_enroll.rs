@@ -105,9 +105,19 @@ fn complete_enrollment_lock_to_receipt() {
         while wizard_state(app).get_open_warnings() > 0 {
             press(&k, "Đã kiểm tra, vẫn giữ").await;
         }
-        assert_eq!(wizard_state(app).get_open_errors(), 0, "{:#?}", findings(app));
+        assert_eq!(
+            wizard_state(app).get_open_errors(),
+            0,
+            "{:#?}",
+            findings(app)
+        );
         press(&k, "Hoàn tất và lưu hồ sơ").await;
-        assert_eq!(wizard_state(app).get_step(), 9, "{:?}", state(app).get_banner());
+        assert_eq!(
+            wizard_state(app).get_step(),
+            9,
+            "{:?}",
+            state(app).get_banner()
+        );
         let number = wizard_state(app).get_receipt_number().to_string();
         assert!(!number.is_empty());
         assert!(find_all(app, "Số hồ sơ")
@@ -205,14 +215,24 @@ fn adult_with_photo_and_ten_fingers(dir: &std::path::Path) {
         while wizard_state(app).get_open_warnings() > 0 {
             press(&k, "Đã kiểm tra, vẫn giữ").await;
         }
-        assert_eq!(wizard_state(app).get_open_errors(), 0, "{:#?}", findings(app));
+        assert_eq!(
+            wizard_state(app).get_open_errors(),
+            0,
+            "{:#?}",
+            findings(app)
+        );
         press(&k, "Hoàn tất và lưu hồ sơ").await;
-        assert_eq!(wizard_state(app).get_step(), 9, "{:?}", state(app).get_banner());
+        assert_eq!(
+            wizard_state(app).get_step(),
+            9,
+            "{:?}",
+            state(app).get_banner()
+        );
         *out.borrow_mut() = wizard_state(app).get_receipt_number().to_string();
 
         // The supervisor signs in and approves it from the review list.
         press(&k, "Khoá máy").await;
-        press(&k, "Lê Văn Nam").await;
+        press(&k, "Lê Văn Nam (giám sát)").await;
         sign_in(&k, SUPERVISOR_PIN).await;
         assert!(state(app).get_is_supervisor());
         press(&k, "Trang chính").await;

@@ -57,7 +57,8 @@ fn every_screen_in_both_languages() {
         let app = &k.window;
         for lang in ["vi", "en"] {
             let g = state(app);
-            app.global::<SettingsState>().invoke_set_language(lang.into());
+            app.global::<SettingsState>()
+                .invoke_set_language(lang.into());
             g.invoke_navigate("home".into());
             g.invoke_lock();
             settle(&k).await;
@@ -98,7 +99,8 @@ fn every_screen_in_both_languages() {
             g.invoke_field_focused("applicant.permanent_residence.detail".into(), "text".into());
             settle(&k).await;
             snap(&k, &dir, &format!("{lang}-keyboard"));
-            app.global::<WizardState>().invoke_open_picker("applicant.permanent_residence.commune".into());
+            app.global::<WizardState>()
+                .invoke_open_picker("applicant.permanent_residence.commune".into());
             settle(&k).await;
             snap(&k, &dir, &format!("{lang}-picker"));
             app.global::<WizardState>().invoke_go_step(6);
@@ -109,13 +111,24 @@ fn every_screen_in_both_languages() {
             app.global::<WizardState>().invoke_go_step(8);
             settle(&k).await;
             use slint::Model;
-            for f in app.global::<WizardState>().get_findings().iter().filter(|f| f.warning) {
-                app.global::<WizardState>().invoke_acknowledge(f.code, f.path);
+            for f in app
+                .global::<WizardState>()
+                .get_findings()
+                .iter()
+                .filter(|f| f.warning)
+            {
+                app.global::<WizardState>()
+                    .invoke_acknowledge(f.code, f.path);
             }
             settle(&k).await;
             app.global::<WizardState>().invoke_seal();
             settle(&k).await;
-            assert_eq!(app.global::<WizardState>().get_step(), 9, "sealed: {:?}", g.get_banner());
+            assert_eq!(
+                app.global::<WizardState>().get_step(),
+                9,
+                "sealed: {:?}",
+                g.get_banner()
+            );
             snap(&k, &dir, &format!("{lang}-receipt"));
             for page in ["records", "supervisor", "sync", "settings"] {
                 g.invoke_navigate(page.into());
@@ -124,7 +137,11 @@ fn every_screen_in_both_languages() {
             }
             g.invoke_navigate("records".into());
             settle(&k).await;
-            let first = app.global::<RecordsState>().get_records().row_data(0).expect("demo records");
+            let first = app
+                .global::<RecordsState>()
+                .get_records()
+                .row_data(0)
+                .expect("demo records");
             app.global::<RecordsState>().invoke_open_record(first.id);
             settle(&k).await;
             snap(&k, &dir, &format!("{lang}-detail"));

@@ -1,6 +1,7 @@
 //! Forms in progress, saved at every step so a crash or power cut loses nothing on screen.
 
 use chrono::Utc;
+use enroll_sync::record::Attribution;
 use rusqlite::{params, OptionalExtension};
 
 use super::{timestamp, Store, StoreError};
@@ -54,6 +55,25 @@ impl Store {
                 draft_row,
             )
             .optional()?)
+    }
+
+    /// How many enrollments are unfinished (Home's counter).
+    pub fn count_drafts(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM drafts", [], |r| r.get(0))?)
+    }
+
+    /// An operator abandons an unfinished enrollment: the draft goes and the audit log says
+    /// who discarded it, in one transaction.
+    pub fn discard_draft(&self, id: &str, by: &Attribution) -> Result<bool, StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let gone = tx.execute("DELETE FROM drafts WHERE id = ?1", [id])? > 0;
+        if gone {
+            super::audit::append(&tx, by, "draft.discard", Some(id), None)?;
+        }
+        tx.commit()?;
+        Ok(gone)
     }
 
     pub fn delete_draft(&self, id: &str) -> Result<(), StoreError> {

@@ -15,6 +15,9 @@ use slint::{Rgb8Pixel, SharedPixelBuffer};
 /// Frames dropped before the one that is used: exposure and focus settle.
 const SETTLE_FRAMES: usize = 8;
 
+/// One photo check's verdict in words: (passed, vi, en).
+pub type Verdict = (bool, String, String);
+
 pub enum Shot {
     Taken {
         profile: PhotoProfile,
@@ -22,9 +25,10 @@ pub enum Shot {
         width: u32,
         height: u32,
         view: SharedPixelBuffer<Rgb8Pixel>,
+        checks: Vec<Verdict>,
     },
-    /// The checks failed: what to fix, (vi, en) per failed check.
-    Rejected(Vec<(String, String)>, SharedPixelBuffer<Rgb8Pixel>),
+    /// A check failed: every check's verdict (what to fix among them) and what was seen.
+    Rejected(Vec<Verdict>, SharedPixelBuffer<Rgb8Pixel>),
     /// The QR code of an identity card, read and checked.
     Card(Box<enroll_hardware::qr::CardQr>),
     Failed(String, String),
@@ -166,21 +170,23 @@ fn take(selector: &DeviceSelector, demo: bool, profile: PhotoProfile) -> Shot {
         Ok(v) => pixels(&v),
         Err(e) => return failed(e.message_vi(), e.message_en()),
     };
+    let verdicts = |report: &enroll_hardware::photo::PhotoReport| -> Vec<Verdict> {
+        report
+            .checks
+            .iter()
+            .map(|c| (c.passed, c.message_vi.clone(), c.message_en.clone()))
+            .collect()
+    };
     match process_frame(&frame.image, &config) {
-        Ok(PhotoOutcome::Accepted { photo, .. }) => Shot::Taken {
+        Ok(PhotoOutcome::Accepted { photo, report }) => Shot::Taken {
             profile,
             width: photo.width,
             height: photo.height,
             jpeg: photo.jpeg,
             view,
+            checks: verdicts(&report),
         },
-        Ok(PhotoOutcome::Rejected { report }) => Shot::Rejected(
-            report
-                .failures()
-                .map(|c| (c.message_vi.clone(), c.message_en.clone()))
-                .collect(),
-            view,
-        ),
+        Ok(PhotoOutcome::Rejected { report }) => Shot::Rejected(verdicts(&report), view),
         Err(e) => failed(e.message_vi(), e.message_en()),
     }
 }

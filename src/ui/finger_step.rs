@@ -11,9 +11,10 @@ impl Ctrl {
 
     pub(super) fn save_exception(self: &Rc<Self>) {
         let app = self.app();
-        let g = app.global::<AppState>();
         let reason: Option<ExceptionReason> = serde_json::from_value(serde_json::Value::String(
-            app.global::<CaptureState>().get_exception_reason().to_string(),
+            app.global::<CaptureState>()
+                .get_exception_reason()
+                .to_string(),
         ))
         .ok();
         let Some(reason) = reason else { return };
@@ -42,6 +43,7 @@ impl Ctrl {
         app.global::<CaptureState>().set_exception_has_proof(false);
         self.refresh_form();
         self.save_draft();
+        self.say_if_fingers_done();
     }
 
     pub(super) fn capture_finger(self: &Rc<Self>) {
@@ -78,7 +80,8 @@ impl Ctrl {
         let app = self.app();
         let g = app.global::<AppState>();
         g.set_busy(true);
-        app.global::<CaptureState>().set_finger_message(self.pick("Đang mở máy quét…", "Opening the scanner…"));
+        app.global::<CaptureState>()
+            .set_finger_message(self.pick("Đang mở máy quét…", "Opening the scanner…"));
         if !link.capture(request) {
             g.set_busy(false);
             self.banner(
@@ -94,10 +97,20 @@ impl Ctrl {
         let app = self.app();
         let g = app.global::<AppState>();
         match u {
-            scanner::Update::Progress(vi, en) => app.global::<CaptureState>().set_finger_message(self.pick(&vi, &en)),
+            scanner::Update::Progress(vi, en) => app
+                .global::<CaptureState>()
+                .set_finger_message(self.pick(&vi, &en)),
+            scanner::Update::Cancelled => {
+                app.global::<AppState>().set_busy(false);
+                app.global::<CaptureState>().set_finger_message(self.pick(
+                    "Đã dừng lấy vân tay khi khoá máy. Bấm lấy lại ngón này.",
+                    "Capture stopped when the kiosk locked. Capture this finger again.",
+                ));
+            }
             scanner::Update::Failed(vi, en) => {
                 g.set_busy(false);
-                app.global::<CaptureState>().set_finger_message(self.pick(&vi, &en));
+                app.global::<CaptureState>()
+                    .set_finger_message(self.pick(&vi, &en));
                 self.banner(&vi, &en, true);
             }
             scanner::Update::Done(outcome) => match *outcome {
@@ -173,6 +186,23 @@ impl Ctrl {
         self.app().global::<AppState>().set_busy(false);
         self.refresh_form();
         self.save_draft();
+        self.say_if_fingers_done();
+    }
+
+    /// After the tenth finger, the operator is told in words that the fingers are done.
+    pub(super) fn say_if_fingers_done(&self) {
+        let done = {
+            let st = self.state.borrow();
+            Finger::ORDER.iter().all(|f| st.form.finger(*f).is_some())
+        };
+        if done {
+            self.app()
+                .global::<CaptureState>()
+                .set_finger_message(self.pick(
+                    "Đã xong cả mười ngón. Bấm \"Cho người dân xem lại\" để tiếp tục.",
+                    "All ten fingers are done. Press \"Show the resident\" to continue.",
+                ));
+        }
     }
 
     pub(super) fn bind_finger_step(self: &Rc<Self>) {
@@ -189,18 +219,17 @@ impl Ctrl {
         g.set_scanner_available(self.scanner.is_some());
         g.set_scanner_status(match &self.scanner {
             None => self.pick(
-                "Không có máy quét vân tay: chưa chỉ định máy quét (--scanner). Chỉ ghi được ngoại lệ.",
-                "No fingerprint scanner: none was given (--scanner). Only exceptions can be recorded.",
+                "Chưa có máy quét vân tay. Kiểm tra dây cắm rồi khởi động lại máy; trong lúc đó chỉ ghi được ngón không lấy được.",
+                "No fingerprint scanner is connected. Check the cable, then restart the kiosk; until then only fingers that cannot be taken can be recorded.",
             ),
             Some((_, scanner::ScannerSource::Simulated)) => self.pick(
                 "Máy quét vân tay mô phỏng (chế độ thử): vân tay tổng hợp, không phải của người thật.",
                 "Simulated fingerprint scanner (demo mode): synthetic fingers, not a real person's.",
             ),
-            Some((_, scanner::ScannerSource::Device(path, _))) => s(format!(
-                "{} {}",
-                self.pick("Máy quét vân tay:", "Fingerprint scanner:"),
-                path.display()
-            )),
+            Some((_, scanner::ScannerSource::Device(..))) => self.pick(
+                "Máy quét vân tay đã kết nối. Đặt ngón tay lên mặt kính khi máy báo.",
+                "Fingerprint scanner connected. Place the finger on the glass when the kiosk asks.",
+            ),
         });
     }
 }

@@ -1,7 +1,7 @@
 //! The enrollment form as the wizard edits it: raw text per field (what is on screen, kept in
 //! drafts), biometrics and acknowledgements, and its mapping to `Enrollment`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use enroll_sync::record::*;
@@ -30,6 +30,32 @@ pub struct Form {
     pub acknowledged: Vec<Acknowledgement>,
     #[serde(default)]
     pub started_at: Option<DateTime<Utc>>,
+    /// Field keys the operator has edited, and `step:N` for each step left with "Tiếp": a
+    /// field's finding shows only then, so nothing is flagged before it was filled in.
+    #[serde(default)]
+    pub touched: BTreeSet<String>,
+}
+
+/// The wizard step a finding's path belongs to (where the operator fixes it).
+pub fn step_of(path: &str) -> usize {
+    let under = |p: &str| path == p || path.starts_with(&format!("{p}."));
+    if under("application") {
+        0
+    } else if under("applicant.id_number") || under("applicant.old_id_number") {
+        1
+    } else if ADDRESSES.iter().any(|a| under(a)) {
+        3
+    } else if under("applicant") {
+        2
+    } else if under("relatives") || under("contact") {
+        4
+    } else if under("biometrics.photo") {
+        5
+    } else if under("biometrics.fingers") {
+        6
+    } else {
+        8
+    }
 }
 
 impl Default for Form {
@@ -99,7 +125,28 @@ impl Form {
             fingers: Vec::new(),
             acknowledged: Vec::new(),
             started_at: None,
+            touched: BTreeSet::new(),
         }
+    }
+
+    /// Marks a field as edited by the operator.
+    pub fn touch(&mut self, key: &str) {
+        self.touched.insert(key.to_owned());
+    }
+
+    /// Marks a step as left with "Tiếp": all its findings show from now on.
+    pub fn attempt_step(&mut self, step: usize) {
+        self.touched.insert(format!("step:{step}"));
+    }
+
+    /// Whether a finding at `path` is shown under its field yet.
+    pub fn shows(&self, path: &str) -> bool {
+        self.touched.contains(&format!("step:{}", step_of(path)))
+            || self.touched.iter().any(|k| {
+                k == path
+                    || k.starts_with(&format!("{path}."))
+                    || path.starts_with(&format!("{k}."))
+            })
     }
 
     pub fn get(&self, key: &str) -> &str {
@@ -204,7 +251,14 @@ impl Form {
             ));
         }
         let date = parse_date(self.get("applicant.birth_date"));
-        if date.is_none() {
+        if self.get("applicant.birth_date").trim().is_empty() {
+            own.push(finding(
+                "applicant.birth_date",
+                "form.birth_date.required",
+                "Hãy nhập ngày sinh (hoặc chỉ năm sinh nếu không rõ ngày).",
+                "Enter the date of birth (or only the year if the day is not known).",
+            ));
+        } else if date.is_none() {
             own.push(finding(
                 "applicant.birth_date",
                 "form.birth_date.format",
@@ -262,7 +316,7 @@ impl Form {
                 temporary_residence: self.address("applicant.temporary_residence"),
                 current_residence: self.address("applicant.current_residence"),
                 marital_status: parse_code(self.get("applicant.marital_status")),
-                blood_type: None,
+                blood_type: parse_code(self.get("applicant.blood_type")),
             },
             relatives: Relatives {
                 father: self.relative("relatives.father"),
@@ -295,7 +349,7 @@ impl Form {
     /// Drops rule findings that only arise from a stand-in value.
     pub fn filter(&self, own: &[Finding], found: Vec<Finding>) -> Vec<Finding> {
         let no_sex = own.iter().any(|f| f.code == "form.sex.required");
-        let no_date = own.iter().any(|f| f.code == "form.birth_date.format");
+        let no_date = own.iter().any(|f| f.code.starts_with("form.birth_date."));
         let mut out: Vec<Finding> = own.to_vec();
         out.extend(found.into_iter().filter(|f| {
             !(no_sex && f.code.contains("sex_mismatch"))
@@ -379,6 +433,7 @@ impl Form {
             "applicant.marital_status",
             a.marital_status.map(|m| code_of(&m)),
         );
+        put("applicant.blood_type", a.blood_type.map(|b| code_of(&b)));
         let addrs = [
             &a.permanent_residence,
             &a.current_residence,

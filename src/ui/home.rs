@@ -3,8 +3,11 @@
 use super::*;
 
 impl Ctrl {
+    /// Counters (sealed today and unfinished, in the kiosk's time zone), the last contact
+    /// with HQ and whether HQ has provisioned this kiosk.
     pub(super) fn refresh_home(&self) {
-        let today = Utc::now().format("%Y%m%d").to_string();
+        let tz = self.tz();
+        let today = Utc::now().with_timezone(&tz).date_naive();
         self.worker.post(move |store: &mut Store| {
             let counts = store.count_by_status().unwrap_or_default();
             let rows = store
@@ -13,23 +16,30 @@ impl Ctrl {
                     ..ListQuery::default()
                 })
                 .unwrap_or_default();
-            let today_count = rows
+            let is_today = |at: &str| {
+                chrono::DateTime::parse_from_rfc3339(at)
+                    .is_ok_and(|t| t.with_timezone(&tz).date_naive() == today)
+            };
+            let sealed_today = rows
                 .iter()
-                .filter(|r| r.enrollment_no.contains(&today) && r.status != "draft")
+                .filter(|r| r.status != "draft" && is_today(&r.updated_at))
                 .count();
             let awaiting = counts
                 .iter()
                 .find(|(k, _)| k == "captured")
                 .map(|(_, n)| *n)
                 .unwrap_or(0);
-            let drafts = store.latest_draft().ok().flatten().is_some();
+            let drafts = store.count_drafts().unwrap_or(0);
+            let facts = SyncFacts::of(store);
             Box::new(move |c: &Rc<Ctrl>| {
                 let app = c.app();
-                let g = app.global::<AppState>();
-                app.global::<HomeState>().set_today_count(today_count as i32);
-                app.global::<HomeState>().set_awaiting_count(awaiting as i32);
-                app.global::<HomeState>().set_draft_count(i32::from(drafts));
-                g.set_has_draft(drafts);
+                let g = app.global::<HomeState>();
+                g.set_today_count(sealed_today as i32);
+                g.set_awaiting_count(awaiting as i32);
+                g.set_draft_count(drafts as i32);
+                app.global::<AppState>().set_has_draft(drafts > 0);
+                c.state.borrow_mut().sync_facts = facts;
+                c.home_texts();
             })
         });
     }
@@ -46,8 +56,12 @@ impl Ctrl {
         let app = self.app();
         let l = |p: (&str, &str)| self.pick(p.0, p.1);
         let signin = !self.state.borrow().accounts.is_empty();
+        let facts = self.state.borrow().sync_facts.clone();
         app.global::<HomeState>()
-            .set_last_sync(l(("Chưa gửi lần nào", "Never")));
+            .set_last_sync(match facts.last_sync {
+                Some(at) => s(lists::local_time(at, self.tz())),
+                None => l(("Chưa gửi lần nào", "Never")),
+            });
         let dev = |name: (&str, &str), status: (&str, &str), ok: bool| DeviceRow {
             name: l(name),
             status: l(status),
@@ -68,12 +82,22 @@ impl Ctrl {
                     true,
                 )
             } else {
-                dev(("Camera", "Camera"), ("chưa chỉ định", "none given"), false)
+                dev(
+                    ("Camera", "Camera"),
+                    (
+                        "chưa kết nối — kiểm tra dây cắm rồi khởi động lại máy",
+                        "not connected — check the cable, then restart the kiosk",
+                    ),
+                    false,
+                )
             },
             match &self.scanner {
                 None => dev(
                     ("Máy quét vân tay", "Fingerprint scanner"),
-                    ("chưa chỉ định (--scanner)", "none given (--scanner)"),
+                    (
+                        "chưa kết nối — kiểm tra dây cắm rồi khởi động lại máy",
+                        "not connected — check the cable, then restart the kiosk",
+                    ),
                     false,
                 ),
                 Some((_, scanner::ScannerSource::Simulated)) => dev(
@@ -83,7 +107,7 @@ impl Ctrl {
                 ),
                 Some(_) => dev(
                     ("Máy quét vân tay", "Fingerprint scanner"),
-                    ("đã chỉ định", "configured"),
+                    ("đã kết nối", "connected"),
                     true,
                 ),
             },
@@ -96,14 +120,47 @@ impl Ctrl {
                 },
                 signin,
             ),
-            dev(
-                ("Gửi dữ liệu", "Sync"),
-                (
-                    "qua mạng hoặc USB, sau khi trung tâm cấp phép",
-                    "over the network or USB, once HQ has provisioned this kiosk",
-                ),
-                true,
-            ),
+            if facts.provisioned {
+                dev(
+                    ("Gửi dữ liệu", "Sync"),
+                    (
+                        "sẵn sàng: qua mạng hoặc USB",
+                        "ready: over the network or by USB",
+                    ),
+                    true,
+                )
+            } else {
+                dev(
+                    ("Gửi dữ liệu", "Sync"),
+                    (
+                        "chưa được trung tâm cấp phép — báo giám sát viên",
+                        "not yet set up by HQ — tell your supervisor",
+                    ),
+                    false,
+                )
+            },
         ]));
+    }
+}
+
+/// What Home and the sync screen say about HQ.
+#[derive(Debug, Clone, Default)]
+pub(super) struct SyncFacts {
+    pub provisioned: bool,
+    pub last_sync: Option<DateTime<Utc>>,
+}
+
+impl SyncFacts {
+    pub(super) fn of(store: &Store) -> SyncFacts {
+        let last_sync = store
+            .usage()
+            .ok()
+            .and_then(|u| u.last_sync)
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&Utc));
+        SyncFacts {
+            provisioned: crate::sync::Provisioned::load(store).is_ok(),
+            last_sync,
+        }
     }
 }

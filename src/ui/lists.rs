@@ -1,6 +1,6 @@
 //! Labels, choice lists and the rows the pages show, built from records and reference data.
 
-use chrono::Utc;
+use chrono::{DateTime, FixedOffset, Utc};
 use enroll_sync::record::*;
 use enroll_sync::refdata::refdata;
 use enroll_sync::text::{card_upper, search_key};
@@ -60,6 +60,17 @@ pub const MARITAL: &[Labelled] = &[
     ("divorced", ("Đã ly hôn", "Divorced")),
     ("widowed", ("Goá", "Widowed")),
 ];
+pub const BLOOD_TYPES: &[Labelled] = &[
+    ("A+", ("A+", "A+")),
+    ("A-", ("A−", "A−")),
+    ("B+", ("B+", "B+")),
+    ("B-", ("B−", "B−")),
+    ("AB+", ("AB+", "AB+")),
+    ("AB-", ("AB−", "AB−")),
+    ("O+", ("O+", "O+")),
+    ("O-", ("O−", "O−")),
+    ("", ("Không rõ", "Unknown")),
+];
 pub const CONSENT: &[Labelled] = &[
     ("applicant", ("Người làm thủ tục", "The applicant")),
     ("representative", ("Người đại diện", "The representative")),
@@ -101,11 +112,28 @@ pub fn record_rows(rows: &[RecordSummary], lang: &str) -> Vec<RecordRow> {
                     &r.enrollment_no
                 },
                 r.id_number.as_deref().unwrap_or("—"),
-                r.birth_date.trim_end_matches("-00")
+                iso_date_display(&r.birth_date)
             )),
             status: s(status_label(&r.status, lang)),
         })
         .collect()
+}
+
+/// `1958-03-14` (or `1958-03-00`, `1958-00-00`) as the screen shows dates: `14/03/1958`,
+/// `03/1958`, `1958`.
+pub fn iso_date_display(iso: &str) -> String {
+    let parts: Vec<&str> = iso.split('-').collect();
+    match parts.as_slice() {
+        [y, m, d] if *d != "00" && *m != "00" => format!("{d}/{m}/{y}"),
+        [y, m, ..] if *m != "00" => format!("{m}/{y}"),
+        [y, ..] => (*y).to_owned(),
+        _ => iso.to_owned(),
+    }
+}
+
+/// A moment as the screen shows it: the kiosk's own time zone, `dd/mm/yyyy hh:mm`.
+pub fn local_time(at: DateTime<Utc>, tz: FixedOffset) -> String {
+    at.with_timezone(&tz).format("%d/%m/%Y %H:%M").to_string()
 }
 
 fn address_text(a: &Option<Address>) -> String {
@@ -133,63 +161,53 @@ fn line(label: (&str, &str), value: String, lang: &str) -> Line {
     }
 }
 
-/// What the resident checks: one fact per line.
+/// What the resident checks, one fact per line: everything the card and its chip will carry.
 pub fn resident_lines(form: &Form, lang: &str) -> Vec<Line> {
     let (rec, _) = form.to_record(Utc::now());
+    card_lines(&rec, form.get("applicant.birth_date"), lang)
+}
+
+/// The card's facts of a record; `birth_date` as typed (a draft) or as stored.
+fn card_lines(rec: &Enrollment, birth_date: &str, lang: &str) -> Vec<Line> {
     let a = &rec.applicant;
+    let none = || l(("Chưa có", "None"), lang);
+    let ethnicity = a
+        .ethnicity
+        .as_ref()
+        .and_then(|e| {
+            refdata()
+                .ethnic_groups(e.list)
+                .iter()
+                .find(|g| g.code == e.code)
+                .map(|g| g.name.clone())
+        })
+        .unwrap_or_else(none);
+    let religion = match a.religion.as_deref() {
+        None => none(),
+        Some("none") => l(("Không", "None"), lang),
+        Some(code) => refdata()
+            .religion(code)
+            .map(|r| r.name.clone())
+            .unwrap_or_else(|| code.to_owned()),
+    };
     let mut out = vec![
         line(("Họ và tên", "Full name"), card_upper(&a.name.full()), lang),
         line(
-            ("Ngày sinh", "Date of birth"),
-            form.get("applicant.birth_date").to_owned(),
-            lang,
-        ),
-        line(
-            ("Giới tính", "Sex"),
-            label_of(SEXES, form.get("applicant.sex"), lang),
-            lang,
-        ),
-        line(
             ("Số định danh cá nhân", "Personal ID number"),
-            a.id_number
-                .clone()
-                .unwrap_or_else(|| l(("Chưa có", "None"), lang)),
+            a.id_number.clone().unwrap_or_else(none),
             lang,
         ),
-        line(
-            ("Nơi thường trú", "Permanent residence"),
-            address_text(&a.permanent_residence),
-            lang,
-        ),
-    ];
-    if let Some(r) = &rec.relatives.representative {
-        out.push(line(
-            ("Người đại diện", "Representative"),
-            card_upper(&r.name),
-            lang,
-        ));
-    }
-    if let Some(p) = &rec.contact.phone {
-        out.push(line(("Số điện thoại", "Phone"), p.clone(), lang));
-    }
-    out
-}
-
-pub fn detail_lines(rec: &Enrollment, lang: &str) -> Vec<Line> {
-    let a = &rec.applicant;
-    let mut out = vec![
-        line(
-            ("Thủ tục", "Application"),
-            l(rec.application.kind.label(), lang),
-            lang,
-        ),
-        line(
-            ("Số định danh", "ID number"),
-            a.id_number.clone().unwrap_or_default(),
-            lang,
-        ),
-        line(("Ngày sinh", "Date of birth"), a.birth_date.display(), lang),
+        line(("Ngày sinh", "Date of birth"), birth_date.to_owned(), lang),
         line(("Giới tính", "Sex"), l(a.sex.label(), lang), lang),
+        line(("Quốc tịch", "Nationality"), a.nationality.clone(), lang),
+        line(("Dân tộc", "Ethnicity"), ethnicity, lang),
+        line(("Tôn giáo", "Religion"), religion, lang),
+        line(("Quê quán", "Home town"), address_text(&a.home_town), lang),
+        line(
+            ("Nơi đăng ký khai sinh", "Birth registered in"),
+            address_text(&a.birth_registration_place),
+            lang,
+        ),
         line(
             ("Nơi thường trú", "Permanent residence"),
             address_text(&a.permanent_residence),
@@ -200,23 +218,145 @@ pub fn detail_lines(rec: &Enrollment, lang: &str) -> Vec<Line> {
             address_text(&a.current_residence),
             lang,
         ),
-        line(
-            ("Trạng thái", "Status"),
-            l(rec.review.status.label(), lang),
-            lang,
-        ),
     ];
-    let fingers = rec.biometrics.fingers.len();
-    out.push(line(("Vân tay", "Fingers"), format!("{fingers}/10"), lang));
+    if a.temporary_residence.is_some() {
+        out.push(line(
+            ("Nơi tạm trú", "Temporary residence"),
+            address_text(&a.temporary_residence),
+            lang,
+        ));
+    }
+    if let Some(b) = a.blood_type {
+        let code = serde_json::to_value(b)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        out.push(line(("Nhóm máu", "Blood type"), code, lang));
+    }
+    let r = &rec.relatives;
+    for (label, rel) in [
+        (("Họ tên cha", "Father"), &r.father),
+        (("Họ tên mẹ", "Mother"), &r.mother),
+        (("Họ tên vợ hoặc chồng", "Spouse"), &r.spouse),
+        (("Người đại diện", "Representative"), &r.representative),
+    ] {
+        if let Some(rel) = rel {
+            let id = rel
+                .id_number
+                .as_deref()
+                .map(|n| format!(" — {n}"))
+                .unwrap_or_default();
+            out.push(line(label, format!("{}{id}", card_upper(&rel.name)), lang));
+        }
+    }
+    if let Some(p) = &rec.contact.phone {
+        out.push(line(("Số điện thoại", "Phone"), p.clone(), lang));
+    }
     out
 }
 
-pub fn history_lines(rec: &Enrollment, lang: &str) -> Vec<Line> {
+/// Whether a form has enough for the resident to confirm: a name, a date of birth, a sex
+/// and a permanent residence. An empty review must never be confirmed.
+pub fn ready_for_review(form: &Form) -> bool {
+    let filled = |k: &str| !form.get(k).trim().is_empty();
+    (filled("applicant.name.family") || filled("applicant.name.given"))
+        && filled("applicant.birth_date")
+        && filled("applicant.sex")
+        && filled("applicant.permanent_residence.province")
+}
+
+/// The supervisor's view of a record: the card's facts, the application, the capture.
+/// `operator` is the capturing operator's display name.
+pub fn detail_lines(rec: &Enrollment, operator: &str, lang: &str) -> Vec<Line> {
+    let mut out = vec![line(
+        ("Thủ tục", "Application"),
+        l(rec.application.kind.label(), lang),
+        lang,
+    )];
+    out.extend(card_lines(rec, &rec.applicant.birth_date.display(), lang));
+    out.push(line(
+        ("Trạng thái", "Status"),
+        l(rec.review.status.label(), lang),
+        lang,
+    ));
+    out.push(line(
+        ("Cán bộ thu nhận", "Captured by"),
+        operator.to_owned(),
+        lang,
+    ));
+    out
+}
+
+/// One line per finger for the supervisor: quality, attempts, or the exception and why.
+pub fn finger_lines(rec: &Enrollment, lang: &str) -> Vec<Line> {
+    Finger::ORDER
+        .iter()
+        .map(|f| {
+            let value = match rec.biometrics.fingers.iter().find(|r| r.finger == *f) {
+                None => l(("chưa lấy", "not taken"), lang),
+                Some(FingerRecord {
+                    outcome:
+                        FingerOutcome::Captured {
+                            quality,
+                            attempts,
+                            force_captured,
+                            ..
+                        },
+                    ..
+                }) => {
+                    let forced = if *force_captured {
+                        l(
+                            (
+                                " — chất lượng thấp, đã chấp nhận",
+                                " — low quality, accepted",
+                            ),
+                            lang,
+                        )
+                    } else {
+                        String::new()
+                    };
+                    match lang {
+                        "en" => format!("quality {quality}, {attempts} attempt(s){forced}"),
+                        _ => format!("chất lượng {quality}, {attempts} lần{forced}"),
+                    }
+                }
+                Some(FingerRecord {
+                    outcome:
+                        FingerOutcome::Exception {
+                            reason, permanent, ..
+                        },
+                    ..
+                }) => {
+                    let code = serde_json::to_value(reason)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    let why = label_of(EXCEPTION_REASONS, &code, lang);
+                    let how = if *permanent {
+                        l(("vĩnh viễn", "permanent"), lang)
+                    } else {
+                        l(("tạm thời", "temporary"), lang)
+                    };
+                    format!("{} — {why} ({how})", l(("ngoại lệ", "exception"), lang))
+                }
+            };
+            line(f.label(), value, lang)
+        })
+        .collect()
+}
+
+/// `name` turns a sign-in name into the person's display name.
+pub fn history_lines(
+    rec: &Enrollment,
+    lang: &str,
+    tz: FixedOffset,
+    name: &dyn Fn(&str) -> String,
+) -> Vec<Line> {
     rec.review
         .history
         .iter()
         .map(|e| Line {
-            label: s(e.at.format("%d/%m/%Y %H:%M").to_string()),
+            label: s(local_time(e.at, tz)),
             value: s(format!(
                 "{} ({}, {})",
                 match e.action {
@@ -228,7 +368,7 @@ pub fn history_lines(rec: &Enrollment, lang: &str) -> Vec<Line> {
                     ReviewAction::Synced => l(("Đã gửi", "Synced"), lang),
                     ReviewAction::HqStatus => l(("Trung tâm báo", "HQ status"), lang),
                 },
-                e.by,
+                name(&e.by),
                 e.device
             )),
         })
@@ -385,8 +525,7 @@ pub fn seed_demo_accounts(store: &mut Store) {
         return;
     }
     let now = Utc::now();
-    let Ok(sup) = store.init_supervisor("giamsat", "Lê Văn Nam (giám sát)", "246810", now)
-    else {
+    let Ok(sup) = store.init_supervisor("giamsat", "Lê Văn Nam", "246810", now) else {
         return;
     };
     let _ = store.add_account(

@@ -14,6 +14,10 @@ impl Ctrl {
             self.save_draft();
             self.live_preview(false);
         }
+        // A capture in progress stops: nobody signed in may take a finger.
+        if let Some((link, _)) = &self.scanner {
+            link.cancel();
+        }
         {
             let mut st = self.state.borrow_mut();
             st.resume = Some((page.clone(), st.step));
@@ -74,7 +78,8 @@ impl Ctrl {
                 self.state.borrow_mut().pin.clear();
                 app.global::<LockState>().set_pin(s(""));
                 app.global::<LockState>().set_pin_dots(s(""));
-                app.global::<LockState>().set_pin_message(self.pick(&vi, &en));
+                app.global::<LockState>()
+                    .set_pin_message(self.pick(&vi, &en));
             }
             Ok(op) => {
                 g.set_operator_name(s(&op.name));
@@ -114,7 +119,11 @@ impl Ctrl {
         on!(self, g, on_unlock, |c, pin: SharedString| c.unlock(&pin));
         on!(self, g, on_choose_account, |c, name: SharedString| {
             c.state.borrow_mut().account = name.to_string();
-            c.app().global::<LockState>().set_account(name);
+            let app = c.app();
+            let g = app.global::<LockState>();
+            g.set_account(name);
+            // A lockout or wrong-PIN message belongs to the account it was about.
+            g.set_pin_message(s(""));
         });
     }
 
@@ -128,9 +137,16 @@ impl Ctrl {
             g.set_accounts(model(
                 st.accounts
                     .iter()
-                    .map(|(name, display, _)| Choice {
+                    .map(|(name, display, supervisor)| Choice {
                         code: s(name),
-                        label: s(display),
+                        label: if *supervisor {
+                            s(format!(
+                                "{display} {}",
+                                self.pick("(giám sát)", "(supervisor)")
+                            ))
+                        } else {
+                            s(display)
+                        },
                     })
                     .collect::<Vec<_>>(),
             ));

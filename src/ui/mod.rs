@@ -21,7 +21,7 @@ pub mod headless;
 mod lists;
 mod receipt;
 pub mod scanner;
-mod speech;
+pub mod speech;
 mod worker;
 
 // One module per page, each binding its own Slint global (ui/state.slint).
@@ -45,7 +45,7 @@ use std::path::PathBuf;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use enroll_sync::record::{
     Attribution, ExceptionReason, Finger, FingerOutcome, FingerRecord, RecordStatus,
 };
@@ -113,6 +113,10 @@ struct State {
     session: Option<crate::accounts::Session>,
     /// The record open on the detail page.
     detail_id: Option<uuid::Uuid>,
+    /// Provisioned or not, last contact with HQ (Home, the sync screen).
+    sync_facts: home::SyncFacts,
+    /// The resident review is being read aloud.
+    speaking: bool,
 }
 
 /// The running UI: window, state, store worker, idle timer.
@@ -183,8 +187,10 @@ impl Kiosk {
             let device = store.kiosk().code.clone();
             let draft = store.latest_draft().ok().flatten();
             let accounts = lists::account_list(store);
+            let facts = home::SyncFacts::of(store);
             Box::new(move |c: &Rc<Ctrl>| {
                 let mut st = c.state.borrow_mut();
+                st.sync_facts = facts;
                 st.device = device;
                 st.store_ready = true;
                 st.waiting_draft = draft;
@@ -307,10 +313,15 @@ impl Ctrl {
     pub(super) fn bind(self: &Rc<Self>) {
         let app = self.app();
         let g = app.global::<AppState>();
-        on!(self, g, on_field_focused, |c, key: SharedString, kind: SharedString| c
-            .field_focused(&key, &kind));
+        on!(
+            self,
+            g,
+            on_field_focused,
+            |c, key: SharedString, kind: SharedString| c.field_focused(&key, &kind)
+        );
         on!(self, g, on_key, |c, code: SharedString| c.key(&code));
-        on!(self, g, on_navigate, |c, page: SharedString| c.navigate(&page));
+        on!(self, g, on_navigate, |c, page: SharedString| c
+            .navigate(&page));
         on!(self, g, on_lock, |c| c.lock());
         on!(self, g, on_touched, |c| c.touched());
         on!(self, g, on_go_home, |c| c.go_home());
@@ -385,12 +396,24 @@ impl Ctrl {
         g.set_page(s(page));
     }
 
+    /// A field took the focus: the right keyboard opens, then the focused field is scrolled
+    /// into the space left above it (a field in the lower half would be hidden otherwise).
     pub(super) fn field_focused(&self, _key: &str, kind: &str) {
         self.state.borrow_mut().composer.reset();
         let app = self.app();
         let g = app.global::<AppState>();
         g.set_keyboard_numeric(kind != "text");
         g.set_keyboard_open(true);
+        let window = self.window.clone();
+        // After this event, once the layout has made room for the keyboard: Slint scrolls the
+        // focused element into view when the window reports its size, so report it again.
+        slint::Timer::single_shot(Duration::ZERO, move || {
+            if let Some(app) = window.upgrade() {
+                let w = app.window();
+                let size = w.size().to_logical(w.scale_factor());
+                w.dispatch_event(slint::platform::WindowEvent::Resized { size });
+            }
+        });
     }
 
     /// A key of an on-screen keyboard: the PIN pad's digits stay in Rust; text keys go

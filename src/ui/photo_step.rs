@@ -114,19 +114,29 @@ impl Ctrl {
             }
             camera::Shot::Preview(frame) => {
                 // A frame may still arrive just after the operator left the step.
-                if g.get_page() == "wizard" && app.global::<WizardState>().get_step() == PHOTO_STEP as i32 {
-                    app.global::<CaptureState>().set_live_preview(slint::Image::from_rgb8(frame));
+                if g.get_page() == "wizard"
+                    && app.global::<WizardState>().get_step() == PHOTO_STEP as i32
+                {
+                    app.global::<CaptureState>()
+                        .set_live_preview(slint::Image::from_rgb8(frame));
                     app.global::<CaptureState>().set_previewing(true);
                 }
             }
-            camera::Shot::Rejected(problems, view) => {
+            camera::Shot::Rejected(checks, view) => {
                 g.set_busy(false);
                 if app.global::<WizardState>().get_step() == PHOTO_STEP as i32 {
-                    app.global::<CaptureState>().set_photo(slint::Image::from_rgb8(view));
-                    app.global::<CaptureState>().set_has_photo(true);
+                    self.show_shot(
+                        view,
+                        &checks,
+                        (
+                            "Ảnh chưa đạt nên chưa lưu. Sửa theo các mục dưới rồi bấm \"Chụp lại\".",
+                            "The photo is not good enough and was not saved. Fix what is marked below, then press \"Take again\".",
+                        ),
+                    );
                 }
-                let vi: Vec<&str> = problems.iter().map(|p| p.0.as_str()).collect();
-                let en: Vec<&str> = problems.iter().map(|p| p.1.as_str()).collect();
+                let problems: Vec<_> = checks.iter().filter(|c| !c.0).collect();
+                let vi: Vec<&str> = problems.iter().map(|p| p.1.as_str()).collect();
+                let en: Vec<&str> = problems.iter().map(|p| p.2.as_str()).collect();
                 self.banner(
                     &format!(
                         "Ảnh chưa đạt, chưa lưu: {}. Sửa rồi chụp lại.",
@@ -145,6 +155,7 @@ impl Ctrl {
                 width,
                 height,
                 view,
+                checks,
             } => {
                 self.worker.post(move |store: &mut Store| {
                     let sha = store.put_blob(&jpeg, "image/jpeg");
@@ -165,7 +176,16 @@ impl Ctrl {
                                         width,
                                         height,
                                     });
-                                app.global::<CaptureState>().set_photo(slint::Image::from_rgb8(view));
+                                app.global::<CaptureState>()
+                                    .set_photo(slint::Image::from_rgb8(view.clone()));
+                                c.show_shot(
+                                    view,
+                                    &checks,
+                                    (
+                                        "Đã lưu ảnh. Ảnh đạt mọi kiểm tra:",
+                                        "Photo saved. It passed every check:",
+                                    ),
+                                );
                                 c.clear_banner();
                                 c.refresh_form();
                                 c.save_draft();
@@ -182,9 +202,37 @@ impl Ctrl {
         }
     }
 
+    /// Shows the shot just taken beside each check's verdict in words, with "Chụp lại".
+    fn show_shot(
+        &self,
+        view: slint::SharedPixelBuffer<slint::Rgb8Pixel>,
+        checks: &[camera::Verdict],
+        verdict: (&str, &str),
+    ) {
+        let app = self.app();
+        let g = app.global::<CaptureState>();
+        g.set_shot(slint::Image::from_rgb8(view));
+        g.set_photo_verdict(self.pick(verdict.0, verdict.1));
+        g.set_photo_checks(model(
+            checks
+                .iter()
+                .map(|(ok, vi, en)| PhotoCheck {
+                    ok: *ok,
+                    text: self.pick(vi, en),
+                })
+                .collect::<Vec<_>>(),
+        ));
+        g.set_reviewing_shot(true);
+    }
+
     pub(super) fn bind_photo_step(self: &Rc<Self>) {
         let app = self.app();
         let g = app.global::<CaptureState>();
+        on!(self, g, on_retake, |c| {
+            c.app().global::<CaptureState>().set_reviewing_shot(false);
+            c.clear_banner();
+            c.live_preview(true);
+        });
         on!(self, g, on_take_photo, |c| c
             .take_photo(enroll_hardware::photo::PhotoProfile::CardFace));
         on!(self, g, on_take_proof_photo, |c| c.take_photo(
@@ -207,8 +255,8 @@ impl Ctrl {
             )
         } else {
             self.pick(
-                "Không có camera: chưa chỉ định camera. Không chụp ảnh được.",
-                "No camera: none was given. Photos cannot be taken.",
+                "Chưa có camera. Kiểm tra dây cắm rồi khởi động lại máy; các bước khác vẫn làm được.",
+                "No camera is connected. Check the cable, then restart the kiosk; the other steps still work.",
             )
         });
         self.scanner_texts();

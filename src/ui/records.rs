@@ -94,20 +94,40 @@ impl Ctrl {
         };
         self.worker.post(move |store: &mut Store| {
             let rec = store.load(&uuid);
+            // The photo is sealed at rest; a signed-in session has the key to open it.
+            let photo = rec
+                .as_ref()
+                .ok()
+                .and_then(|r| r.as_ref())
+                .and_then(|r| r.biometrics.photo.as_ref())
+                .and_then(|p| store.blob(&p.sha256).ok().flatten())
+                .map(|(bytes, _)| bytes);
             Box::new(move |c: &Rc<Ctrl>| match rec {
                 Ok(Some(rec)) => {
                     let lang = c.lang();
+                    let tz = c.tz();
+                    let operator = c.display_name(&rec.capture.operator_id);
                     let app = c.app();
-                    let g = app.global::<AppState>();
-                    app.global::<RecordsState>().set_detail_title(s(format!(
+                    let g = app.global::<RecordsState>();
+                    g.set_detail_title(s(format!(
                         "{} — {}",
                         rec.enrollment_no,
                         enroll_sync::text::card_upper(&rec.applicant.name.full())
                     )));
-                    app.global::<RecordsState>().set_detail_lines(model(lists::detail_lines(&rec, &lang)));
-                    app.global::<RecordsState>().set_detail_history(model(lists::history_lines(&rec, &lang)));
-                    app.global::<RecordsState>().set_detail_hq(s(lists::hq_line(&rec, &lang)));
-                    app.global::<RecordsState>().set_detail_awaiting(rec.review.status == RecordStatus::Captured);
+                    g.set_detail_lines(model(lists::detail_lines(&rec, &operator, &lang)));
+                    g.set_detail_fingers(model(lists::finger_lines(&rec, &lang)));
+                    g.set_detail_history(model(lists::history_lines(&rec, &lang, tz, &|p| {
+                        c.display_name(p)
+                    })));
+                    g.set_detail_hq(s(lists::hq_line(&rec, &lang)));
+                    g.set_detail_awaiting(rec.review.status == RecordStatus::Captured);
+                    match photo.as_deref().and_then(jpeg_image) {
+                        Some(img) => {
+                            g.set_detail_photo(img);
+                            g.set_detail_has_photo(true);
+                        }
+                        None => g.set_detail_has_photo(false),
+                    }
                     c.state.borrow_mut().detail_id = Some(rec.id);
                     c.navigate("detail");
                 }
@@ -123,8 +143,10 @@ impl Ctrl {
     pub(super) fn bind_records(self: &Rc<Self>) {
         let app = self.app();
         let g = app.global::<RecordsState>();
-        on!(self, g, on_search_records, |c, q: SharedString| c.search_records(&q));
-        on!(self, g, on_open_record, |c, id: SharedString| c.open_record(&id));
+        on!(self, g, on_search_records, |c, q: SharedString| c
+            .search_records(&q));
+        on!(self, g, on_open_record, |c, id: SharedString| c
+            .open_record(&id));
         on!(self, g, on_approve_record, |c| c.decide(None));
         on!(self, g, on_return_record, |c, reason: SharedString| c
             .decide(Some(reason.to_string())));
@@ -152,4 +174,26 @@ impl Ctrl {
             )
         });
     }
+
+    /// An account's display name (records keep the sign-in name).
+    pub(super) fn display_name(&self, person: &str) -> String {
+        self.state
+            .borrow()
+            .accounts
+            .iter()
+            .find(|a| a.0 == person)
+            .map(|a| a.1.clone())
+            .unwrap_or_else(|| person.to_owned())
+    }
+}
+
+/// A stored JPEG as a Slint image; `None` when it does not decode.
+pub(super) fn jpeg_image(bytes: &[u8]) -> Option<slint::Image> {
+    let rgb = image::load_from_memory(bytes).ok()?.to_rgb8();
+    let buf = slint::SharedPixelBuffer::<slint::Rgb8Pixel>::clone_from_slice(
+        rgb.as_raw(),
+        rgb.width(),
+        rgb.height(),
+    );
+    Some(slint::Image::from_rgb8(buf))
 }

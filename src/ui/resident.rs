@@ -4,6 +4,9 @@ use super::*;
 
 impl Ctrl {
     pub(super) fn resident_answer(self: &Rc<Self>, yes: bool) {
+        if yes && !lists::ready_for_review(&self.state.borrow().form) {
+            return;
+        }
         if yes {
             self.go_step(CONSENT_STEP);
         } else {
@@ -16,30 +19,39 @@ impl Ctrl {
         }
     }
 
+    /// Reads the review aloud: ID numbers digit by digit, dates as "ngày … tháng … năm …".
+    /// The screen shows it is speaking, and says so in words when nothing can be heard.
     pub(super) fn read_aloud(&self) {
+        if self.state.borrow().speaking {
+            return;
+        }
         let st = self.state.borrow();
-        let lines = lists::resident_lines(&st.form, "vi");
+        let text = speech::speech_text(&lists::resident_lines(&st.form, "vi"));
         let volume = st.settings.volume;
         drop(st);
-        let text = lines
-            .iter()
-            .map(|l| format!("{}: {}.", l.label, l.value))
-            .collect::<Vec<_>>()
-            .join(" ");
+        self.state.borrow_mut().speaking = true;
+        self.app().global::<ResidentState>().set_speaking(true);
         speech::speak(text, volume, |err| {
-            if let Some((vi, en)) = err {
-                // Only fails once the event loop is gone.
-                drop(slint::invoke_from_event_loop(move || {
-                    with_ctrl(|c| c.banner(&vi, &en, true))
-                }));
-            }
+            // Only fails once the event loop is gone.
+            drop(slint::invoke_from_event_loop(move || {
+                with_ctrl(|c| {
+                    c.state.borrow_mut().speaking = false;
+                    let app = c.app();
+                    let g = app.global::<ResidentState>();
+                    g.set_speaking(false);
+                    if let Some((vi, en)) = err {
+                        g.set_resident_message(c.pick(&vi, &en));
+                    }
+                })
+            }));
         });
     }
 
     pub(super) fn bind_resident(self: &Rc<Self>) {
         let app = self.app();
         let g = app.global::<ResidentState>();
-        on!(self, g, on_resident_answer, |c, yes: bool| c.resident_answer(yes));
+        on!(self, g, on_resident_answer, |c, yes: bool| c
+            .resident_answer(yes));
         on!(self, g, on_read_aloud, |c| c.read_aloud());
     }
 }

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 
 use enroll_hardware::fingerprint::capture::capture_finger;
+use enroll_hardware::fingerprint::driver::CancelToken;
+use enroll_hardware::fingerprint::error::ScannerError;
 use enroll_hardware::fingerprint::sim::scenario::{Placement, Scenario};
 use enroll_hardware::fingerprint::sim::Simulator;
 use enroll_hardware::fingerprint::{
@@ -28,6 +30,8 @@ pub enum Update {
     Progress(String, String),
     Done(Box<HwOutcome>),
     Failed(String, String),
+    /// The capture was stopped (the kiosk locked).
+    Cancelled,
 }
 
 pub struct Request {
@@ -38,12 +42,15 @@ pub struct Request {
 
 pub struct ScannerLink {
     tx: mpsc::Sender<Request>,
+    cancel: CancelToken,
 }
 
 impl ScannerLink {
     /// Starts the scanner thread; `deliver` runs each update on the UI thread.
     pub fn start(source: ScannerSource, deliver: fn(Update)) -> ScannerLink {
         let (tx, rx) = mpsc::channel::<Request>();
+        let cancel = CancelToken::new();
+        let token = cancel.clone();
         std::thread::spawn(move || {
             let send = move |u: Update| {
                 // Fails only once the event loop is gone, when nobody waits for the result.
@@ -54,7 +61,7 @@ impl ScannerLink {
             while let Ok(req) = rx.recv() {
                 if scanner.is_none() {
                     match open(&source, &mut simulator) {
-                        Ok(s) => scanner = Some(s),
+                        Ok(s) => scanner = Some(s.with_cancel(token.clone())),
                         Err((vi, en)) => {
                             send(Update::Failed(vi, en));
                             continue;
@@ -67,6 +74,7 @@ impl ScannerLink {
                 };
                 match capture_finger(sc, req.finger, &req.policy, &req.taken, &mut events) {
                     Ok(outcome) => send(Update::Done(Box::new(outcome))),
+                    Err(ScannerError::Cancelled) => send(Update::Cancelled),
                     Err(e) => {
                         // Open afresh next time: the line may have gone away.
                         scanner = None;
@@ -84,11 +92,18 @@ impl ScannerLink {
                 }
             }
         });
-        ScannerLink { tx }
+        ScannerLink { tx, cancel }
     }
 
     pub fn capture(&self, req: Request) -> bool {
+        // A cancel asked while no capture ran must not stop this one.
+        self.cancel.reset();
         self.tx.send(req).is_ok()
+    }
+
+    /// Stops a capture in progress (the scanner stops waiting for a finger).
+    pub fn cancel(&self) {
+        self.cancel.cancel();
     }
 }
 

@@ -12,6 +12,10 @@ pub struct Settings {
     pub read_aloud: bool,
     pub volume: u8,
     pub hq_address: String,
+    /// The kiosk's time zone as minutes east of UTC; times on screen use it. Vietnam
+    /// (Asia/Ho_Chi_Minh) has kept +07:00 without daylight saving since 1975, so a fixed
+    /// offset is exact there and needs no time-zone database.
+    pub utc_offset_minutes: i32,
 }
 
 impl Default for Settings {
@@ -23,6 +27,7 @@ impl Default for Settings {
             read_aloud: true,
             volume: 75,
             hq_address: String::new(),
+            utc_offset_minutes: 7 * 60,
         }
     }
 }
@@ -37,10 +42,14 @@ impl Ctrl {
         app.global::<Theme>().set_text_scale(set.text_scale);
         let g = app.global::<AppState>();
         g.set_language(s(&set.language));
-        app.global::<SettingsState>().set_idle_seconds(set.idle_seconds as i32);
-        app.global::<ResidentState>().set_read_aloud_enabled(set.read_aloud);
-        app.global::<SettingsState>().set_volume(i32::from(set.volume));
-        app.global::<SettingsState>().set_hq_address(s(&set.hq_address));
+        app.global::<SettingsState>()
+            .set_idle_seconds(set.idle_seconds as i32);
+        app.global::<ResidentState>()
+            .set_read_aloud_enabled(set.read_aloud);
+        app.global::<SettingsState>()
+            .set_volume(i32::from(set.volume));
+        app.global::<SettingsState>()
+            .set_hq_address(s(&set.hq_address));
         select_language(&set.language);
         drop(st);
         self.touched();
@@ -106,5 +115,13 @@ impl Ctrl {
             c.state.borrow_mut().settings.hq_address = v.to_string();
             c.save_settings()
         });
+    }
+
+    /// The kiosk's time zone (an unusable setting falls back to Vietnam's +07:00).
+    pub(super) fn tz(&self) -> chrono::FixedOffset {
+        let minutes = self.state.borrow().settings.utc_offset_minutes;
+        chrono::FixedOffset::east_opt(minutes * 60)
+            .or_else(|| chrono::FixedOffset::east_opt(7 * 3600))
+            .expect("+07:00 is a valid offset")
     }
 }

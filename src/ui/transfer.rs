@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use chrono::Utc;
 
-use super::{s, with_ctrl, Ctrl, HomeState, SharedString, SyncState};
+use super::{with_ctrl, AppState, Ctrl, SyncState};
 use crate::store::Store;
 use crate::sync::{self, Progress, Provisioned, SyncError};
 use slint::ComponentHandle;
@@ -38,12 +38,44 @@ fn show_progress(p: Progress) {
     }));
 }
 
-/// A plain sentence for a failed transfer; saved records are never touched by a failure.
+/// A plain sentence for a failed transfer, with what the operator can do; saved records are
+/// never touched by a failure.
 fn failure(e: &SyncError) -> (String, String) {
+    let (vi, en) = match e {
+        SyncError::NotProvisioned => (
+            "máy chưa được trung tâm cấp phép. Hãy báo giám sát viên để cấp phép máy",
+            "HQ has not set this kiosk up yet. Ask your supervisor to have it set up",
+        ),
+        SyncError::Http(_) => (
+            "không kết nối được trung tâm. Kiểm tra mạng rồi thử lại, hoặc xuất ra USB",
+            "HQ could not be reached. Check the network and try again, or export to USB",
+        ),
+        SyncError::Io { .. } => (
+            "không ghi được tệp. Kiểm tra USB đã cắm và còn chỗ trống, rồi thử lại",
+            "the file could not be written. Check the USB stick is in and has room, then try again",
+        ),
+        SyncError::Refused { .. } | SyncError::WrongKiosk { .. } | SyncError::WrongDevice(_) => (
+            "trung tâm từ chối máy này. Hãy báo giám sát viên",
+            "HQ refused this kiosk. Tell your supervisor",
+        ),
+        _ => (
+            "có lỗi khi gửi. Hãy thử lại sau; nếu vẫn lỗi, báo giám sát viên",
+            "something went wrong while sending. Try again later; if it keeps failing, tell your supervisor",
+        ),
+    };
     (
-        format!("Chưa gửi được: {e}. Hồ sơ vẫn an toàn trên máy; hãy thử lại sau."),
-        format!("Not sent: {e}. The records are safe on the kiosk; try again later."),
+        format!("Chưa gửi được: {vi}. Hồ sơ vẫn an toàn trên máy."),
+        format!("Not sent: {en}. The records are safe on the kiosk."),
     )
+}
+
+/// A byte count in words an operator reads at a glance.
+fn size_text(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / f64::from(1 << 20)),
+        b if b >= 1 << 10 => format!("{} KB", b >> 10),
+        b => format!("{b} B"),
+    }
 }
 
 impl Ctrl {
@@ -66,9 +98,13 @@ impl Ctrl {
             Box::new(move |c: &Rc<Ctrl>| match result {
                 Ok(report) => {
                     let app = c.app();
-                    let _g = app.global::<super::AppState>();
                     app.global::<SyncState>().set_sync_progress(1.0);
-                    app.global::<HomeState>().set_last_sync(s(Utc::now().format("%d/%m/%Y %H:%M").to_string()));
+                    {
+                        let mut st = c.state.borrow_mut();
+                        st.sync_facts.last_sync = Some(Utc::now());
+                        st.sync_facts.provisioned = true;
+                    }
+                    c.home_texts();
                     let refused = report.rejected.len();
                     c.transfer_status(
                         &format!(
@@ -92,7 +128,11 @@ impl Ctrl {
     pub(super) fn start_export(self: &Rc<Self>) {
         let data_dir = self.data_dir.clone();
         self.app().global::<SyncState>().set_sync_progress(0.0);
-        self.transfer_status("Đang ghi tệp xuất…", "Writing the export file…");
+        self.app().global::<AppState>().set_busy(true);
+        self.transfer_status(
+            "Đang ghi tệp ra USB… Đừng rút USB cho đến khi máy báo xong.",
+            "Writing the file to the USB stick… Do not remove it until the kiosk says it is done.",
+        );
         self.worker.post(move |store: &mut Store| {
             let result = (|| {
                 let prov = Provisioned::load(store)?;
@@ -109,14 +149,17 @@ impl Ctrl {
             })();
             Box::new(move |c: &Rc<Ctrl>| match result {
                 Ok((out, records, bytes)) => {
+                    c.app().global::<AppState>().set_busy(false);
                     c.app().global::<SyncState>().set_sync_progress(1.0);
                     let path = out.display();
+                    let size = size_text(bytes);
                     c.transfer_status(
-                        &format!("Đã xuất {records} hồ sơ ({bytes} byte) ra {path}. Mang tệp này về trung tâm và nhập lại biên nhận."),
-                        &format!("Exported {records} records ({bytes} bytes) to {path}. Take it to HQ and import the receipt back."),
+                        &format!("Đã xuất {records} hồ sơ ({size}) ra {path}. Có thể rút USB. Mang tệp này về trung tâm; biên nhận của trung tâm sẽ được nhập lại vào máy."),
+                        &format!("Exported {records} records ({size}) to {path}. You can remove the USB stick. Take the file to HQ; HQ's receipt is imported back into the kiosk."),
                     );
                 }
                 Err(e) => {
+                    c.app().global::<AppState>().set_busy(false);
                     let (vi, en) = failure(&e);
                     c.transfer_status(&vi, &en);
                 }
@@ -134,10 +177,19 @@ impl Ctrl {
     pub(super) fn sync_texts(&self) {
         let app = self.app();
         let g = app.global::<SyncState>();
+        // The buttons stay on: provisioning may happen while the screen is open, and a
+        // refused attempt says in words what to do.
         g.set_sync_available(true);
-        g.set_sync_status(self.pick(
-            "Gửi qua mạng khi có kết nối, hoặc xuất tệp ra USB. Máy phải được trung tâm cấp phép trước (kiosk provision).",
-            "Send over the network when connected, or export a file to a USB stick. HQ must have provisioned this kiosk first (kiosk provision).",
-        ));
+        g.set_sync_status(if self.state.borrow().sync_facts.provisioned {
+            self.pick(
+                "Gửi qua mạng khi có kết nối, hoặc xuất tệp ra USB rồi mang về trung tâm.",
+                "Send over the network when connected, or export a file to a USB stick and take it to HQ.",
+            )
+        } else {
+            self.pick(
+                "Máy chưa được trung tâm cấp phép nên chưa gửi được. Hãy báo giám sát viên để cấp phép máy.",
+                "HQ has not set this kiosk up yet, so nothing can be sent. Ask your supervisor to have it set up.",
+            )
+        });
     }
 }

@@ -50,23 +50,42 @@ impl Ctrl {
     }
 
     pub(super) fn go_step(self: &Rc<Self>, step: usize) {
-        let step = step.min(CONSENT_STEP);
+        let mut step = step.min(CONSENT_STEP);
+        // The resident never sees an empty review: without the basics, stay (or go) where
+        // they are filled in.
+        let refused = step == RESIDENT_STEP && !lists::ready_for_review(&self.state.borrow().form);
+        if refused {
+            let current = self.state.borrow().step;
+            step = if current == RESIDENT_STEP { 2 } else { current };
+        }
         self.state.borrow_mut().step = step;
         let app = self.app();
         let g = app.global::<AppState>();
         self.clear_banner();
+        if refused {
+            self.banner(
+                "Chưa thể cho người dân xem: cần có họ tên, ngày sinh, giới tính và nơi thường trú.",
+                "The resident cannot review yet: the name, date of birth, sex and permanent residence are needed.",
+                true,
+            );
+        }
         app.global::<WizardState>().set_picker_open(false);
         app.global::<CaptureState>().set_exception_open(false);
         g.set_keyboard_open(false);
         if step == RESIDENT_STEP {
             app.global::<ResidentState>().set_resident_message(s(""));
-            app.global::<ResidentState>().set_resident_lines(model(lists::resident_lines(
-                &self.state.borrow().form,
-                &self.lang(),
-            )));
+            app.global::<ResidentState>()
+                .set_resident_lines(model(lists::resident_lines(
+                    &self.state.borrow().form,
+                    &self.lang(),
+                )));
         }
         app.global::<WizardState>().set_step(step as i32);
         g.set_page(s("wizard"));
+        app.global::<CaptureState>().set_reviewing_shot(false);
+        if step == PHOTO_STEP || step == RESIDENT_STEP {
+            self.load_photo();
+        }
         self.live_preview(step == PHOTO_STEP);
         self.state.borrow_mut().composer.reset();
         self.save_draft();
@@ -103,7 +122,11 @@ impl Ctrl {
     }
 
     pub(super) fn edited(self: &Rc<Self>, key: &str, value: &str) {
-        self.state.borrow_mut().form.set(key, value);
+        {
+            let form = &mut self.state.borrow_mut().form;
+            form.set(key, value);
+            form.touch(key);
+        }
         self.revalidate();
         self.save_draft();
     }
@@ -111,18 +134,31 @@ impl Ctrl {
     pub(super) fn chose(self: &Rc<Self>, key: &str, code: &str) {
         match key {
             "scan-qr" => return self.scan_qr(),
+            // "Same as permanent residence" for the address whose key prefix is `code`.
             "copy-residence" => {
+                let target = if code.is_empty() {
+                    "applicant.current_residence"
+                } else {
+                    code
+                };
+                if !crate::ui::form::ADDRESSES.contains(&target) {
+                    return;
+                }
                 let mut st = self.state.borrow_mut();
                 for part in ["province", "commune", "detail"] {
                     let v = st
                         .form
                         .get(&format!("applicant.permanent_residence.{part}"))
                         .to_owned();
-                    st.form
-                        .set(&format!("applicant.current_residence.{part}"), &v);
+                    st.form.set(&format!("{target}.{part}"), &v);
                 }
+                st.form.touch(target);
             }
-            _ => self.state.borrow_mut().form.set(key, code),
+            _ => {
+                let form = &mut self.state.borrow_mut().form;
+                form.set(key, code);
+                form.touch(key);
+            }
         }
         self.refresh_form();
         self.save_draft();
@@ -140,16 +176,22 @@ impl Ctrl {
 
     pub(super) fn refresh_form(&self) {
         let app = self.app();
-        let g = app.global::<AppState>();
-        app.global::<WizardState>().set_form_version(app.global::<WizardState>().get_form_version().wrapping_add(1));
+        app.global::<WizardState>().set_form_version(
+            app.global::<WizardState>()
+                .get_form_version()
+                .wrapping_add(1),
+        );
         let st = self.state.borrow();
-        app.global::<CaptureState>().set_fingers(model(lists::finger_slots(
-            &st.form,
-            st.current_finger,
-            &st.settings.language,
-        )));
-        app.global::<CaptureState>().set_current_finger(st.current_finger as i32);
-        app.global::<CaptureState>().set_has_photo(st.form.photo.is_some());
+        app.global::<CaptureState>()
+            .set_fingers(model(lists::finger_slots(
+                &st.form,
+                st.current_finger,
+                &st.settings.language,
+            )));
+        app.global::<CaptureState>()
+            .set_current_finger(st.current_finger as i32);
+        app.global::<CaptureState>()
+            .set_has_photo(st.form.photo.is_some());
         drop(st);
         self.revalidate();
     }
@@ -183,6 +225,7 @@ impl Ctrl {
                 message: s(if en { &f.message_en } else { &f.message_vi }),
                 warning: f.severity == Severity::Warning,
                 acknowledged: st.form.is_acknowledged(f),
+                shown: st.form.shows(&f.path),
             })
             .collect();
         let errors = st.findings.iter().filter(|f| f.is_error()).count();
@@ -193,15 +236,16 @@ impl Ctrl {
             .count();
         drop(st);
         let app = self.app();
-        let g = app.global::<AppState>();
+        let ready = lists::ready_for_review(&self.state.borrow().form);
+        app.global::<WizardState>().set_review_ready(ready);
         app.global::<WizardState>().set_findings(model(items));
         app.global::<WizardState>().set_open_errors(errors as i32);
-        app.global::<WizardState>().set_open_warnings(warnings as i32);
+        app.global::<WizardState>()
+            .set_open_warnings(warnings as i32);
     }
 
     pub(super) fn open_picker(&self, key: &str) {
         let app = self.app();
-        let g = app.global::<AppState>();
         if key.ends_with(".commune") {
             let province = key.replace(".commune", ".province");
             if self.state.borrow().form.get(&province).is_empty() {
@@ -215,9 +259,14 @@ impl Ctrl {
         }
         self.state.borrow_mut().picker_target = key.to_owned();
         let en = self.lang() == "en";
-        app.global::<WizardState>().set_picker_title(s(lists::picker_title(key, en)));
+        app.global::<WizardState>()
+            .set_picker_title(s(lists::picker_title(key, en)));
         app.global::<WizardState>().set_picker_query(s(""));
         app.global::<WizardState>().set_picker_open(true);
+        // Touch screens search with the on-screen keyboard; the search box has the focus.
+        self.state.borrow_mut().composer.reset();
+        app.global::<AppState>().set_keyboard_numeric(false);
+        app.global::<AppState>().set_keyboard_open(true);
         self.picker_search("");
     }
 
@@ -232,7 +281,11 @@ impl Ctrl {
 
     pub(super) fn picker_chosen(self: &Rc<Self>, code: &str) {
         let target = self.state.borrow().picker_target.clone();
-        self.state.borrow_mut().form.set(&target, code);
+        {
+            let form = &mut self.state.borrow_mut().form;
+            form.set(&target, code);
+            form.touch(&target);
+        }
         let app = self.app();
         let g = app.global::<AppState>();
         app.global::<WizardState>().set_picker_open(false);
@@ -321,20 +374,38 @@ impl Ctrl {
                     .unwrap_or_default()
             });
         }
-        on!(self, g, on_edited, |c, key: SharedString, value: SharedString| c
-            .edited(&key, &value));
-        on!(self, g, on_chose, |c, key: SharedString, code: SharedString| c
-            .chose(&key, &code));
-        on!(self, g, on_acknowledge, |c, code: SharedString, path: SharedString| c
-            .acknowledge(&code, &path));
-        on!(self, g, on_open_picker, |c, key: SharedString| c.open_picker(&key));
-        on!(self, g, on_picker_search, |c, q: SharedString| c.picker_search(&q));
+        on!(
+            self,
+            g,
+            on_edited,
+            |c, key: SharedString, value: SharedString| c.edited(&key, &value)
+        );
+        on!(
+            self,
+            g,
+            on_chose,
+            |c, key: SharedString, code: SharedString| c.chose(&key, &code)
+        );
+        on!(
+            self,
+            g,
+            on_acknowledge,
+            |c, code: SharedString, path: SharedString| c.acknowledge(&code, &path)
+        );
+        on!(self, g, on_open_picker, |c, key: SharedString| c
+            .open_picker(&key));
+        on!(self, g, on_picker_search, |c, q: SharedString| c
+            .picker_search(&q));
         on!(self, g, on_picker_chosen, |c, code: SharedString| c
             .picker_chosen(&code));
-        on!(self, g, on_go_step, |c, i: i32| c.go_step(i.max(0) as usize));
+        on!(self, g, on_go_step, |c, i: i32| c
+            .go_step(i.max(0) as usize));
         on!(self, g, on_next_step, |c| {
-            let st = c.state.borrow().step;
-            c.go_step(st + 1)
+            let step = c.state.borrow().step;
+            // "Tiếp" shows every finding of the step being left.
+            c.state.borrow_mut().form.attempt_step(step);
+            c.show_findings();
+            c.go_step(step + 1)
         });
         on!(self, g, on_back_step, |c| {
             let st = c.state.borrow().step;
@@ -345,6 +416,7 @@ impl Ctrl {
             c.go_home()
         });
         on!(self, g, on_seal, |c| c.seal());
+        on!(self, g, on_discard_draft, |c| c.discard_draft());
     }
 
     /// Step names and the closed lists' labels, in the current language.
@@ -362,5 +434,59 @@ impl Ctrl {
         g.set_provenances(choices(lists::PROVENANCES));
         g.set_marital_statuses(choices(lists::MARITAL));
         g.set_consent_givers(choices(lists::CONSENT));
+        g.set_blood_types(choices(lists::BLOOD_TYPES));
+    }
+
+    /// Throws away the enrollment in progress (the operator confirmed); the store records
+    /// who discarded it in the audit log.
+    pub(super) fn discard_draft(self: &Rc<Self>) {
+        let id = self.state.borrow().form.id.to_string();
+        let by = self.by();
+        self.live_preview(false);
+        self.worker.post(move |store: &mut Store| {
+            let result = store.discard_draft(&id, &by);
+            Box::new(move |c: &Rc<Ctrl>| match result {
+                Ok(_) => {
+                    {
+                        let mut st = c.state.borrow_mut();
+                        st.form = Form::new();
+                        st.current_finger = 0;
+                        st.taken.clear();
+                        st.waiting_draft = None;
+                        st.step = 0;
+                    }
+                    c.refresh_form();
+                    c.go_home();
+                    c.banner("Đã huỷ hồ sơ đang làm.", "The unfinished enrollment was discarded.", false);
+                }
+                Err(e) => c.banner(
+                    &format!("Chưa huỷ được hồ sơ ({e}). Hãy thử lại hoặc báo giám sát viên."),
+                    &format!("The enrollment could not be discarded ({e}). Try again or tell your supervisor."),
+                    true,
+                ),
+            })
+        });
+    }
+
+    /// Shows the saved photo (after a restart the form has only its hash).
+    fn load_photo(&self) {
+        let Some(sha) = self
+            .state
+            .borrow()
+            .form
+            .photo
+            .as_ref()
+            .map(|p| p.sha256.clone())
+        else {
+            return;
+        };
+        self.worker.post(move |store: &mut Store| {
+            let bytes = store.blob(&sha).ok().flatten().map(|(b, _)| b);
+            Box::new(move |c: &Rc<Ctrl>| {
+                if let Some(img) = bytes.as_deref().and_then(super::records::jpeg_image) {
+                    c.app().global::<CaptureState>().set_photo(img);
+                }
+            })
+        });
     }
 }
