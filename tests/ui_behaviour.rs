@@ -268,7 +268,13 @@ async fn idle_lock_keeps_the_draft() {
     assert_eq!(wizard_state(app).get_step(), 2);
     assert_eq!(find(app, "Tên").accessible_value().as_deref(), Some("Hoà"));
 
-    // Nothing is timed against the resident: the review screen never locks.
+    // Nothing is timed against the resident: the review screen never locks. (It opens only
+    // once there is something to confirm.)
+    fill(&k, "Họ", "Trần").await;
+    fill(&k, "Ngày sinh", "1950").await;
+    press(&k, "Nam").await;
+    press(&k, "Địa chỉ").await;
+    pick(&k, "Chọn Tỉnh, thành phố…", "ha noi").await;
     press(&k, "Người dân xem").await;
     assert_eq!(wizard_state(app).get_step(), 7);
     i_slint_backend_testing::mock_elapsed_time(Duration::from_secs(600));

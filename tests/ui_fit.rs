@@ -96,6 +96,7 @@ fn outside(app: &AppWindow) -> Vec<String> {
             })
         })
         .collect();
+    out.sort();
     out.dedup();
     out
 }
