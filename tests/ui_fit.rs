@@ -122,6 +122,24 @@ fn reachable(app: &AppWindow, label: &str, anchor: &str) -> bool {
     false
 }
 
+/// WCAG relative luminance of an sRGB colour.
+fn luminance(c: slint::Color) -> f64 {
+    let lin = |v: u8| {
+        let v = f64::from(v) / 255.0;
+        if v <= 0.04045 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * lin(c.red()) + 0.7152 * lin(c.green()) + 0.0722 * lin(c.blue())
+}
+
+fn contrast(a: slint::Color, b: slint::Color) -> f64 {
+    let (la, lb) = (luminance(a), luminance(b));
+    (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+}
+
 struct Check<'a> {
     k: &'a Kiosk,
     dir: &'a Path,
@@ -181,6 +199,20 @@ fn every_screen_fits_at_every_text_size_in_both_languages() {
             .set_size(slint::PhysicalSize::new(1280, 800));
         settle(&k).await;
         let app = &k.window;
+        // Control boundaries stand out from the page and from a field's inside (WCAG 1.4.11).
+        let theme = app.global::<kiosk::ui::Theme>();
+        for (name, edge) in [
+            ("field", theme.get_field_border()),
+            ("button", theme.get_border()),
+        ] {
+            for (against, bg) in [
+                ("page", theme.get_background()),
+                ("surface", theme.get_surface()),
+            ] {
+                let ratio = contrast(edge, bg);
+                assert!(ratio >= 3.0, "{name} edge on {against}: {ratio:.2}:1");
+            }
+        }
         for lang in ["vi", "en"] {
             for scale in SCALES {
                 let en = lang == "en";

@@ -427,11 +427,61 @@ async fn discard_fields_supervisor_view_and_lock() {
     std::thread::sleep(Duration::from_millis(10));
 }
 
+async fn errors_without_layout_jumps() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let k = kiosk(dir.path());
+    settle(&k).await;
+    sign_in(&k, OPERATOR_PIN).await;
+    press(&k, "Đăng ký hồ sơ mới").await;
+    press(&k, "Cá nhân").await;
+    let app = &k.window;
+    let shown = |app: &AppWindow| -> Vec<String> {
+        wizard_state(app)
+            .get_findings()
+            .iter()
+            .filter(|f| f.shown)
+            .map(|f| f.code.to_string())
+            .collect()
+    };
+    // Nothing is flagged before it was touched, though the empty form has findings.
+    assert!(wizard_state(app).get_findings().row_count() > 0);
+    assert!(shown(app).is_empty(), "{:?}", shown(app));
+    let before = control(app, "Nam")
+        .expect("sex choice")
+        .absolute_position()
+        .y;
+    fill(&k, "Ngày sinh", "31/13/1958").await;
+    assert_eq!(shown(app), vec!["form.birth_date.format".to_owned()]);
+    let after = control(app, "Nam")
+        .expect("sex choice")
+        .absolute_position()
+        .y;
+    assert_eq!(
+        before, after,
+        "the error takes reserved space: nothing below moves"
+    );
+    fill(&k, "Ngày sinh", "").await;
+    assert_eq!(
+        shown(app),
+        vec!["form.birth_date.required".to_owned()],
+        "empty says required"
+    );
+    // "Tiếp" shows every finding of the step it leaves.
+    press(&k, "Tiếp").await;
+    let shown_now = shown(app);
+    assert!(
+        shown_now.iter().any(|c| c == "form.sex.required"),
+        "{shown_now:?}"
+    );
+    settle(&k).await;
+}
+
 #[test]
 fn operator_and_resident_on_the_real_screen() {
     init(false);
     run(async {
         typing_in_the_lower_half().await;
+        errors_without_layout_jumps().await;
         resident_review_and_read_aloud().await;
         photo_verdicts_and_ten_fingers().await;
         discard_fields_supervisor_view_and_lock().await;

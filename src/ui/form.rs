@@ -255,15 +255,15 @@ impl Form {
             own.push(finding(
                 "applicant.birth_date",
                 "form.birth_date.required",
-                "Hãy nhập ngày sinh (hoặc chỉ năm sinh nếu không rõ ngày).",
-                "Enter the date of birth (or only the year if the day is not known).",
+                "Hãy nhập ngày sinh (chỉ năm nếu không rõ).",
+                "Enter the date of birth (the year alone if unknown).",
             ));
         } else if date.is_none() {
             own.push(finding(
                 "applicant.birth_date",
                 "form.birth_date.format",
-                "Ngày sinh chưa đúng dạng. Gõ ngày/tháng/năm (14/03/1958), tháng/năm (03/1958) hoặc chỉ năm (1958).",
-                "The date of birth is not in a known form. Type day/month/year (14/03/1958), month/year (03/1958) or the year alone (1958).",
+                "Sai dạng ngày. Gõ 14/03/1958, 03/1958 hoặc 1958.",
+                "Not a date. Type 14/03/1958, 03/1958 or 1958.",
             ));
         }
         let (year, month, day) = date.unwrap_or((1900, None, None));
