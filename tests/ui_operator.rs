@@ -309,8 +309,14 @@ async fn discard_fields_supervisor_view_and_lock() {
     let dir = tempfile::tempdir().expect("tempdir");
     let k = screen_kiosk(dir.path());
     settle(&k).await;
-    sign_in(&k, OPERATOR_PIN).await;
     let app = &k.window;
+    // A wrong-PIN message belongs to the account it was about, not the next one chosen.
+    sign_in(&k, "000000").await;
+    assert!(lock_state(app).get_pin_message().contains("Sai mã PIN"));
+    press(&k, "Lê Văn Nam (giám sát)").await;
+    assert_eq!(lock_state(app).get_pin_message(), "");
+    press(&k, "Trần Thị Mai").await;
+    sign_in(&k, OPERATOR_PIN).await;
 
     // Blood type, spouse's ID number and temporary residence are on screen and reach the form
     // (a tall window: these steps scroll on the real screen).
