@@ -102,6 +102,36 @@ async fn typing_in_the_lower_half() {
         .map(|c| c.label.to_string())
         .collect();
     assert!(items.iter().any(|l| l.contains("Huế")), "{items:?}");
+    press(&k, "Đóng").await;
+
+    // At the largest text size the same field sits lower still; it is revealed all the same.
+    settings_state(app).invoke_set_text_scale(1.5);
+    press(&k, "Ẩn bàn phím").await;
+    let field = control(app, label).expect("the address line is on screen");
+    assert!(
+        field.absolute_position().y > 400.0,
+        "{:?}",
+        field.absolute_position()
+    );
+    field.mock_single_click(PointerEventButton::Left);
+    settle(&k).await;
+    let top_row = control(app, "1").expect("keyboard shown");
+    let field = control(app, label).expect("the field is still on screen");
+    assert!(
+        bottom(&field) <= top_row.absolute_position().y,
+        "at 150 %: field bottom {} under the keyboard top {}",
+        bottom(&field),
+        top_row.absolute_position().y
+    );
+    control(app, "Dấu cách")
+        .expect("space")
+        .mock_single_click(PointerEventButton::Left);
+    settle(&k).await;
+    type_keys(&k, "ddoong").await;
+    assert_eq!(
+        k.form().get("applicant.permanent_residence.detail"),
+        "thôn xóm đông"
+    );
     settle(&k).await;
 }
 
