@@ -290,6 +290,17 @@ pub fn export(
     prov: &Provisioned,
     out: &Path,
 ) -> Result<(usize, u64), SyncError> {
+    export_with_progress(store, key, prov, out, &mut |_| {})
+}
+
+/// As [`export`], reporting progress as the bundle is written (the kiosk screen's bar).
+pub fn export_with_progress(
+    store: &Store,
+    key: &DeviceKey,
+    prov: &Provisioned,
+    out: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(usize, u64), SyncError> {
     let pending = store.pending_sync()?;
     let mut blobs: Vec<String> = pending.iter().flat_map(|p| p.blobs.clone()).collect();
     blobs.sort();
@@ -319,7 +330,9 @@ pub fn export(
     };
     let tmp = out.with_extension("partial");
     let mut file = std::fs::File::create(&tmp).map_err(io)?;
-    let mut source = FrameSource::<fn(Progress)>::new(store, key, prov, StreamKind::Bundle, plan)?;
+    let mut source =
+        FrameSource::<&mut dyn FnMut(Progress)>::new(store, key, prov, StreamKind::Bundle, plan)?;
+    source.progress = Some(progress);
     let written = std::io::copy(&mut source, &mut file).map_err(io)?;
     if let Some(e) = source.error.take() {
         return Err(e);

@@ -144,7 +144,8 @@ impl Ctrl {
                 })?;
                 let name = format!("{}-{}.bundle", prov.kiosk_id, Utc::now().format("%Y%m%d-%H%M%S"));
                 let out = dir.join(name);
-                let (records, bytes) = sync::export(store, &key, &prov, &out)?;
+                let (records, bytes) =
+                    sync::export_with_progress(store, &key, &prov, &out, &mut show_progress)?;
                 Ok::<_, SyncError>((out, records, bytes))
             })();
             Box::new(move |c: &Rc<Ctrl>| match result {
