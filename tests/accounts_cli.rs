@@ -67,6 +67,8 @@ fn record_file(dir: &Path, name: &str) -> (String, String) {
     let mut r = example(Utc::now());
     r.id = new_record_id();
     r.capture.operator_id = "lan".into();
+    // The file is made on this kiosk, which fills in its own code.
+    r.capture.kiosk_id = String::new();
     if let FingerOutcome::Captured { force_captured, .. } = &mut r.biometrics.fingers[0].outcome {
         *force_captured = true;
     }
@@ -151,7 +153,7 @@ fn accounts_review_and_audit_from_the_command_line() {
     let (file, id) = record_file(tmp.path(), "r.json");
     ok(run(
         &data,
-        &[],
+        &[("KIOSK_PIN", OP_PIN)],
         &[
             "records",
             "add",
@@ -310,7 +312,7 @@ fn doctor_purge_and_guards_from_the_command_line() {
     let (f3, _) = record_file(tmp.path(), "c.json");
     ok(run(
         &data,
-        &[],
+        &[("KIOSK_PIN", OP_PIN)],
         &[
             "records",
             "add",
@@ -323,7 +325,7 @@ fn doctor_purge_and_guards_from_the_command_line() {
     ));
     let warned = ok(run(
         &data,
-        &[],
+        &[("KIOSK_PIN", OP_PIN)],
         &[
             "records",
             "add",
@@ -341,7 +343,7 @@ fn doctor_purge_and_guards_from_the_command_line() {
     );
     let stopped = run(
         &data,
-        &[],
+        &[("KIOSK_PIN", OP_PIN)],
         &[
             "records",
             "add",
