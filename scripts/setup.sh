@@ -12,6 +12,7 @@ packages=(
   libfontconfig1-dev
   xvfb              # a virtual screen for UI tests
   espeak-ng         # Vietnamese read-aloud
+  faketime          # tests that move the wall clock under one process
 )
 
 missing=()

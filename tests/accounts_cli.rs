@@ -397,6 +397,24 @@ fn lockout_holds_across_processes() {
     );
     assert_eq!(right.status.code(), Some(1));
     assert!(text(&right).contains("Try again after"), "{}", text(&right));
+    // The wall clock set a day ahead (libfaketime moves it for the child alone; the boot clock
+    // stays true) does not end the lockout.
+    let ahead = Command::new("faketime")
+        .args([
+            "-f",
+            "+1d",
+            env!("CARGO_BIN_EXE_kiosk"),
+            "accounts",
+            "sign-in",
+            "lan",
+        ])
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+        .env("KIOSK_DATA_DIR", &data)
+        .env("KIOSK_PIN", OP_PIN)
+        .output()
+        .expect("faketime (scripts/setup.sh installs it)");
+    assert_eq!(ahead.status.code(), Some(1), "{}", text(&ahead));
+    assert!(text(&ahead).contains("Try again after"), "{}", text(&ahead));
     let listed = ok(run(&data, &[], &["accounts", "list"]));
     assert!(text(&listed).contains("locked until"), "{}", text(&listed));
     ok(run(

@@ -6,7 +6,7 @@ use enroll_sync::identity::DeviceKey;
 use enroll_sync::record::{
     example, new_record_id, Attribution, Enrollment, FingerOutcome, RecordStatus,
 };
-use kiosk::accounts::{AccountError, Role, Session};
+use kiosk::accounts::{AccountError, BootClock, BootTime, Role, Session};
 use kiosk::guards::{self, GuardInputs, Level};
 use kiosk::review::{self, ReviewError};
 use kiosk::store::{Settings, Store, StoreError};
@@ -25,6 +25,33 @@ fn open(dir: &Path) -> Store {
     let mut s = Store::open(dir).expect("open");
     s.use_test_only_kdf();
     s
+}
+
+/// A boot clock the test moves by hand (seconds since boot, and which boot).
+#[derive(Clone)]
+struct TestBoot(std::sync::Arc<std::sync::Mutex<BootTime>>);
+
+impl TestBoot {
+    fn new() -> Self {
+        TestBoot(std::sync::Arc::new(std::sync::Mutex::new(BootTime {
+            boot_id: "boot-1".into(),
+            secs: 100,
+        })))
+    }
+    fn advance(&self, secs: i64) {
+        self.0.lock().expect("clock").secs += secs;
+    }
+    fn reboot(&self) {
+        let mut t = self.0.lock().expect("clock");
+        t.boot_id.push('+');
+        t.secs = 5;
+    }
+}
+
+impl BootClock for TestBoot {
+    fn now(&self) -> BootTime {
+        self.0.lock().expect("clock").clone()
+    }
 }
 
 /// A kiosk with supervisor `sup` and operator `lan`, left unlocked as `sup`.
@@ -107,6 +134,8 @@ fn only_a_supervisor_adds_accounts() {
 fn lockout_after_five_failures_grows_and_survives_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut store, _) = provisioned(dir.path());
+    let boot = TestBoot::new();
+    store.use_boot_clock(Box::new(boot.clone()));
     assert!(store.is_unlocked());
     let t = t0();
     for left in [4, 3, 2, 1] {
@@ -122,29 +151,35 @@ fn lockout_after_five_failures_grows_and_survives_restart() {
         other => panic!("expected a lockout, got {other:?}"),
     }
     // Even the right PIN is refused while locked, and a restart changes nothing.
+    boot.advance(30);
     assert!(matches!(
         store.unlock("lan", OP_PIN, t + Duration::seconds(30)),
         Err(AccountError::LockedOut { .. })
     ));
     drop(store);
     let mut store = open(dir.path());
+    store.use_boot_clock(Box::new(boot.clone()));
+    boot.advance(29);
     assert!(matches!(
         store.unlock("lan", OP_PIN, t + Duration::seconds(59)),
         Err(AccountError::LockedOut { .. })
     ));
     assert_eq!(store.account("lan").expect("get").expect("lan").failures, 5);
     // After the lock, one more failure locks again, for longer: 2 minutes, then 4.
+    boot.advance(2);
     let t1 = t + Duration::seconds(61);
     match store.unlock("lan", "000000", t1) {
         Err(AccountError::LockedOut { until }) => assert_eq!(until, t1 + Duration::minutes(2)),
         other => panic!("expected a longer lockout, got {other:?}"),
     }
+    boot.advance(120);
     let t2 = t1 + Duration::minutes(2);
     match store.unlock("lan", "000000", t2) {
         Err(AccountError::LockedOut { until }) => assert_eq!(until, t2 + Duration::minutes(4)),
         other => panic!("expected a longer lockout, got {other:?}"),
     }
     // The right PIN after the lock signs in and clears the count.
+    boot.advance(240);
     let s = store
         .unlock("lan", OP_PIN, t2 + Duration::minutes(4))
         .expect("signs in after the lock");
@@ -152,6 +187,42 @@ fn lockout_after_five_failures_grows_and_survives_restart() {
     assert_eq!(store.account("lan").expect("get").expect("lan").failures, 0);
     // Other accounts were never affected.
     store.unlock("sup", SUP_PIN, t).expect("sup unaffected");
+}
+
+#[test]
+fn a_lockout_ignores_the_wall_clock_and_survives_a_reboot() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut store, _) = provisioned(dir.path());
+    let boot = TestBoot::new();
+    store.use_boot_clock(Box::new(boot.clone()));
+    let t = t0();
+    for _ in 0..5 {
+        let _ = store.unlock("lan", "000000", t);
+    }
+    // Someone sets the clock a day ahead: the lock holds, and says how long is really left.
+    boot.advance(10);
+    let ahead = t + Duration::days(1);
+    match store.unlock("lan", OP_PIN, ahead) {
+        Err(AccountError::LockedOut { until }) => assert_eq!(until, ahead + Duration::seconds(50)),
+        other => panic!("a forward clock ended the lockout: {other:?}"),
+    }
+    // Setting it back does not lengthen it either.
+    boot.advance(50);
+    store
+        .unlock("lan", OP_PIN, t - Duration::days(1))
+        .expect("the minute passed on the boot clock");
+    for _ in 0..5 {
+        let _ = store.unlock("lan", "000000", t);
+    }
+    // A reboot (power cut) counts the whole minute again from boot; it never frees the account.
+    boot.advance(40);
+    boot.reboot();
+    assert!(matches!(
+        store.unlock("lan", OP_PIN, ahead),
+        Err(AccountError::LockedOut { .. })
+    ));
+    boot.advance(60);
+    store.unlock("lan", OP_PIN, t).expect("a minute after boot");
 }
 
 #[test]
@@ -165,10 +236,11 @@ fn idle_lock_time_is_a_setting() {
     store.set_setting("idle_lock_secs", "45").expect("set");
     assert!(store.set_setting("idle_lock_secs", "soon").is_err());
     assert!(store.set_setting("no_such", "1").is_err());
-    let idle = Duration::seconds(store.settings().expect("settings").idle_lock_secs as i64);
+    let idle = std::time::Duration::from_secs(store.settings().expect("settings").idle_lock_secs);
     let s = store.unlock("lan", OP_PIN, t0()).expect("sign in");
-    assert!(!s.is_idle(t0() + Duration::seconds(44), idle));
-    assert!(s.is_idle(t0() + Duration::seconds(45), idle));
+    let start = s.last_activity;
+    assert!(!s.is_idle(start + std::time::Duration::from_secs(44), idle));
+    assert!(s.is_idle(start + std::time::Duration::from_secs(45), idle));
     store.lock();
     assert!(matches!(
         store.put_blob(b"x", "image/png"),
