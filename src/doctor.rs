@@ -232,6 +232,11 @@ fn forecast(f: &guards::Forecast) -> Check {
         f.records_per_day
     );
     let storage = match f.storage_stop_days {
+        // Beyond a year the exact count says nothing useful.
+        Some(d) if d > 365 => (
+            "Bộ nhớ còn đủ hơn một năm.".to_owned(),
+            "Storage lasts more than a year.".to_owned(),
+        ),
         Some(d) => (
             format!("Bộ nhớ sẽ chặn thu nhận sau khoảng {d} ngày."),
             format!("Storage will stop enrollment in about {d} days."),

@@ -758,9 +758,11 @@ fn doctor_on_a_never_synced_store_says_so_and_forecasts_the_stop() {
     let forecast = get("forecast");
     assert!(
         forecast.message_en.contains("2.0 records a day")
-            && forecast
+            // Storage days depend on this disk's free space; the figures are tested above.
+            && (forecast
                 .message_en
                 .contains("Storage will stop enrollment in about")
+                || forecast.message_en.contains("Storage lasts more than a year"))
             && forecast
                 .message_en
                 .contains("the sync limit will stop enrollment in 2 days"),
