@@ -23,7 +23,8 @@ pub fn run(args: TourArgs) -> Result<(), CliError> {
     })
     .map_err(|e| CliError::Failed(e.into()))?;
     for s in &report.steps {
-        println!("{:>6} ms  {:<16} {}", s.ms, s.name, s.seen);
+        println!("{:>6} ms  {:<16} {}", s.ms, s.name, s.seen_vi);
+        println!("{:>26}{}", "", s.seen_en);
     }
     println!("{}", report.verdict());
     println!(

@@ -182,7 +182,12 @@ impl Driver {
 
     /// Renders the window at the kiosk's size, checks it is not blank, saves `NN-name.png`
     /// and records the step.
-    pub async fn snap(&self, name: &str, seen: impl Into<String>) -> Result<()> {
+    pub async fn snap(
+        &self,
+        name: &str,
+        seen_vi: impl Into<String>,
+        seen_en: impl Into<String>,
+    ) -> Result<()> {
         let window = self.app().window();
         window.set_size(PhysicalSize::new(WIDTH, HEIGHT));
         self.settle().await?;
@@ -205,7 +210,8 @@ impl Driver {
         self.steps.borrow_mut().push(Step {
             name: name.into(),
             png: file,
-            seen: seen.into(),
+            seen_vi: seen_vi.into(),
+            seen_en: seen_en.into(),
             ms: self.mark.get().elapsed().as_millis(),
         });
         self.settle().await?;

@@ -12,8 +12,9 @@ pub struct Step {
     /// Short name; the PNG is `NN-name.png`.
     pub name: String,
     pub png: String,
-    /// What the screen showed (Vietnamese, as the operator saw it).
-    pub seen: String,
+    /// What the screen showed, in Vietnamese (as the operator saw it) and English.
+    pub seen_vi: String,
+    pub seen_en: String,
     /// Time from the previous screenshot to this one.
     pub ms: u128,
 }
@@ -93,7 +94,9 @@ impl Report {
                 s.name,
                 s.png,
                 s.png,
-                s.seen.replace('|', "/").replace('\n', " "),
+                format!("{} / {}", s.seen_vi, s.seen_en)
+                    .replace('|', "/")
+                    .replace('\n', " "),
                 s.ms
             );
         }

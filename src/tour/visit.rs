@@ -118,33 +118,39 @@ async fn visit(d: &Driver, report: &mut Report) -> Result<()> {
         d.has(OPERATOR.1)
     })
     .await?;
+    let (op, sup) = (OPERATOR.1, SUPERVISOR.1);
     d.snap(
         "lock",
-        format!(
-            "Màn hình khoá: chọn người dùng ({}, {}) và nhập PIN.",
-            OPERATOR.1, SUPERVISOR.1
-        ),
+        format!("Màn hình khoá: chọn người dùng ({op}, {sup}) và nhập PIN."),
+        format!("The lock screen: choose the user ({op}, {sup}) and enter the PIN."),
     )
     .await?;
     sign_in(d, OPERATOR).await?;
+    let name = d.g().get_operator_name();
     d.snap(
         "home",
-        format!(
-            "Trang chính, cán bộ {} đã mở máy.",
-            d.g().get_operator_name()
-        ),
+        format!("Trang chính: cán bộ {name} đã mở máy."),
+        format!("Home: operator {name} signed in."),
     )
     .await?;
 
     d.press("Đăng ký hồ sơ mới").await?;
     d.press("Cấp mới thẻ căn cước").await?;
-    d.snap("kind", "Loại thủ tục: cấp mới thẻ căn cước.")
-        .await?;
+    d.snap(
+        "kind",
+        "Loại thủ tục: cấp mới thẻ căn cước.",
+        "Application type: a new identity card.",
+    )
+    .await?;
     next(d, 1).await?;
 
     d.fill("Số định danh cá nhân (12 số)", ID_NUMBER).await?;
-    d.snap("identity", format!("Số định danh {ID_NUMBER}."))
-        .await?;
+    d.snap(
+        "identity",
+        format!("Số định danh {ID_NUMBER}."),
+        format!("Personal ID number {ID_NUMBER}."),
+    )
+    .await?;
     next(d, 2).await?;
 
     d.fill("Họ", "Nguyễn").await?;
@@ -157,6 +163,7 @@ async fn visit(d: &Driver, report: &mut Report) -> Result<()> {
     d.snap(
         "demographics",
         format!("Nguyễn Văn Hùng, nam, sinh 12/03/1956; dân tộc {ethnic}; tôn giáo {religion}."),
+        format!("Nguyễn Văn Hùng, male, born 12/03/1956; ethnicity {ethnic}; religion {religion}."),
     )
     .await?;
     next(d, 3).await?;
@@ -166,7 +173,7 @@ async fn visit(d: &Driver, report: &mut Report) -> Result<()> {
     d.fill("Thôn, xóm, số nhà, đường", "Số 12 ngõ 5 phố Đội Cấn")
         .await?;
     d.press("Nơi ở hiện tại giống nơi thường trú").await?;
-    // Place of birth registration and home town, the next two province pickers.
+    // Birth registration place, home town, place of birth: the province pickers left.
     for _ in 0..4 {
         if !d.has("Chọn Tỉnh, thành phố…") {
             break;
@@ -176,6 +183,7 @@ async fn visit(d: &Driver, report: &mut Report) -> Result<()> {
     d.snap(
         "addresses",
         format!("Thường trú: {commune}, {province}; nơi ở hiện tại giống thường trú."),
+        format!("Permanent residence: {commune}, {province}; current residence the same."),
     )
     .await?;
     next(d, 4).await?;
@@ -184,7 +192,12 @@ async fn visit(d: &Driver, report: &mut Report) -> Result<()> {
     d.fill("Họ tên mẹ", "Trần Thị Hoa").await?;
     d.fill("Họ tên chủ hộ", "Nguyễn Văn Hùng").await?;
     d.fill("Quan hệ với chủ hộ", "chủ hộ").await?;
-    d.snap("relatives", "Cha, mẹ, chủ hộ.").await?;
+    d.snap(
+        "relatives",
+        "Cha, mẹ, chủ hộ (chính người làm thủ tục).",
+        "Father, mother, head of household (the applicant).",
+    )
+    .await?;
     next(d, 5).await?;
 
     d.wait("xem trước máy ảnh / the camera preview", 60, |d| {
@@ -193,7 +206,8 @@ async fn visit(d: &Driver, report: &mut Report) -> Result<()> {
     .await?;
     d.snap(
         "photo-live",
-        "Ảnh: máy ảnh mô phỏng đang xem trước, khung mặt.",
+        "Ảnh: máy ảnh mô phỏng đang xem trước trong khung ảnh.",
+        "Photo: the simulated camera's live preview in the guide.",
     )
     .await?;
     d.press("Chụp ảnh").await?;
@@ -202,8 +216,12 @@ async fn visit(d: &Driver, report: &mut Report) -> Result<()> {
     if !d.g().get_has_photo() {
         return Err(step_error(d, "không có ảnh / no photo"));
     }
-    d.snap("photo", "Ảnh đã chụp và kiểm tra (cắt 2:3, 600×900, JPEG).")
-        .await?;
+    d.snap(
+        "photo",
+        "Ảnh đã chụp và qua các bước kiểm tra tự động.",
+        "The photo is taken and passed the automatic checks.",
+    )
+    .await?;
     next(d, 6).await?;
 
     for i in 0..10 {
@@ -216,22 +234,19 @@ async fn visit(d: &Driver, report: &mut Report) -> Result<()> {
             .row_data(i)
             .ok_or_else(|| step_error(d, "không có ô ngón tay / no finger slot"))?;
         if slot.state != "captured" && slot.state != "forced" {
-            return Err(step_error(
-                d,
-                &format!(
-                    "ngón {} chưa lấy được / finger not captured: {}",
-                    slot.label,
-                    d.g().get_finger_message()
-                ),
-            ));
+            let why = format!(
+                "ngón {} chưa lấy được / finger not captured: {}",
+                slot.label,
+                d.g().get_finger_message()
+            );
+            return Err(step_error(d, &why));
         }
         if i == 0 {
+            let (label, q) = (slot.label, slot.quality);
             d.snap(
                 "finger-1",
-                format!(
-                    "Ngón đầu tiên ({}): chất lượng {}.",
-                    slot.label, slot.quality
-                ),
+                format!("Ngón đầu tiên ({label}): chất lượng {q}."),
+                format!("The first finger ({label}): quality {q}."),
             )
             .await?;
         }
@@ -240,11 +255,13 @@ async fn visit(d: &Driver, report: &mut Report) -> Result<()> {
         .g()
         .get_fingers()
         .iter()
-        .map(|f| format!("{} {}", f.label, f.quality))
+        .map(|f| f.quality.to_string())
         .collect();
+    let qualities = qualities.join(", ");
     d.snap(
         "fingers",
-        format!("Đủ mười ngón: {}.", qualities.join(", ")),
+        format!("Đủ mười ngón, chất lượng: {qualities}."),
+        format!("All ten fingers, quality: {qualities}."),
     )
     .await?;
 
@@ -253,6 +270,7 @@ async fn visit(d: &Driver, report: &mut Report) -> Result<()> {
     d.snap(
         "resident-review",
         format!("Người dân xem lại {lines} dòng thông tin, chữ lớn."),
+        format!("The resident reviews {lines} lines in large type."),
     )
     .await?;
     d.press("Đúng").await?;
@@ -273,6 +291,7 @@ async fn visit(d: &Driver, report: &mut Report) -> Result<()> {
     d.snap(
         "consent",
         "Người làm thủ tục đồng ý; không còn lỗi hay cảnh báo.",
+        "The applicant consents; no errors or warnings are left.",
     )
     .await?;
     d.press("Hoàn tất và lưu hồ sơ").await?;
@@ -283,9 +302,11 @@ async fn visit(d: &Driver, report: &mut Report) -> Result<()> {
         ));
     }
     report.receipt = d.g().get_receipt_number().to_string();
+    let no = report.receipt.clone();
     d.snap(
         "receipt",
-        format!("Đã lưu; số hồ sơ {} và mã QR.", report.receipt),
+        format!("Đã lưu; biên nhận số {no} kèm mã QR."),
+        format!("Saved; receipt number {no} with its QR code."),
     )
     .await?;
 
@@ -297,18 +318,18 @@ async fn visit(d: &Driver, report: &mut Report) -> Result<()> {
         .get_awaiting()
         .row_data(0)
         .ok_or_else(|| step_error(d, "không có hồ sơ chờ duyệt / nothing awaits approval"))?;
+    let title = row.title.to_string();
     d.snap(
         "supervisor",
-        format!(
-            "Giám sát viên {}: 1 hồ sơ chờ duyệt ({}).",
-            SUPERVISOR.1, row.title
-        ),
+        format!("Giám sát viên {sup}: hồ sơ chờ duyệt {title}."),
+        format!("Supervisor {sup}: {title} awaits approval."),
     )
     .await?;
-    d.press(&row.title).await?;
+    d.press(&title).await?;
     d.snap(
         "record",
-        format!("Hồ sơ {}: ảnh, vân tay, người thu nhận.", row.title),
+        format!("Hồ sơ {title} mở để duyệt: thông tin và lịch sử."),
+        format!("The record of {title} open for review: its data and history."),
     )
     .await?;
     d.press("Duyệt hồ sơ").await?;
@@ -316,7 +337,12 @@ async fn visit(d: &Driver, report: &mut Report) -> Result<()> {
         d.g().get_banner().contains("Đã duyệt")
     })
     .await?;
-    d.snap("approved", d.g().get_banner().to_string()).await?;
+    d.snap(
+        "approved",
+        d.g().get_banner().to_string(),
+        "The supervisor approved the record (signed with the device key).",
+    )
+    .await?;
 
     d.press("Trang chính").await?;
     d.press("Gửi dữ liệu / Xuất ra USB").await?;
@@ -327,12 +353,17 @@ async fn visit(d: &Driver, report: &mut Report) -> Result<()> {
     })
     .await?;
     let status = d.g().get_sync_status().to_string();
-    d.snap("sync", status.clone()).await?;
     if !status.contains("Đã gửi xong") {
         return Err(step_error(
             d,
             &format!("đồng bộ không xong / the sync failed: {status}"),
         ));
     }
+    d.snap(
+        "sync",
+        status,
+        "Sent over the network to the HQ on loopback; HQ acknowledged the record.",
+    )
+    .await?;
     Ok(())
 }
