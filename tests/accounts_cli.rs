@@ -270,6 +270,7 @@ fn doctor_purge_and_guards_from_the_command_line() {
             "database",
             "storage",
             "unapproved",
+            "forecast",
             "records",
             "scanner",
             "cameras",

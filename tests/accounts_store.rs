@@ -684,7 +684,9 @@ fn guards_warn_then_stop() {
         free_bytes: free,
         avg_record_bytes: 1_000_000,
         days_since_sync: days,
+        never_synced: false,
         unapproved,
+        recent_records: 0,
     };
     let ok = guards::evaluate(&inputs(10 * gb, Some(0), 0), &s);
     assert_eq!(ok.level, Level::Ok);
@@ -755,7 +757,108 @@ fn guards_read_the_store() {
     assert_eq!(level(&store, now + Duration::days(9)), Level::Ok);
 }
 
+#[test]
+fn the_forecast_counts_days_at_the_recent_pace() {
+    let s = Settings::default();
+    // Room for 1,000 records, 70 captured in the last week: 10 a day; the stop is at 50 left.
+    let inputs = GuardInputs {
+        free_bytes: guards::RESERVE_BYTES + 1_000 * 1_000_000,
+        avg_record_bytes: 1_000_000,
+        days_since_sync: Some(2),
+        never_synced: false,
+        unapproved: 0,
+        recent_records: 70,
+    };
+    let f = guards::evaluate(&inputs, &s).forecast;
+    assert_eq!(f.records_per_day, 10.0);
+    assert_eq!(f.storage_stop_days, Some(95));
+    assert_eq!(f.sync_stop_days, Some(s.sync_stop_days - 2));
+    assert_eq!(f.soonest(), Some(5));
+    // Nothing enrolled lately: storage does not fill; nothing to sync: no sync stop.
+    let idle = GuardInputs {
+        recent_records: 0,
+        days_since_sync: None,
+        ..inputs
+    };
+    let f = guards::evaluate(&idle, &s).forecast;
+    assert_eq!((f.storage_stop_days, f.sync_stop_days), (None, None));
+}
+
 // ---- doctor ----
+
+#[test]
+fn doctor_on_a_never_synced_store_says_so_and_forecasts_the_stop() {
+    use kiosk::doctor::{self, Probes, Verdict};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut store, _) = provisioned(dir.path());
+    store.set_setting("unapproved_warn", "1000").expect("set");
+    store.set_setting("unapproved_stop", "1000").expect("set");
+    // The oldest record was captured at t0; thirteen more in the last day: 14 in a week.
+    let now = t0() + Duration::days(5);
+    store
+        .save(&captured("lan"), &by("lan", t0()))
+        .expect("save");
+    for _ in 0..13 {
+        let mut r = captured("lan");
+        r.capture.started_at = Some(now - Duration::hours(1));
+        store.save(&r, &by("lan", now)).expect("save");
+    }
+    let report = doctor::run(&store, now, &Probes::default());
+    let get = |n: &str| {
+        report
+            .checks
+            .iter()
+            .find(|c| c.name == n)
+            .unwrap_or_else(|| panic!("no {n} check"))
+            .clone()
+    };
+    let sync = get("last_sync");
+    assert_eq!(sync.verdict, Verdict::Warning);
+    assert!(
+        sync.message_en
+            .starts_with("Never synced — oldest waiting record 5 days old"),
+        "{}",
+        sync.message_en
+    );
+    assert!(
+        sync.message_vi
+            .starts_with("Chưa đồng bộ lần nào — hồ sơ chờ gửi lâu nhất đã 5 ngày"),
+        "{}",
+        sync.message_vi
+    );
+    assert!(!sync.message_en.contains("ago"), "{}", sync.message_en);
+    let forecast = get("forecast");
+    assert!(
+        forecast.message_en.contains("2.0 records a day")
+            // Storage days depend on this disk's free space; the figures are tested above.
+            && (forecast
+                .message_en
+                .contains("Storage will stop enrollment in about")
+                || forecast.message_en.contains("Storage lasts more than a year"))
+            && forecast
+                .message_en
+                .contains("the sync limit will stop enrollment in 2 days"),
+        "{}",
+        forecast.message_en
+    );
+    assert!(
+        forecast.message_vi.contains("sau 2 ngày"),
+        "{}",
+        forecast.message_vi
+    );
+    assert_eq!(forecast.verdict, Verdict::Warning);
+
+    // Once HQ is reached the words are about that sync.
+    store.set_cursor("hq", b"c1", now).expect("cursor");
+    let after = doctor::run(&store, now + Duration::days(1), &Probes::default());
+    let sync = after
+        .checks
+        .iter()
+        .find(|c| c.name == "last_sync")
+        .expect("sync");
+    assert_eq!(sync.message_en, "Last sync: 1 days ago.");
+    assert_eq!(sync.verdict, Verdict::Ok);
+}
 
 #[test]
 fn doctor_reports_every_area_and_uses_pluggable_probes() {
@@ -784,6 +887,7 @@ fn doctor_reports_every_area_and_uses_pluggable_probes() {
     for n in [
         "database",
         "storage",
+        "forecast",
         "last_sync",
         "unapproved",
         "records",
