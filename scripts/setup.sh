@@ -12,6 +12,8 @@ packages=(
   libfontconfig1-dev
   xvfb              # a virtual screen for UI tests
   espeak-ng         # Vietnamese read-aloud
+  faketime          # tests that move the wall clock under one process
+  python3-venv      # the third-party R30x client the scanner simulator is tested against
 )
 
 missing=()
@@ -25,6 +27,18 @@ if ((${#missing[@]})); then
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# pyfingerprint (PyPI) drives the R307 simulator in hardware/tests/scanner_third_party.rs.
+# Debian's system pip is closed (PEP 668), so it lives in a venv in the target directory.
+target="${CARGO_TARGET_DIR:-$PWD/target}"
+venv="$target/r30x-clients/venv"
+if ! "$venv/bin/python" -c "import pyfingerprint, serial, PIL" 2>/dev/null; then
+  echo "setup: installing pyfingerprint into $venv"
+  py=/usr/bin/python3
+  [ -x "$py" ] || py=python3
+  "$py" -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "pyfingerprint==1.5" "pyserial==3.5"
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

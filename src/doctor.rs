@@ -176,6 +176,7 @@ pub fn run(store: &Store, now: DateTime<Utc>, probes: &Probes) -> Report {
                     f.message_en.clone(),
                 ));
             }
+            checks.push(forecast(&report.forecast));
         }
         Err(e) => checks.push(Check::new(
             "storage",
@@ -214,6 +215,61 @@ fn database(store: &Store) -> Check {
             format!("The database is damaged: {e}. Do not delete data; call technical support."),
         ),
     }
+}
+
+/// A stop this close is worth a warning even while the guards themselves are calm.
+const FORECAST_WARN_DAYS: u64 = 3;
+
+fn forecast(f: &guards::Forecast) -> Check {
+    let pace_vi = format!(
+        "Tốc độ {} ngày qua: {:.1} hồ sơ/ngày.",
+        guards::PACE_DAYS,
+        f.records_per_day
+    );
+    let pace_en = format!(
+        "Pace over the last {} days: {:.1} records a day.",
+        guards::PACE_DAYS,
+        f.records_per_day
+    );
+    let storage = match f.storage_stop_days {
+        // Beyond a year the exact count says nothing useful.
+        Some(d) if d > 365 => (
+            "Bộ nhớ còn đủ hơn một năm.".to_owned(),
+            "Storage lasts more than a year.".to_owned(),
+        ),
+        Some(d) => (
+            format!("Bộ nhớ sẽ chặn thu nhận sau khoảng {d} ngày."),
+            format!("Storage will stop enrollment in about {d} days."),
+        ),
+        None => (
+            "Không có hồ sơ mới nên bộ nhớ không đầy thêm.".to_owned(),
+            "No recent enrollments, so storage is not filling.".to_owned(),
+        ),
+    };
+    let sync = match f.sync_stop_days {
+        Some(0) => (
+            "Giới hạn đồng bộ đang chặn thu nhận.".to_owned(),
+            "The sync limit is stopping enrollment now.".to_owned(),
+        ),
+        Some(d) => (
+            format!("Nếu không đồng bộ, giới hạn đồng bộ sẽ chặn thu nhận sau {d} ngày."),
+            format!("Without a sync, the sync limit will stop enrollment in {d} days."),
+        ),
+        None => (
+            "Chưa có gì cần đồng bộ.".to_owned(),
+            "Nothing to sync yet.".to_owned(),
+        ),
+    };
+    let verdict = match f.soonest() {
+        Some(d) if d <= FORECAST_WARN_DAYS => Verdict::Warning,
+        _ => Verdict::Ok,
+    };
+    Check::new(
+        "forecast",
+        verdict,
+        format!("{pace_vi} {} {}", storage.0, sync.0),
+        format!("{pace_en} {} {}", storage.1, sync.1),
+    )
 }
 
 fn counts(store: &Store) -> Check {

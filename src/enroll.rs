@@ -1,7 +1,9 @@
 //! Submitting a record: normalise, fill in who and where, run the shared rules plus the
 //! kiosk's duplicate check, record acknowledgements, and save only when nothing blocks.
 
-use enroll_sync::record::{Acknowledgement, Attribution, Enrollment, ReviewAction, ReviewEvent};
+use enroll_sync::record::{
+    Acknowledgement, Attribution, Enrollment, RecordStatus, ReviewAction, ReviewEvent,
+};
 use enroll_sync::validate::{self, Finding, Severity};
 
 use crate::store::{SaveOutcome, Store, StoreError};
@@ -109,4 +111,95 @@ pub fn submit(
         outcome,
         findings: found,
     })
+}
+
+/// What a record brought in from a file may not carry: a file speaks only for the operator who
+/// signed in to import it, on this kiosk, about a record this kiosk does not hold yet. Review and
+/// HQ state are written by supervisors and HQ through their own paths, never by an import.
+pub fn import_authority(
+    store: &Store,
+    record: &Enrollment,
+    operator: &str,
+) -> Result<Vec<Finding>, StoreError> {
+    let mut out = Vec::new();
+    let mut refuse = |path: &str, code: &str, vi: String, en: String| {
+        out.push(Finding {
+            path: path.into(),
+            severity: Severity::Error,
+            code: format!("import.{code}"),
+            message_vi: vi,
+            message_en: en,
+        })
+    };
+    if store.contains(&record.id)? {
+        refuse(
+            "id",
+            "exists",
+            format!("Hồ sơ {} đã có trên máy: sửa hồ sơ trên màn hình, không nhập đè từ tệp.", record.id),
+            format!("Record {} is already on this kiosk: edit it on the screen; a file cannot overwrite it.", record.id),
+        );
+    }
+    let r = &record.review;
+    if !matches!(r.status, RecordStatus::Draft | RecordStatus::Captured) {
+        refuse(
+            "review.status",
+            "review_state",
+            format!("Trạng thái \"{}\" chỉ giám sát viên hoặc trung tâm được đặt; tệp nhập chỉ được ghi draft hoặc captured.", r.status.as_str()),
+            format!("Status \"{}\" is set only by a supervisor or HQ; an imported file may say draft or captured only.", r.status.as_str()),
+        );
+    }
+    if !r.history.is_empty() {
+        refuse(
+            "review.history",
+            "review_history",
+            "Lịch sử duyệt do máy ghi khi lưu và khi giám sát viên duyệt; tệp nhập không được mang lịch sử.".into(),
+            "The review history is written by the kiosk when saving and by supervisors when reviewing; an imported file cannot carry it.".into(),
+        );
+    }
+    if r.hq.is_some() {
+        refuse(
+            "review.hq",
+            "hq_state",
+            "Trạng thái của trung tâm chỉ do trung tâm gửi về khi đồng bộ.".into(),
+            "HQ's status only comes from HQ, through sync.".into(),
+        );
+    }
+    for (i, a) in r.acknowledged.iter().enumerate() {
+        if a.by != operator {
+            refuse(
+                &format!("review.acknowledged[{i}].by"),
+                "other_person",
+                format!("Xác nhận cảnh báo mang tên \"{}\": người nhập ({operator}) chỉ được xác nhận bằng tên mình.", a.by),
+                format!("A warning acknowledged as \"{}\": the importing operator ({operator}) acknowledges only in their own name.", a.by),
+            );
+        }
+    }
+    let own_kiosk = &store.kiosk().code;
+    let c = &record.capture;
+    if !c.operator_id.is_empty() && c.operator_id != operator {
+        refuse(
+            "capture.operator_id",
+            "other_person",
+            format!(
+                "Hồ sơ ghi người thu nhận \"{}\" nhưng người đăng nhập để nhập là {operator}.",
+                c.operator_id
+            ),
+            format!(
+                "The record names operator \"{}\" but {operator} signed in to import it.",
+                c.operator_id
+            ),
+        );
+    }
+    if !c.kiosk_id.is_empty() && &c.kiosk_id != own_kiosk {
+        refuse(
+            "capture.kiosk_id",
+            "other_kiosk",
+            format!("Hồ sơ ghi máy \"{}\"; máy này là {own_kiosk}.", c.kiosk_id),
+            format!(
+                "The record names kiosk \"{}\"; this kiosk is {own_kiosk}.",
+                c.kiosk_id
+            ),
+        );
+    }
+    Ok(out)
 }

@@ -11,6 +11,8 @@ use crate::store::{Settings, Store, StoreError};
 pub const DEFAULT_RECORD_BYTES: u64 = 1_500_000;
 /// Disk space kept free for the database to grow, logs and the system.
 pub const RESERVE_BYTES: u64 = 100 * 1024 * 1024;
+/// The window the recent pace of enrollment is measured over.
+pub const PACE_DAYS: u32 = 7;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -33,16 +35,43 @@ pub struct GuardFinding {
 pub struct GuardInputs {
     pub free_bytes: u64,
     pub avg_record_bytes: u64,
+    /// Days since HQ was last reached or, never synced, since the oldest waiting record;
     /// `None` when there is nothing to sync yet.
     pub days_since_sync: Option<i64>,
+    /// HQ was never reached: the days count from the oldest waiting record.
+    pub never_synced: bool,
     pub unapproved: u64,
+    /// Records captured in the last [`PACE_DAYS`] days.
+    pub recent_records: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// When, at the recent pace, each guard would stop new enrollments (days from now).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Forecast {
+    pub records_per_day: f64,
+    /// `None` when nothing was enrolled lately (storage does not fill).
+    pub storage_stop_days: Option<u64>,
+    /// `None` when there is nothing to sync; the limit counts from the last sync whatever
+    /// the pace.
+    pub sync_stop_days: Option<u64>,
+}
+
+impl Forecast {
+    /// The nearer of the two stops.
+    pub fn soonest(&self) -> Option<u64> {
+        match (self.storage_stop_days, self.sync_stop_days) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GuardReport {
     pub level: Level,
     pub records_fit: u64,
     pub inputs: GuardInputs,
+    pub forecast: Forecast,
     pub findings: Vec<GuardFinding>,
 }
 
@@ -108,19 +137,12 @@ pub fn evaluate(inputs: &GuardInputs, settings: &Settings) -> GuardReport {
     if let Some(days) = inputs.days_since_sync {
         let d = u64::try_from(days).unwrap_or(0);
         let l = level(d, settings.sync_warn_days, settings.sync_stop_days, true);
+        let (vi, en) = sync_messages(l, d, inputs.never_synced, settings.sync_stop_days);
         findings.push(GuardFinding {
             code: "sync",
             level: l,
-            message_vi: match l {
-                Level::Ok => format!("Lần đồng bộ gần nhất: {d} ngày trước."),
-                Level::Warning => format!("Đã {d} ngày chưa đồng bộ với trung tâm. Hãy gửi hồ sơ sớm."),
-                Level::Stop => format!("Đã {d} ngày chưa đồng bộ (giới hạn {} ngày): không nhận hồ sơ mới cho đến khi đồng bộ.", settings.sync_stop_days),
-            },
-            message_en: match l {
-                Level::Ok => format!("Last sync: {d} days ago."),
-                Level::Warning => format!("No sync with HQ for {d} days. Send records soon."),
-                Level::Stop => format!("No sync for {d} days (limit {} days): no new enrollments until you sync.", settings.sync_stop_days),
-            },
+            message_vi: vi,
+            message_en: en,
         });
     }
 
@@ -145,7 +167,59 @@ pub fn evaluate(inputs: &GuardInputs, settings: &Settings) -> GuardReport {
         level: findings.iter().map(|f| f.level).max().unwrap_or(Level::Ok),
         records_fit,
         inputs: inputs.clone(),
+        forecast: forecast(inputs, records_fit, settings),
         findings,
+    }
+}
+
+fn sync_messages(l: Level, d: u64, never: bool, limit: u64) -> (String, String) {
+    if never {
+        // Nothing has reached HQ: say so, and how long the oldest record has waited.
+        return match l {
+            Level::Ok => (
+                format!("Chưa đồng bộ lần nào — hồ sơ chờ gửi lâu nhất đã {d} ngày."),
+                format!("Never synced — oldest waiting record {d} days old."),
+            ),
+            Level::Warning => (
+                format!("Chưa đồng bộ lần nào — hồ sơ chờ gửi lâu nhất đã {d} ngày. Hãy gửi hồ sơ sớm."),
+                format!("Never synced — oldest waiting record {d} days old. Send records soon."),
+            ),
+            Level::Stop => (
+                format!("Chưa đồng bộ lần nào — hồ sơ chờ gửi lâu nhất đã {d} ngày (giới hạn {limit} ngày): không nhận hồ sơ mới cho đến khi đồng bộ."),
+                format!("Never synced — oldest waiting record {d} days old (limit {limit} days): no new enrollments until you sync."),
+            ),
+        };
+    }
+    match l {
+        Level::Ok => (
+            format!("Lần đồng bộ gần nhất: {d} ngày trước."),
+            format!("Last sync: {d} days ago."),
+        ),
+        Level::Warning => (
+            format!("Đã {d} ngày chưa đồng bộ với trung tâm. Hãy gửi hồ sơ sớm."),
+            format!("No sync with HQ for {d} days. Send records soon."),
+        ),
+        Level::Stop => (
+            format!("Đã {d} ngày chưa đồng bộ (giới hạn {limit} ngày): không nhận hồ sơ mới cho đến khi đồng bộ."),
+            format!("No sync for {d} days (limit {limit} days): no new enrollments until you sync."),
+        ),
+    }
+}
+
+/// Days until each guard stops new work, at the pace of the last [`PACE_DAYS`] days.
+pub fn forecast(inputs: &GuardInputs, records_fit: u64, settings: &Settings) -> Forecast {
+    let per_day = inputs.recent_records as f64 / f64::from(PACE_DAYS);
+    let room = records_fit.saturating_sub(settings.records_fit_stop);
+    let storage_stop_days = (per_day > 0.0).then(|| (room as f64 / per_day).floor() as u64);
+    let sync_stop_days = inputs.days_since_sync.map(|d| {
+        settings
+            .sync_stop_days
+            .saturating_sub(u64::try_from(d).unwrap_or(0))
+    });
+    Forecast {
+        records_per_day: per_day,
+        storage_stop_days,
+        sync_stop_days,
     }
 }
 
@@ -185,6 +259,8 @@ pub fn gather(store: &Store, now: DateTime<Utc>) -> Result<GuardInputs, StoreErr
         .last_sync
         .as_deref()
         .or(usage.first_record_at.as_deref());
+    let recent_records =
+        store.records_created_since(now - chrono::Duration::days(i64::from(PACE_DAYS)))?;
     let unapproved = store
         .count_by_status()?
         .iter()
@@ -195,7 +271,9 @@ pub fn gather(store: &Store, now: DateTime<Utc>) -> Result<GuardInputs, StoreErr
         free_bytes: free,
         avg_record_bytes: avg,
         days_since_sync: since.and_then(|s| days_between(s, now)),
+        never_synced: usage.last_sync.is_none(),
         unapproved: u64::try_from(unapproved).unwrap_or(0),
+        recent_records,
     })
 }
 

@@ -10,6 +10,7 @@ pub mod purge;
 pub mod review;
 pub mod store;
 pub mod sync;
+pub mod tour;
 pub mod ui;
 
 /// The kiosk's Ed25519 device key, beside the database in the data directory (mode 0600).

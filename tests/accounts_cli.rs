@@ -67,6 +67,8 @@ fn record_file(dir: &Path, name: &str) -> (String, String) {
     let mut r = example(Utc::now());
     r.id = new_record_id();
     r.capture.operator_id = "lan".into();
+    // The file is made on this kiosk, which fills in its own code.
+    r.capture.kiosk_id = String::new();
     if let FingerOutcome::Captured { force_captured, .. } = &mut r.biometrics.fingers[0].outcome {
         *force_captured = true;
     }
@@ -151,7 +153,7 @@ fn accounts_review_and_audit_from_the_command_line() {
     let (file, id) = record_file(tmp.path(), "r.json");
     ok(run(
         &data,
-        &[],
+        &[("KIOSK_PIN", OP_PIN)],
         &[
             "records",
             "add",
@@ -268,6 +270,7 @@ fn doctor_purge_and_guards_from_the_command_line() {
             "database",
             "storage",
             "unapproved",
+            "forecast",
             "records",
             "scanner",
             "cameras",
@@ -310,7 +313,7 @@ fn doctor_purge_and_guards_from_the_command_line() {
     let (f3, _) = record_file(tmp.path(), "c.json");
     ok(run(
         &data,
-        &[],
+        &[("KIOSK_PIN", OP_PIN)],
         &[
             "records",
             "add",
@@ -323,7 +326,7 @@ fn doctor_purge_and_guards_from_the_command_line() {
     ));
     let warned = ok(run(
         &data,
-        &[],
+        &[("KIOSK_PIN", OP_PIN)],
         &[
             "records",
             "add",
@@ -341,7 +344,7 @@ fn doctor_purge_and_guards_from_the_command_line() {
     );
     let stopped = run(
         &data,
-        &[],
+        &[("KIOSK_PIN", OP_PIN)],
         &[
             "records",
             "add",
@@ -395,6 +398,24 @@ fn lockout_holds_across_processes() {
     );
     assert_eq!(right.status.code(), Some(1));
     assert!(text(&right).contains("Try again after"), "{}", text(&right));
+    // The wall clock set a day ahead (libfaketime moves it for the child alone; the boot clock
+    // stays true) does not end the lockout.
+    let ahead = Command::new("faketime")
+        .args([
+            "-f",
+            "+1d",
+            env!("CARGO_BIN_EXE_kiosk"),
+            "accounts",
+            "sign-in",
+            "lan",
+        ])
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+        .env("KIOSK_DATA_DIR", &data)
+        .env("KIOSK_PIN", OP_PIN)
+        .output()
+        .expect("faketime (scripts/setup.sh installs it)");
+    assert_eq!(ahead.status.code(), Some(1), "{}", text(&ahead));
+    assert!(text(&ahead).contains("Try again after"), "{}", text(&ahead));
     let listed = ok(run(&data, &[], &["accounts", "list"]));
     assert!(text(&listed).contains("locked until"), "{}", text(&listed));
     ok(run(

@@ -6,7 +6,7 @@ use enroll_sync::identity::DeviceKey;
 use enroll_sync::record::{
     example, new_record_id, Attribution, Enrollment, FingerOutcome, RecordStatus,
 };
-use kiosk::accounts::{AccountError, Role, Session};
+use kiosk::accounts::{AccountError, BootClock, BootTime, Role, Session};
 use kiosk::guards::{self, GuardInputs, Level};
 use kiosk::review::{self, ReviewError};
 use kiosk::store::{Settings, Store, StoreError};
@@ -25,6 +25,33 @@ fn open(dir: &Path) -> Store {
     let mut s = Store::open(dir).expect("open");
     s.use_test_only_kdf();
     s
+}
+
+/// A boot clock the test moves by hand (seconds since boot, and which boot).
+#[derive(Clone)]
+struct TestBoot(std::sync::Arc<std::sync::Mutex<BootTime>>);
+
+impl TestBoot {
+    fn new() -> Self {
+        TestBoot(std::sync::Arc::new(std::sync::Mutex::new(BootTime {
+            boot_id: "boot-1".into(),
+            secs: 100,
+        })))
+    }
+    fn advance(&self, secs: i64) {
+        self.0.lock().expect("clock").secs += secs;
+    }
+    fn reboot(&self) {
+        let mut t = self.0.lock().expect("clock");
+        t.boot_id.push('+');
+        t.secs = 5;
+    }
+}
+
+impl BootClock for TestBoot {
+    fn now(&self) -> BootTime {
+        self.0.lock().expect("clock").clone()
+    }
 }
 
 /// A kiosk with supervisor `sup` and operator `lan`, left unlocked as `sup`.
@@ -107,6 +134,8 @@ fn only_a_supervisor_adds_accounts() {
 fn lockout_after_five_failures_grows_and_survives_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut store, _) = provisioned(dir.path());
+    let boot = TestBoot::new();
+    store.use_boot_clock(Box::new(boot.clone()));
     assert!(store.is_unlocked());
     let t = t0();
     for left in [4, 3, 2, 1] {
@@ -122,29 +151,35 @@ fn lockout_after_five_failures_grows_and_survives_restart() {
         other => panic!("expected a lockout, got {other:?}"),
     }
     // Even the right PIN is refused while locked, and a restart changes nothing.
+    boot.advance(30);
     assert!(matches!(
         store.unlock("lan", OP_PIN, t + Duration::seconds(30)),
         Err(AccountError::LockedOut { .. })
     ));
     drop(store);
     let mut store = open(dir.path());
+    store.use_boot_clock(Box::new(boot.clone()));
+    boot.advance(29);
     assert!(matches!(
         store.unlock("lan", OP_PIN, t + Duration::seconds(59)),
         Err(AccountError::LockedOut { .. })
     ));
     assert_eq!(store.account("lan").expect("get").expect("lan").failures, 5);
     // After the lock, one more failure locks again, for longer: 2 minutes, then 4.
+    boot.advance(2);
     let t1 = t + Duration::seconds(61);
     match store.unlock("lan", "000000", t1) {
         Err(AccountError::LockedOut { until }) => assert_eq!(until, t1 + Duration::minutes(2)),
         other => panic!("expected a longer lockout, got {other:?}"),
     }
+    boot.advance(120);
     let t2 = t1 + Duration::minutes(2);
     match store.unlock("lan", "000000", t2) {
         Err(AccountError::LockedOut { until }) => assert_eq!(until, t2 + Duration::minutes(4)),
         other => panic!("expected a longer lockout, got {other:?}"),
     }
     // The right PIN after the lock signs in and clears the count.
+    boot.advance(240);
     let s = store
         .unlock("lan", OP_PIN, t2 + Duration::minutes(4))
         .expect("signs in after the lock");
@@ -152,6 +187,42 @@ fn lockout_after_five_failures_grows_and_survives_restart() {
     assert_eq!(store.account("lan").expect("get").expect("lan").failures, 0);
     // Other accounts were never affected.
     store.unlock("sup", SUP_PIN, t).expect("sup unaffected");
+}
+
+#[test]
+fn a_lockout_ignores_the_wall_clock_and_survives_a_reboot() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut store, _) = provisioned(dir.path());
+    let boot = TestBoot::new();
+    store.use_boot_clock(Box::new(boot.clone()));
+    let t = t0();
+    for _ in 0..5 {
+        let _ = store.unlock("lan", "000000", t);
+    }
+    // Someone sets the clock a day ahead: the lock holds, and says how long is really left.
+    boot.advance(10);
+    let ahead = t + Duration::days(1);
+    match store.unlock("lan", OP_PIN, ahead) {
+        Err(AccountError::LockedOut { until }) => assert_eq!(until, ahead + Duration::seconds(50)),
+        other => panic!("a forward clock ended the lockout: {other:?}"),
+    }
+    // Setting it back does not lengthen it either.
+    boot.advance(50);
+    store
+        .unlock("lan", OP_PIN, t - Duration::days(1))
+        .expect("the minute passed on the boot clock");
+    for _ in 0..5 {
+        let _ = store.unlock("lan", "000000", t);
+    }
+    // A reboot (power cut) counts the whole minute again from boot; it never frees the account.
+    boot.advance(40);
+    boot.reboot();
+    assert!(matches!(
+        store.unlock("lan", OP_PIN, ahead),
+        Err(AccountError::LockedOut { .. })
+    ));
+    boot.advance(60);
+    store.unlock("lan", OP_PIN, t).expect("a minute after boot");
 }
 
 #[test]
@@ -165,10 +236,11 @@ fn idle_lock_time_is_a_setting() {
     store.set_setting("idle_lock_secs", "45").expect("set");
     assert!(store.set_setting("idle_lock_secs", "soon").is_err());
     assert!(store.set_setting("no_such", "1").is_err());
-    let idle = Duration::seconds(store.settings().expect("settings").idle_lock_secs as i64);
+    let idle = std::time::Duration::from_secs(store.settings().expect("settings").idle_lock_secs);
     let s = store.unlock("lan", OP_PIN, t0()).expect("sign in");
-    assert!(!s.is_idle(t0() + Duration::seconds(44), idle));
-    assert!(s.is_idle(t0() + Duration::seconds(45), idle));
+    let start = s.last_activity;
+    assert!(!s.is_idle(start + std::time::Duration::from_secs(44), idle));
+    assert!(s.is_idle(start + std::time::Duration::from_secs(45), idle));
     store.lock();
     assert!(matches!(
         store.put_blob(b"x", "image/png"),
@@ -612,7 +684,9 @@ fn guards_warn_then_stop() {
         free_bytes: free,
         avg_record_bytes: 1_000_000,
         days_since_sync: days,
+        never_synced: false,
         unapproved,
+        recent_records: 0,
     };
     let ok = guards::evaluate(&inputs(10 * gb, Some(0), 0), &s);
     assert_eq!(ok.level, Level::Ok);
@@ -683,7 +757,108 @@ fn guards_read_the_store() {
     assert_eq!(level(&store, now + Duration::days(9)), Level::Ok);
 }
 
+#[test]
+fn the_forecast_counts_days_at_the_recent_pace() {
+    let s = Settings::default();
+    // Room for 1,000 records, 70 captured in the last week: 10 a day; the stop is at 50 left.
+    let inputs = GuardInputs {
+        free_bytes: guards::RESERVE_BYTES + 1_000 * 1_000_000,
+        avg_record_bytes: 1_000_000,
+        days_since_sync: Some(2),
+        never_synced: false,
+        unapproved: 0,
+        recent_records: 70,
+    };
+    let f = guards::evaluate(&inputs, &s).forecast;
+    assert_eq!(f.records_per_day, 10.0);
+    assert_eq!(f.storage_stop_days, Some(95));
+    assert_eq!(f.sync_stop_days, Some(s.sync_stop_days - 2));
+    assert_eq!(f.soonest(), Some(5));
+    // Nothing enrolled lately: storage does not fill; nothing to sync: no sync stop.
+    let idle = GuardInputs {
+        recent_records: 0,
+        days_since_sync: None,
+        ..inputs
+    };
+    let f = guards::evaluate(&idle, &s).forecast;
+    assert_eq!((f.storage_stop_days, f.sync_stop_days), (None, None));
+}
+
 // ---- doctor ----
+
+#[test]
+fn doctor_on_a_never_synced_store_says_so_and_forecasts_the_stop() {
+    use kiosk::doctor::{self, Probes, Verdict};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut store, _) = provisioned(dir.path());
+    store.set_setting("unapproved_warn", "1000").expect("set");
+    store.set_setting("unapproved_stop", "1000").expect("set");
+    // The oldest record was captured at t0; thirteen more in the last day: 14 in a week.
+    let now = t0() + Duration::days(5);
+    store
+        .save(&captured("lan"), &by("lan", t0()))
+        .expect("save");
+    for _ in 0..13 {
+        let mut r = captured("lan");
+        r.capture.started_at = Some(now - Duration::hours(1));
+        store.save(&r, &by("lan", now)).expect("save");
+    }
+    let report = doctor::run(&store, now, &Probes::default());
+    let get = |n: &str| {
+        report
+            .checks
+            .iter()
+            .find(|c| c.name == n)
+            .unwrap_or_else(|| panic!("no {n} check"))
+            .clone()
+    };
+    let sync = get("last_sync");
+    assert_eq!(sync.verdict, Verdict::Warning);
+    assert!(
+        sync.message_en
+            .starts_with("Never synced — oldest waiting record 5 days old"),
+        "{}",
+        sync.message_en
+    );
+    assert!(
+        sync.message_vi
+            .starts_with("Chưa đồng bộ lần nào — hồ sơ chờ gửi lâu nhất đã 5 ngày"),
+        "{}",
+        sync.message_vi
+    );
+    assert!(!sync.message_en.contains("ago"), "{}", sync.message_en);
+    let forecast = get("forecast");
+    assert!(
+        forecast.message_en.contains("2.0 records a day")
+            // Storage days depend on this disk's free space; the figures are tested above.
+            && (forecast
+                .message_en
+                .contains("Storage will stop enrollment in about")
+                || forecast.message_en.contains("Storage lasts more than a year"))
+            && forecast
+                .message_en
+                .contains("the sync limit will stop enrollment in 2 days"),
+        "{}",
+        forecast.message_en
+    );
+    assert!(
+        forecast.message_vi.contains("sau 2 ngày"),
+        "{}",
+        forecast.message_vi
+    );
+    assert_eq!(forecast.verdict, Verdict::Warning);
+
+    // Once HQ is reached the words are about that sync.
+    store.set_cursor("hq", b"c1", now).expect("cursor");
+    let after = doctor::run(&store, now + Duration::days(1), &Probes::default());
+    let sync = after
+        .checks
+        .iter()
+        .find(|c| c.name == "last_sync")
+        .expect("sync");
+    assert_eq!(sync.message_en, "Last sync: 1 days ago.");
+    assert_eq!(sync.verdict, Verdict::Ok);
+}
 
 #[test]
 fn doctor_reports_every_area_and_uses_pluggable_probes() {
@@ -712,6 +887,7 @@ fn doctor_reports_every_area_and_uses_pluggable_probes() {
     for n in [
         "database",
         "storage",
+        "forecast",
         "last_sync",
         "unapproved",
         "records",

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{kiosk, stderr, stdout};
+use common::{kiosk, kiosk_pin, stderr, stdout, with_accounts, OP_PIN, SUP_PIN};
 use serde_json::Value;
 use std::path::Path;
 
@@ -19,6 +19,13 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
     let path = dir.join(name);
     std::fs::write(&path, bytes).expect("write");
     path.to_string_lossy().into_owned()
+}
+
+/// `kiosk records add --json FILE` as operator `op`, signed in with its PIN.
+fn add(data: &Path, file: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["records", "add", "--json", file, "--operator", "op"];
+    args.extend_from_slice(extra);
+    kiosk_pin(data, OP_PIN, None, &args)
 }
 
 fn count(data: &Path) -> usize {
@@ -39,7 +46,8 @@ fn add_list_search_show() {
         "in.json",
         &serde_json::to_vec(&records).expect("json"),
     );
-    let out = kiosk(&data, &["records", "add", "--json", &file]);
+    with_accounts(&data);
+    let out = add(&data, &file, &[]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert_eq!(stdout(&out).matches("saved").count(), 6);
     assert_eq!(count(&data), 6);
@@ -62,7 +70,7 @@ fn add_list_search_show() {
     assert!(out.status.success(), "{}", stderr(&out));
     let shown: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(shown["enrollment_no"], no);
-    assert_eq!(shown["capture"]["operator_id"], "cli");
+    assert_eq!(shown["capture"]["operator_id"], "op");
     let out = kiosk(&data, &["records", "show", no]);
     assert!(stdout(&out).contains("Họ tên / Name"), "{}", stdout(&out));
 
@@ -106,17 +114,14 @@ fn malformed_input_exits_2_and_writes_nothing() {
     ];
     for (name, bytes, expect) in cases {
         let file = write(tmp.path(), name, &bytes);
-        let out = kiosk(&data, &["records", "add", "--json", &file]);
+        let out = add(&data, &file, &[]);
         assert_eq!(out.status.code(), Some(2), "{name}: {}", stderr(&out));
         assert!(stderr(&out).contains(expect), "{name}: {}", stderr(&out));
         let out = kiosk(&data, &["check", "--json", &file]);
         assert_eq!(out.status.code(), Some(2), "{name}");
     }
     let missing = tmp.path().join("nope.json");
-    let out = kiosk(
-        &data,
-        &["records", "add", "--json", &missing.to_string_lossy()],
-    );
+    let out = add(&data, &missing.to_string_lossy(), &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("nope.json"), "{}", stderr(&out));
     assert_eq!(count(&data), 0, "nothing was written");
@@ -127,6 +132,7 @@ fn malformed_input_exits_2_and_writes_nothing() {
 fn rule_errors_exit_1_and_warnings_need_acknowledgement() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("data");
+    with_accounts(&data);
     let records = demo_json(tmp.path(), "2");
     let mut bad = records[1].clone();
     bad["applicant"]["id_number"] = Value::from("12345");
@@ -135,7 +141,7 @@ fn rule_errors_exit_1_and_warnings_need_acknowledgement() {
         "bad.json",
         &serde_json::to_vec(&vec![records[0].clone(), bad]).expect("json"),
     );
-    let out = kiosk(&data, &["records", "add", "--json", &file]);
+    let out = add(&data, &file, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("id_number.format") && stderr(&out).contains("12 chữ số"),
@@ -156,9 +162,7 @@ fn rule_errors_exit_1_and_warnings_need_acknowledgement() {
         "first.json",
         &serde_json::to_vec(&records[0]).expect("json"),
     );
-    assert!(kiosk(&data, &["records", "add", "--json", &first])
-        .status
-        .success());
+    assert!(add(&data, &first, &[]).status.success());
     let mut again = records[0].clone();
     again.as_object_mut().expect("object").remove("id");
     let again = write(
@@ -166,7 +170,7 @@ fn rule_errors_exit_1_and_warnings_need_acknowledgement() {
         "again.json",
         &serde_json::to_vec(&again).expect("json"),
     );
-    let out = kiosk(&data, &["records", "add", "--json", &again]);
+    let out = add(&data, &again, &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("duplicate.id_number"),
@@ -174,18 +178,7 @@ fn rule_errors_exit_1_and_warnings_need_acknowledgement() {
         stderr(&out)
     );
     assert_eq!(count(&data), 1);
-    let out = kiosk(
-        &data,
-        &[
-            "records",
-            "add",
-            "--json",
-            &again,
-            "--accept-warnings",
-            "--operator",
-            "op-7",
-        ],
-    );
+    let out = add(&data, &again, &["--accept-warnings"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let id = stdout(&out)
         .split_whitespace()
@@ -199,7 +192,115 @@ fn rule_errors_exit_1_and_warnings_need_acknowledgement() {
         shown["review"]["acknowledged"][0]["code"],
         "duplicate.id_number"
     );
-    assert_eq!(shown["review"]["acknowledged"][0]["by"], "op-7");
+    assert_eq!(shown["review"]["acknowledged"][0]["by"], "op");
+}
+
+#[test]
+fn an_import_speaks_only_for_the_signed_in_operator_on_this_kiosk() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    with_accounts(&data);
+    let records = demo_json(tmp.path(), "1");
+    let base = records[0].clone();
+    let file = write(
+        tmp.path(),
+        "one.json",
+        &serde_json::to_vec(&base).expect("json"),
+    );
+
+    // No PIN, a wrong PIN, or a supervisor's PIN for the operator: nothing is saved.
+    let o = kiosk(&data, &["records", "add", "--json", &file]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--operator"), "{}", stderr(&o));
+    let o = kiosk_pin(
+        &data,
+        SUP_PIN,
+        None,
+        &["records", "add", "--json", &file, "--operator", "op"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(count(&data), 0);
+
+    let at = "2026-11-27T08:00:00Z";
+    let forged: Vec<(&str, Value, &str)> = vec![
+        (
+            "review.status",
+            serde_json::json!({"status": "approved"}),
+            "import.review_state",
+        ),
+        (
+            "review.hq",
+            serde_json::json!({"hq": {"status": "card_printed", "at": at}}),
+            "import.hq_state",
+        ),
+        (
+            "review.history",
+            serde_json::json!({"history": [{"at": at, "by": "sup", "device": "KS01", "action": "approved"}]}),
+            "import.review_history",
+        ),
+        (
+            "review.acknowledged[0].by",
+            serde_json::json!({"acknowledged": [{"code": "duplicate.id_number", "path": "applicant.id_number", "by": "sup", "at": at}]}),
+            "import.other_person",
+        ),
+    ];
+    for (path, review, code) in forged {
+        let mut r = base.clone();
+        r["review"] = review;
+        let f = write(
+            tmp.path(),
+            "forged.json",
+            &serde_json::to_vec(&r).expect("json"),
+        );
+        let o = add(&data, &f, &["--accept-warnings"]);
+        assert_eq!(o.status.code(), Some(1), "{path}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(code) && stderr(&o).contains(path),
+            "{path}: {}",
+            stderr(&o)
+        );
+    }
+    for (field, value, code) in [
+        ("operator_id", "sup", "import.other_person"),
+        ("kiosk_id", "KS9999", "import.other_kiosk"),
+    ] {
+        let mut r = base.clone();
+        r["capture"][field] = Value::from(value);
+        let f = write(
+            tmp.path(),
+            "forged.json",
+            &serde_json::to_vec(&r).expect("json"),
+        );
+        let o = add(&data, &f, &[]);
+        assert_eq!(o.status.code(), Some(1), "{field}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(code) && stderr(&o).contains(&format!("capture.{field}")),
+            "{field}: {}",
+            stderr(&o)
+        );
+    }
+    let twice = write(
+        tmp.path(),
+        "twice.json",
+        &serde_json::to_vec(&vec![base.clone(), base.clone()]).expect("json"),
+    );
+    let o = add(&data, &twice, &[]);
+    assert!(stderr(&o).contains("import.repeated"), "{}", stderr(&o));
+    assert_eq!(count(&data), 0, "refused imports write nothing");
+
+    // Saved once as the operator; the same file cannot overwrite it afterwards.
+    let o = add(&data, &file, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = add(&data, &file, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("import.exists"), "{}", stderr(&o));
+    let id = base["id"].as_str().expect("id");
+    let shown: Value =
+        serde_json::from_slice(&kiosk(&data, &["records", "show", id, "--json"]).stdout)
+            .expect("json");
+    assert_eq!(shown["capture"]["operator_id"], "op");
+    assert_eq!(shown["review"]["history"][0]["by"], "op");
+    assert_eq!(count(&data), 1);
 }
 
 #[test]

@@ -1,8 +1,10 @@
 //! Operators and supervisors: roles, PIN rules, the lockout policy and signed-in sessions.
 //! Storage (accounts, key slots, failure counts) lives in `store::accounts`.
 
+mod clock;
 mod session;
 
+pub use clock::{BootClock, BootLock, BootTime, SystemBootClock};
 pub use session::Session;
 
 use chrono::{DateTime, Duration, Utc};

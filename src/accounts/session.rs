@@ -1,7 +1,8 @@
 //! A signed-in person: who, in what role, and when they last touched the kiosk (idle lock).
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use enroll_sync::record::Attribution;
+use std::time::{Duration as StdDuration, Instant};
 
 use super::Role;
 
@@ -11,7 +12,8 @@ pub struct Session {
     pub display_name: String,
     pub role: Role,
     pub started_at: DateTime<Utc>,
-    pub last_activity: DateTime<Utc>,
+    /// Monotonic, so setting the wall clock back cannot hold the idle lock off.
+    pub last_activity: Instant,
 }
 
 impl Session {
@@ -21,18 +23,18 @@ impl Session {
             display_name: display_name.to_owned(),
             role,
             started_at: now,
-            last_activity: now,
+            last_activity: Instant::now(),
         }
     }
 
     /// Call on every touch or key press.
-    pub fn touch(&mut self, now: DateTime<Utc>) {
-        self.last_activity = self.last_activity.max(now);
+    pub fn touch(&mut self, at: Instant) {
+        self.last_activity = self.last_activity.max(at);
     }
 
     /// True once `idle_after` has passed since the last activity: the UI then calls `Store::lock`.
-    pub fn is_idle(&self, now: DateTime<Utc>, idle_after: Duration) -> bool {
-        now - self.last_activity >= idle_after
+    pub fn is_idle(&self, at: Instant, idle_after: StdDuration) -> bool {
+        at.saturating_duration_since(self.last_activity) >= idle_after
     }
 
     pub fn is_supervisor(&self) -> bool {
@@ -59,13 +61,15 @@ mod tests {
             .expect("time")
             .with_timezone(&Utc);
         let mut s = Session::new("lan", "Lan", Role::Operator, t0);
-        let idle = Duration::seconds(120);
-        assert!(!s.is_idle(t0 + Duration::seconds(119), idle));
-        assert!(s.is_idle(t0 + Duration::seconds(120), idle));
-        s.touch(t0 + Duration::seconds(100));
-        assert!(!s.is_idle(t0 + Duration::seconds(200), idle));
-        // A clock stepping backwards never makes the session look fresher than it was.
-        s.touch(t0);
-        assert_eq!(s.last_activity, t0 + Duration::seconds(100));
+        let start = s.last_activity;
+        let secs = StdDuration::from_secs;
+        let idle = secs(120);
+        assert!(!s.is_idle(start + secs(119), idle));
+        assert!(s.is_idle(start + secs(120), idle));
+        s.touch(start + secs(100));
+        assert!(!s.is_idle(start + secs(200), idle));
+        // An older reading never makes the session look fresher than it was.
+        s.touch(start);
+        assert_eq!(s.last_activity, start + secs(100));
     }
 }

@@ -14,6 +14,7 @@ mod review;
 mod scanner;
 mod sim;
 mod sync;
+mod tour;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -96,6 +97,9 @@ enum Command {
     Export(sync::ExportArgs),
     /// Import HQ's signed receipt for a USB bundle.
     ImportReceipt { file: PathBuf },
+    /// A whole visit through the real UI with simulated devices and a loopback HQ: a PNG of
+    /// each screen and a report (no display needed).
+    Tour(tour::TourArgs),
 }
 
 /// How a command failed, and so which exit code it gives.
@@ -182,6 +186,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Sync(args)) => sync::run(args, &data_dir),
         Some(Command::Export(args)) => sync::export(args, &data_dir),
         Some(Command::ImportReceipt { file }) => sync::import_receipt(&file, &data_dir),
+        Some(Command::Tour(args)) => tour::run(args),
     }
 }
 

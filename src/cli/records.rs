@@ -22,8 +22,8 @@ pub enum RecordsCmd {
         /// Acknowledge every warning (recorded in each record, attributed to the operator).
         #[arg(long)]
         accept_warnings: bool,
-        /// Who is adding the records.
-        #[arg(long, env = "KIOSK_OPERATOR", default_value = "cli")]
+        /// The account adding the records; signs in with its PIN (KIOSK_PIN or the terminal).
+        #[arg(long, env = "KIOSK_OPERATOR")]
         operator: String,
     },
     /// List records, newest first.
@@ -145,6 +145,7 @@ fn add(
 ) -> Result<(), CliError> {
     let records = read_records(file)?;
     let mut store = Store::open(data_dir)?;
+    let session = super::accounts::sign_in(&mut store, operator)?;
     let guard = crate::guards::check(&store, Utc::now())?;
     if !guard.allows_new_enrollment() {
         return Err(CliError::Rejected(format!(
@@ -156,9 +157,24 @@ fn add(
         eprintln!("{}", guard.text());
     }
     // Check everything first so that a file with one bad record writes nothing.
-    let by = attribution(&store, operator);
+    let by = attribution(&store, &session.person);
     let mut rejected = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (i, record) in records.iter().enumerate() {
+        let mut refused = enroll::import_authority(&store, record, &session.person)?;
+        if !seen.insert(record.id) {
+            refused.push(Finding {
+                path: "id".into(),
+                severity: Severity::Error,
+                code: "import.repeated".into(),
+                message_vi: format!("Hồ sơ {} xuất hiện hai lần trong tệp.", record.id),
+                message_en: format!("Record {} appears twice in the file.", record.id),
+            });
+        }
+        if !refused.is_empty() {
+            rejected.push(format_findings(i, record, &refused));
+            continue;
+        }
         let mut r = record.clone();
         enroll::prepare(&store, &mut r, &by);
         let found = enroll::findings(&store, &r, &by)?;

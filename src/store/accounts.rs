@@ -1,15 +1,15 @@
 //! Accounts and sign-in in the store: the failure count and lock time are persisted, so a
 //! restart does not reset a lockout; each account's key slot goes with it.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use enroll_sync::record::Attribution;
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::keyslots::{self, DataKey};
 use super::{audit, timestamp, Store, StoreError};
 use crate::accounts::{
-    check_name_form, check_pin_form, lockout_after, Account, AccountError, Role, Session,
-    MAX_FAILURES,
+    check_name_form, check_pin_form, lockout_after, Account, AccountError, BootClock, BootLock,
+    Role, Session, MAX_FAILURES,
 };
 
 fn row_to_account(r: &rusqlite::Row) -> rusqlite::Result<Account> {
@@ -105,10 +105,20 @@ impl Store {
             None if self.accounts()?.is_empty() => return Err(AccountError::NotInitialized),
             None => return Err(AccountError::NoSuchAccount(name.to_owned())),
         };
-        if let Some(until) = account.locked_until.as_deref().and_then(parse_time) {
-            if until > now {
-                return Err(AccountError::LockedOut { until });
-            }
+        let boot = self.boot_clock.now();
+        let left = match self.boot_lock(name)? {
+            Some(lock) => lock.remaining(&boot),
+            // Written before lockouts moved to the boot clock.
+            None => account
+                .locked_until
+                .as_deref()
+                .and_then(parse_time)
+                .map_or(0, |until| (until - now).num_seconds().max(0)),
+        };
+        if left > 0 {
+            return Err(AccountError::LockedOut {
+                until: now + Duration::seconds(left),
+            });
         }
         // Count the attempt before checking, so cutting power mid-check does not give a free try.
         self.conn
@@ -123,7 +133,8 @@ impl Store {
             Some(key) => {
                 self.conn
                     .execute(
-                        "UPDATE accounts SET failures = 0, locked_until = NULL WHERE name = ?1",
+                        "UPDATE accounts SET failures = 0, locked_until = NULL, locked_boot_id = NULL,
+                         locked_boot_until = NULL, locked_secs = NULL WHERE name = ?1",
                         [name],
                     )
                     .map_err(StoreError::from)?;
@@ -134,11 +145,20 @@ impl Store {
             }
             None => {
                 let failures = account.failures + 1;
-                let until = lockout_after(failures).map(|d| now + d);
+                let length = lockout_after(failures);
+                let until = length.map(|d| now + d);
+                let lock = length.map(|d| BootLock::starting(&boot, d.num_seconds()));
                 self.conn
                     .execute(
-                        "UPDATE accounts SET locked_until = ?2 WHERE name = ?1",
-                        params![name, until.map(timestamp)],
+                        "UPDATE accounts SET locked_until = ?2, locked_boot_id = ?3,
+                         locked_boot_until = ?4, locked_secs = ?5 WHERE name = ?1",
+                        params![
+                            name,
+                            until.map(timestamp),
+                            lock.as_ref().map(|l| l.boot_id.clone()),
+                            lock.as_ref().map(|l| l.until_secs),
+                            lock.as_ref().map(|l| l.length_secs),
+                        ],
                     )
                     .map_err(StoreError::from)?;
                 let detail = format!("failures={failures}");
@@ -157,6 +177,31 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// The account's lockout on the boot clock, if one is set.
+    fn boot_lock(&self, name: &str) -> Result<Option<BootLock>, StoreError> {
+        let row: Option<(Option<String>, Option<i64>, Option<i64>)> = self
+            .conn
+            .query_row(
+                "SELECT locked_boot_id, locked_boot_until, locked_secs FROM accounts WHERE name = ?1",
+                [name],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        Ok(match row {
+            Some((Some(boot_id), Some(until_secs), Some(length_secs))) => Some(BootLock {
+                boot_id,
+                until_secs,
+                length_secs,
+            }),
+            _ => None,
+        })
+    }
+
+    /// Times lockouts on `clock` instead of the machine's boot clock (tests pass the clock in).
+    pub fn use_boot_clock(&mut self, clock: Box<dyn BootClock>) {
+        self.boot_clock = clock;
     }
 
     /// Adds an operator or supervisor; `by` must be a signed-in supervisor (the kiosk unlocked).

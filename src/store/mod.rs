@@ -87,6 +87,8 @@ pub struct Store {
     data_key: Option<keyslots::DataKey>,
     /// Argon2id cost for new key slots (the product setting unless a test lowered it).
     kdf: KdfParams,
+    /// Lockouts are timed on this clock, not the wall clock.
+    boot_clock: Box<dyn crate::accounts::BootClock>,
 }
 
 impl Store {
@@ -112,6 +114,7 @@ impl Store {
             path,
             data_key: None,
             kdf: KdfParams::PRODUCT,
+            boot_clock: Box::new(crate::accounts::SystemBootClock),
         })
     }
 

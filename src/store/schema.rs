@@ -147,6 +147,12 @@ const MIGRATIONS: &[&str] = &[
         (SELECT printf('%d:%s', seq, lower(hex(hash))) FROM audit ORDER BY seq DESC LIMIT 1),
         '0:' || lower(hex(zeroblob(32)))) AS BLOB));
     "#,
+    // 4: lockouts on the boot clock, so setting the wall clock forward does not end them.
+    r#"
+    ALTER TABLE accounts ADD COLUMN locked_boot_id TEXT;
+    ALTER TABLE accounts ADD COLUMN locked_boot_until INTEGER;
+    ALTER TABLE accounts ADD COLUMN locked_secs INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes.

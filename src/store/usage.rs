@@ -1,8 +1,9 @@
 //! Figures the guards and `kiosk doctor` need: space used per record, last contact with HQ.
 
+use chrono::{DateTime, Utc};
 use rusqlite::OptionalExtension;
 
-use super::{Store, StoreError};
+use super::{timestamp, Store, StoreError};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Usage {
@@ -43,5 +44,15 @@ impl Store {
             first_record_at: one("SELECT MIN(created_at) FROM records")?,
             latest_write: latest_record.max(latest_audit),
         })
+    }
+
+    /// Records whose capture started at or after `since`: the recent pace of enrollment.
+    pub fn records_created_since(&self, since: DateTime<Utc>) -> Result<u64, StoreError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM records WHERE created_at >= ?1",
+            [timestamp(since)],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 }

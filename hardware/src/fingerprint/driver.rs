@@ -13,6 +13,7 @@ use super::error::ScannerError;
 use super::image::FingerImage;
 use super::protocol::{
     Command, ConfirmationCode, Instruction, PacketSize, ProdInfo, SysParam, SysParams,
+    INDEX_PAGE_BYTES, NOTEPAD_PAGE_LEN,
 };
 use serde::Serialize;
 use serialport::{ClearBuffer, SerialPort, TTYPort};
@@ -385,11 +386,29 @@ impl Scanner {
 
     /// Searches the library: `Some((page, score))` or `None` when nothing matched.
     pub fn search(&mut self, buffer: u8, start: u16, count: u16) -> Result<Option<(u16, u16)>> {
-        let (code, r) = self.command_raw(&Command::Search {
+        self.search_with(&Command::Search {
             buffer,
             start,
             count,
-        })?;
+        })
+    }
+
+    /// HighSpeedSearch: as [`Scanner::search`], for good-quality images.
+    pub fn high_speed_search(
+        &mut self,
+        buffer: u8,
+        start: u16,
+        count: u16,
+    ) -> Result<Option<(u16, u16)>> {
+        self.search_with(&Command::HighSpeedSearch {
+            buffer,
+            start,
+            count,
+        })
+    }
+
+    fn search_with(&mut self, cmd: &Command) -> Result<Option<(u16, u16)>> {
+        let (code, r) = self.command_raw(cmd)?;
         match code {
             ConfirmationCode::Ok => Ok(Some((
                 u16_at(&r, 0, Instruction::Search)?,
@@ -443,6 +462,146 @@ impl Scanner {
             colour,
             cycles,
         })
+    }
+
+    /// HandShake (R50x): `Ok` when the module is ready for instructions.
+    pub fn hand_shake(&mut self) -> Result<()> {
+        self.simple(&Command::HandShake)
+    }
+
+    pub fn check_sensor(&mut self) -> Result<()> {
+        self.simple(&Command::CheckSensor)
+    }
+
+    pub fn cancel_instruction(&mut self) -> Result<()> {
+        self.simple(&Command::Cancel)
+    }
+
+    /// Switches the module's port off (`false`) or on.
+    pub fn port_control(&mut self, on: bool) -> Result<()> {
+        self.simple(&Command::Control { on: u8::from(on) })
+    }
+
+    /// The module's hardware random number.
+    pub fn random_code(&mut self) -> Result<u32> {
+        let r = self.command(&Command::GetRandomCode)?;
+        match r.get(..4) {
+            Some(b) => Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+            None => Err(ScannerError::Protocol {
+                instruction: Instruction::GetRandomCode,
+                detail: format!("reply too short ({} bytes)", r.len()),
+            }),
+        }
+    }
+
+    pub fn write_notepad(&mut self, page: u8, data: [u8; NOTEPAD_PAGE_LEN]) -> Result<()> {
+        self.simple(&Command::WriteNotepad { page, data })
+    }
+
+    pub fn read_notepad(&mut self, page: u8) -> Result<[u8; NOTEPAD_PAGE_LEN]> {
+        let r = self.command(&Command::ReadNotepad { page })?;
+        r.get(..NOTEPAD_PAGE_LEN)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| ScannerError::Protocol {
+                instruction: Instruction::ReadNotepad,
+                detail: format!("{} bytes, expected {NOTEPAD_PAGE_LEN}", r.len()),
+            })
+    }
+
+    /// The used template slots of index page `page` (slots 256 × page …), in order.
+    pub fn read_index_table(&mut self, page: u8) -> Result<Vec<u16>> {
+        let r = self.command(&Command::ReadIndexTable { page })?;
+        let first = u16::from(page) * 256;
+        Ok(r.iter()
+            .take(INDEX_PAGE_BYTES)
+            .enumerate()
+            .flat_map(|(j, &b)| {
+                (0..8u16)
+                    .filter(move |k| b & (1 << k) != 0)
+                    .map(move |k| first + j as u16 * 8 + k)
+            })
+            .collect())
+    }
+
+    /// Sets the module password (kept in flash) and uses it from now on.
+    pub fn set_password(&mut self, password: u32) -> Result<()> {
+        self.simple(&Command::SetPwd { password })?;
+        self.cfg.password = password;
+        Ok(())
+    }
+
+    /// Sets the module address (kept in flash); its acknowledgement already comes from the
+    /// new address.
+    pub fn set_address(&mut self, address: u32) -> Result<()> {
+        let old = self.cfg.address;
+        self.send_packet(PacketId::Command, &Command::SetAdder { address }.payload())?;
+        self.cfg.address = address;
+        let ack = self.recv_ack(Instruction::SetAdder, self.cfg.command_timeout);
+        let code = match ack {
+            Ok(a) => a.first().copied().map(ConfirmationCode::from_u8),
+            Err(e) => {
+                self.cfg.address = old;
+                return Err(e);
+            }
+        };
+        match code {
+            Some(ConfirmationCode::Ok) => Ok(()),
+            other => {
+                self.cfg.address = old;
+                Err(match other {
+                    Some(code) => ScannerError::Module {
+                        instruction: Instruction::SetAdder,
+                        code,
+                    },
+                    None => ScannerError::Protocol {
+                        instruction: Instruction::SetAdder,
+                        detail: "empty acknowledgement".into(),
+                    },
+                })
+            }
+        }
+    }
+
+    /// SoftRst: the module restarts (RAM buffers lost, stored settings applied), sends its
+    /// ready byte, and needs the password again.
+    pub fn soft_reset(&mut self) -> Result<()> {
+        self.simple(&Command::SoftRst)?;
+        self.sleep(Duration::from_millis(60))?;
+        self.handshake()
+    }
+
+    /// GetImageEx (R50x): like GenImg, but a poor image is refused with 0x07.
+    pub fn get_image_ex(&mut self) -> Result<bool> {
+        match self.command(&Command::GetImageEx) {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some(ConfirmationCode::NoFinger) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Turns the image buffer into a binary image (0), thinned (1) or with features (2).
+    pub fn gen_bin_image(&mut self, kind: u8) -> Result<()> {
+        self.simple(&Command::GenBinImage { kind })
+    }
+
+    /// The 512-byte information page.
+    pub fn read_inf_page(&mut self) -> Result<Vec<u8>> {
+        self.upload(&Command::ReadInfPage)
+    }
+
+    pub fn firmware_version(&mut self) -> Result<String> {
+        self.text(&Command::GetFwVer)
+    }
+
+    pub fn algorithm_version(&mut self) -> Result<String> {
+        self.text(&Command::GetAlgVer)
+    }
+
+    fn text(&mut self, cmd: &Command) -> Result<String> {
+        let r = self.command(cmd)?;
+        Ok(String::from_utf8_lossy(&r)
+            .trim_end_matches('\0')
+            .to_string())
     }
 
     /// Uploads CharBuffer `buffer` (the template) to the host.
@@ -736,7 +895,12 @@ pub fn processing_time(instruction: Instruction) -> Duration {
         | Instruction::Store
         | Instruction::DeleteChar
         | Instruction::Empty
-        | Instruction::SetSysPara => 500,
+        | Instruction::SetSysPara
+        | Instruction::SetPwd
+        | Instruction::SetAdder
+        | Instruction::WriteNotepad
+        | Instruction::GenBinImage => 500,
+        Instruction::GetImageEx | Instruction::HighSpeedSearch => 1000,
         _ => 0,
     })
 }

@@ -3,112 +3,101 @@
 
 use serde::Serialize;
 
-/// Instruction codes (first payload byte of a command packet).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub enum Instruction {
-    GenImg,
-    Img2Tz,
-    Match,
-    Search,
-    RegModel,
-    Store,
-    LoadChar,
-    UpChar,
-    DownChar,
-    UpImage,
-    DownImage,
-    DeleteChar,
-    Empty,
-    SetSysPara,
-    ReadSysPara,
-    VfyPwd,
-    TemplateNum,
-    AuraLedConfig,
-    ReadProdInfo,
+/// Declares the instruction table once: variant, code, datasheet name.
+macro_rules! instructions {
+    ($($v:ident = $code:literal, $name:literal;)*) => {
+        /// Instruction codes (first payload byte of a command packet): the R30x table
+        /// (R307/ZFM/AS608 user manuals) and the R50x additions (R503 manual 1.2).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+        pub enum Instruction { $($v,)* }
+
+        impl Instruction {
+            pub const ALL: &'static [Instruction] = &[$(Instruction::$v,)*];
+
+            pub fn code(self) -> u8 {
+                match self { $(Instruction::$v => $code,)* }
+            }
+
+            /// The datasheet name, as used in scenario files and messages.
+            pub fn name(self) -> &'static str {
+                match self { $(Instruction::$v => $name,)* }
+            }
+        }
+    };
+}
+
+instructions! {
+    GenImg = 0x01, "GenImg";
+    Img2Tz = 0x02, "Img2Tz";
+    Match = 0x03, "Match";
+    Search = 0x04, "Search";
+    RegModel = 0x05, "RegModel";
+    Store = 0x06, "Store";
+    LoadChar = 0x07, "LoadChar";
+    UpChar = 0x08, "UpChar";
+    DownChar = 0x09, "DownChar";
+    UpImage = 0x0A, "UpImage";
+    DownImage = 0x0B, "DownImage";
+    DeleteChar = 0x0C, "DeleteChar";
+    Empty = 0x0D, "Empty";
+    SetSysPara = 0x0E, "SetSysPara";
+    ReadSysPara = 0x0F, "ReadSysPara";
+    SetPwd = 0x12, "SetPwd";
+    VfyPwd = 0x13, "VfyPwd";
+    GetRandomCode = 0x14, "GetRandomCode";
+    SetAdder = 0x15, "SetAdder";
+    ReadInfPage = 0x16, "ReadInfPage";
+    Control = 0x17, "Control";
+    WriteNotepad = 0x18, "WriteNotepad";
+    ReadNotepad = 0x19, "ReadNotepad";
+    HighSpeedSearch = 0x1B, "HighSpeedSearch";
+    GenBinImage = 0x1C, "GenBinImage";
+    TemplateNum = 0x1D, "TemplateNum";
+    ReadIndexTable = 0x1F, "ReadIndexTable";
+    GetImageEx = 0x28, "GetImageEx";
+    Cancel = 0x30, "Cancel";
+    AuraLedConfig = 0x35, "AuraLedConfig";
+    CheckSensor = 0x36, "CheckSensor";
+    GetAlgVer = 0x39, "GetAlgVer";
+    GetFwVer = 0x3A, "GetFwVer";
+    ReadProdInfo = 0x3C, "ReadProdInfo";
+    SoftRst = 0x3D, "SoftRst";
+    HandShake = 0x40, "HandShake";
 }
 
 impl Instruction {
-    pub const ALL: [Instruction; 19] = [
-        Instruction::GenImg,
-        Instruction::Img2Tz,
-        Instruction::Match,
-        Instruction::Search,
-        Instruction::RegModel,
-        Instruction::Store,
-        Instruction::LoadChar,
-        Instruction::UpChar,
-        Instruction::DownChar,
-        Instruction::UpImage,
-        Instruction::DownImage,
-        Instruction::DeleteChar,
-        Instruction::Empty,
-        Instruction::SetSysPara,
-        Instruction::ReadSysPara,
-        Instruction::VfyPwd,
-        Instruction::TemplateNum,
-        Instruction::AuraLedConfig,
-        Instruction::ReadProdInfo,
-    ];
-
-    pub fn code(self) -> u8 {
-        match self {
-            Instruction::GenImg => 0x01,
-            Instruction::Img2Tz => 0x02,
-            Instruction::Match => 0x03,
-            Instruction::Search => 0x04,
-            Instruction::RegModel => 0x05,
-            Instruction::Store => 0x06,
-            Instruction::LoadChar => 0x07,
-            Instruction::UpChar => 0x08,
-            Instruction::DownChar => 0x09,
-            Instruction::UpImage => 0x0A,
-            Instruction::DownImage => 0x0B,
-            Instruction::DeleteChar => 0x0C,
-            Instruction::Empty => 0x0D,
-            Instruction::SetSysPara => 0x0E,
-            Instruction::ReadSysPara => 0x0F,
-            Instruction::VfyPwd => 0x13,
-            Instruction::TemplateNum => 0x1D,
-            Instruction::AuraLedConfig => 0x35,
-            Instruction::ReadProdInfo => 0x3C,
-        }
-    }
-
     pub fn from_code(code: u8) -> Option<Self> {
-        Self::ALL.into_iter().find(|i| i.code() == code)
+        Self::ALL.iter().copied().find(|i| i.code() == code)
     }
 
-    /// The datasheet name, as used in scenario files and messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            Instruction::GenImg => "GenImg",
-            Instruction::Img2Tz => "Img2Tz",
-            Instruction::Match => "Match",
-            Instruction::Search => "Search",
-            Instruction::RegModel => "RegModel",
-            Instruction::Store => "Store",
-            Instruction::LoadChar => "LoadChar",
-            Instruction::UpChar => "UpChar",
-            Instruction::DownChar => "DownChar",
-            Instruction::UpImage => "UpImage",
-            Instruction::DownImage => "DownImage",
-            Instruction::DeleteChar => "DeleteChar",
-            Instruction::Empty => "Empty",
-            Instruction::SetSysPara => "SetSysPara",
-            Instruction::ReadSysPara => "ReadSysPara",
-            Instruction::VfyPwd => "VfyPwd",
-            Instruction::TemplateNum => "TemplateNum",
-            Instruction::AuraLedConfig => "AuraLedConfig",
-            Instruction::ReadProdInfo => "ReadProdInfo",
-        }
-    }
-
+    /// By datasheet name; the manuals' own spellings (DeletChar, TempleteNum,
+    /// ReadConList, GenChar) are accepted too.
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|i| i.name().eq_ignore_ascii_case(name))
+        let alias = match name.to_ascii_lowercase().as_str() {
+            "deletchar" => Some(Instruction::DeleteChar),
+            "templetenum" | "validtempletenum" => Some(Instruction::TemplateNum),
+            "readconlist" => Some(Instruction::ReadIndexTable),
+            "genchar" => Some(Instruction::Img2Tz),
+            "setaddr" => Some(Instruction::SetAdder),
+            _ => None,
+        };
+        alias.or_else(|| {
+            Self::ALL
+                .iter()
+                .copied()
+                .find(|i| i.name().eq_ignore_ascii_case(name))
+        })
     }
 }
+
+/// Notepad: 16 pages of 32 bytes in flash (WriteNotepad / ReadNotepad).
+pub const NOTEPAD_PAGES: u8 = 16;
+pub const NOTEPAD_PAGE_LEN: usize = 32;
+/// ReadIndexTable: 4 pages of 256 template slots, one bit each.
+pub const INDEX_PAGES: u8 = 4;
+pub const INDEX_PAGE_BYTES: usize = 32;
+/// ReadInfPage: the information page is 512 bytes.
+pub const INF_PAGE_LEN: usize = 512;
 
 /// Data packet payload size (SetSysPara parameter 6, ReadSysPara word 6). Serialises as its
 /// size in bytes.
@@ -228,6 +217,44 @@ pub enum Command {
     Empty,
     TemplateNum,
     SetSysPara(SysParam),
+    SetPwd {
+        password: u32,
+    },
+    SetAdder {
+        address: u32,
+    },
+    GetRandomCode,
+    ReadInfPage,
+    /// Port control: 0 switches the UART/USB port off, 1 on.
+    Control {
+        on: u8,
+    },
+    WriteNotepad {
+        page: u8,
+        data: [u8; NOTEPAD_PAGE_LEN],
+    },
+    ReadNotepad {
+        page: u8,
+    },
+    HighSpeedSearch {
+        buffer: CharBuffer,
+        start: u16,
+        count: u16,
+    },
+    /// 0 binary image, 1 thinned binary image, 2 thinned with the feature points marked.
+    GenBinImage {
+        kind: u8,
+    },
+    ReadIndexTable {
+        page: u8,
+    },
+    GetImageEx,
+    Cancel,
+    CheckSensor,
+    GetAlgVer,
+    GetFwVer,
+    SoftRst,
+    HandShake,
     /// R503 ring light: control (1 breathe, 2 flash, 3 on, 4 off, 5 fade on, 6 fade off),
     /// speed, colour index (1 red, 2 blue, 3 purple, 4 green, 5 yellow, 6 cyan, 7 white),
     /// cycles (0 = forever).
@@ -261,6 +288,23 @@ impl Command {
             Command::TemplateNum => Instruction::TemplateNum,
             Command::SetSysPara(_) => Instruction::SetSysPara,
             Command::AuraLedConfig { .. } => Instruction::AuraLedConfig,
+            Command::SetPwd { .. } => Instruction::SetPwd,
+            Command::SetAdder { .. } => Instruction::SetAdder,
+            Command::GetRandomCode => Instruction::GetRandomCode,
+            Command::ReadInfPage => Instruction::ReadInfPage,
+            Command::Control { .. } => Instruction::Control,
+            Command::WriteNotepad { .. } => Instruction::WriteNotepad,
+            Command::ReadNotepad { .. } => Instruction::ReadNotepad,
+            Command::HighSpeedSearch { .. } => Instruction::HighSpeedSearch,
+            Command::GenBinImage { .. } => Instruction::GenBinImage,
+            Command::ReadIndexTable { .. } => Instruction::ReadIndexTable,
+            Command::GetImageEx => Instruction::GetImageEx,
+            Command::Cancel => Instruction::Cancel,
+            Command::CheckSensor => Instruction::CheckSensor,
+            Command::GetAlgVer => Instruction::GetAlgVer,
+            Command::GetFwVer => Instruction::GetFwVer,
+            Command::SoftRst => Instruction::SoftRst,
+            Command::HandShake => Instruction::HandShake,
         }
     }
 
@@ -268,11 +312,26 @@ impl Command {
     pub fn payload(&self) -> Vec<u8> {
         let mut p = vec![self.instruction().code()];
         match *self {
-            Command::VfyPwd { password } => p.extend_from_slice(&password.to_be_bytes()),
+            Command::VfyPwd { password } | Command::SetPwd { password } => {
+                p.extend_from_slice(&password.to_be_bytes())
+            }
+            Command::SetAdder { address } => p.extend_from_slice(&address.to_be_bytes()),
+            Command::Control { on } => p.push(on),
+            Command::WriteNotepad { page, data } => {
+                p.push(page);
+                p.extend_from_slice(&data);
+            }
+            Command::ReadNotepad { page } | Command::ReadIndexTable { page } => p.push(page),
+            Command::GenBinImage { kind } => p.push(kind),
             Command::Img2Tz { buffer }
             | Command::UpChar { buffer }
             | Command::DownChar { buffer } => p.push(buffer),
             Command::Search {
+                buffer,
+                start,
+                count,
+            }
+            | Command::HighSpeedSearch {
                 buffer,
                 start,
                 count,
@@ -304,7 +363,16 @@ impl Command {
             | Command::DownImage
             | Command::Match
             | Command::Empty
-            | Command::TemplateNum => {}
+            | Command::TemplateNum
+            | Command::GetRandomCode
+            | Command::ReadInfPage
+            | Command::GetImageEx
+            | Command::Cancel
+            | Command::CheckSensor
+            | Command::GetAlgVer
+            | Command::GetFwVer
+            | Command::SoftRst
+            | Command::HandShake => {}
         }
         p
     }
@@ -323,13 +391,47 @@ impl Command {
         };
         let byte = |i: usize| args.get(i).copied().ok_or(bad);
         let want = |n: usize| if args.len() == n { Ok(()) } else { Err(bad) };
+        let u32_arg = || -> Result<u32, ConfirmationCode> {
+            want(4)?;
+            Ok(u32::from_be_bytes([args[0], args[1], args[2], args[3]]))
+        };
         let cmd = match instr {
-            Instruction::VfyPwd => {
-                want(4)?;
-                Command::VfyPwd {
-                    password: u32::from_be_bytes([args[0], args[1], args[2], args[3]]),
+            Instruction::VfyPwd => Command::VfyPwd {
+                password: u32_arg()?,
+            },
+            Instruction::SetPwd => Command::SetPwd {
+                password: u32_arg()?,
+            },
+            Instruction::SetAdder => Command::SetAdder {
+                address: u32_arg()?,
+            },
+            Instruction::GetRandomCode => Command::GetRandomCode,
+            Instruction::ReadInfPage => Command::ReadInfPage,
+            Instruction::Control => Command::Control { on: byte(0)? },
+            Instruction::WriteNotepad => {
+                want(1 + NOTEPAD_PAGE_LEN)?;
+                let mut data = [0u8; NOTEPAD_PAGE_LEN];
+                data.copy_from_slice(&args[1..]);
+                Command::WriteNotepad {
+                    page: args[0],
+                    data,
                 }
             }
+            Instruction::ReadNotepad => Command::ReadNotepad { page: byte(0)? },
+            Instruction::HighSpeedSearch => Command::HighSpeedSearch {
+                buffer: byte(0)?,
+                start: u16_at(1)?,
+                count: u16_at(3)?,
+            },
+            Instruction::GenBinImage => Command::GenBinImage { kind: byte(0)? },
+            Instruction::ReadIndexTable => Command::ReadIndexTable { page: byte(0)? },
+            Instruction::GetImageEx => Command::GetImageEx,
+            Instruction::Cancel => Command::Cancel,
+            Instruction::CheckSensor => Command::CheckSensor,
+            Instruction::GetAlgVer => Command::GetAlgVer,
+            Instruction::GetFwVer => Command::GetFwVer,
+            Instruction::SoftRst => Command::SoftRst,
+            Instruction::HandShake => Command::HandShake,
             Instruction::ReadSysPara => Command::ReadSysPara,
             Instruction::ReadProdInfo => Command::ReadProdInfo,
             Instruction::GenImg => Command::GenImg,
@@ -521,6 +623,8 @@ pub enum ConfirmationCode {
     NoValidImage,
     FlashError,
     InvalidRegister,
+    WrongNotepadPage,
+    PortControlFailed,
     AddressError,
     PasswordRequired,
     /// Any code the datasheets leave undefined or reserved.
@@ -551,6 +655,8 @@ impl ConfirmationCode {
             0x15 => NoValidImage,
             0x18 => FlashError,
             0x1A => InvalidRegister,
+            0x1C => WrongNotepadPage,
+            0x1D => PortControlFailed,
             0x20 => AddressError,
             0x21 => PasswordRequired,
             other => Other(other),
@@ -580,6 +686,8 @@ impl ConfirmationCode {
             NoValidImage => 0x15,
             FlashError => 0x18,
             InvalidRegister => 0x1A,
+            WrongNotepadPage => 0x1C,
+            PortControlFailed => 0x1D,
             AddressError => 0x20,
             PasswordRequired => 0x21,
             Other(b) => b,
@@ -609,6 +717,8 @@ impl ConfirmationCode {
             NoValidImage => "there is no valid image to process; take a new one".into(),
             FlashError => "the scanner's memory could not be written".into(),
             InvalidRegister => "unknown setting number".into(),
+            WrongNotepadPage => "no such notepad page in the scanner".into(),
+            PortControlFailed => "the scanner could not switch its port".into(),
             AddressError => "wrong scanner address".into(),
             PasswordRequired => "the scanner password must be verified first".into(),
             Other(b) => format!("the scanner reported error code {b:#04x}"),
@@ -638,6 +748,8 @@ impl ConfirmationCode {
             NoValidImage => "không có ảnh hợp lệ để xử lý; hãy chụp lại".into(),
             FlashError => "không ghi được vào bộ nhớ máy quét".into(),
             InvalidRegister => "số thiết lập không hợp lệ".into(),
+            WrongNotepadPage => "máy quét không có trang ghi chú này".into(),
+            PortControlFailed => "máy quét không bật/tắt được cổng giao tiếp".into(),
             AddressError => "sai địa chỉ máy quét".into(),
             PasswordRequired => "cần xác minh mật khẩu máy quét trước".into(),
             Other(b) => format!("máy quét báo mã lỗi {b:#04x}"),
@@ -685,6 +797,24 @@ mod tests {
                 cycles: 0,
             },
             Command::UpImage,
+            Command::SetPwd { password: 7 },
+            Command::SetAdder {
+                address: 0x1234_5678,
+            },
+            Command::WriteNotepad {
+                page: 15,
+                data: [0xA5; NOTEPAD_PAGE_LEN],
+            },
+            Command::ReadNotepad { page: 3 },
+            Command::ReadIndexTable { page: 1 },
+            Command::HighSpeedSearch {
+                buffer: 2,
+                start: 5,
+                count: 9,
+            },
+            Command::GenBinImage { kind: 2 },
+            Command::Control { on: 1 },
+            Command::HandShake,
         ];
         for c in cmds {
             assert_eq!(Command::parse(&c.payload()), Ok(c));
@@ -694,6 +824,27 @@ mod tests {
             Err(ConfirmationCode::InvalidRegister)
         );
         assert_eq!(Command::parse(&[0x77]), Err(ConfirmationCode::PacketError));
+        // A notepad page is exactly 32 bytes.
+        assert_eq!(
+            Command::parse(&[0x18, 0, 1, 2]),
+            Err(ConfirmationCode::PacketError)
+        );
+    }
+
+    #[test]
+    fn the_instruction_table_is_one_to_one() {
+        for &i in Instruction::ALL {
+            assert_eq!(Instruction::from_code(i.code()), Some(i));
+            assert_eq!(Instruction::from_name(i.name()), Some(i));
+        }
+        let mut codes: Vec<u8> = Instruction::ALL.iter().map(|i| i.code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), Instruction::ALL.len());
+        assert_eq!(
+            Instruction::from_name("DeletChar"),
+            Some(Instruction::DeleteChar)
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use super::protocol::Instruction;
 use module::Module;
 use scenario::{FaultKind, Scenario};
 use serialport::{SerialPort, TTYPort};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -51,6 +51,8 @@ pub struct SimStats {
     pub bytes_garbled: AtomicU64,
     pub commands: AtomicU64,
     pub power_ups: AtomicU64,
+    /// Every instruction answered so far (a test's proof that it covered the table).
+    pub answered: Mutex<HashSet<Instruction>>,
 }
 
 struct Shared {
@@ -271,6 +273,12 @@ impl Running {
             };
             let fault = reply.instruction.and_then(|i| {
                 self.shared.stats.commands.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .stats
+                    .answered
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(i);
                 let n = self.counts.entry(i).or_insert(0);
                 *n += 1;
                 let n = *n;
@@ -306,6 +314,11 @@ impl Running {
             };
             let mut out = prefix;
             frames.iter().for_each(|f| out.extend_from_slice(f));
+            if reply.restarted {
+                // The ready byte every R30x sends after power-up.
+                out.push(0x55);
+                self.shared.stats.power_ups.fetch_add(1, Ordering::Relaxed);
+            }
             line.send(&out, baud, &self.shared.stop)?;
             self.shared
                 .stats

@@ -5,7 +5,8 @@ use super::super::codec::{Packet, PacketId};
 use super::super::features::analyse;
 use super::super::image::FingerImage;
 use super::super::protocol::{
-    Command, ConfirmationCode, Instruction, PacketSize, ProdInfo, SysParam, SysParams,
+    Command, ConfirmationCode, Instruction, PacketSize, ProdInfo, SysParam, SysParams, INDEX_PAGES,
+    INDEX_PAGE_BYTES, INF_PAGE_LEN, NOTEPAD_PAGES, NOTEPAD_PAGE_LEN,
 };
 use super::super::synth::{self, FingerPattern, HEIGHT, WIDTH};
 use super::super::template::{threshold, Template, TEMPLATE_LEN};
@@ -28,6 +29,7 @@ struct Flash {
     password: u32,
     capacity: u16,
     library: BTreeMap<u16, Vec<u8>>,
+    notepad: [[u8; NOTEPAD_PAGE_LEN]; NOTEPAD_PAGES as usize],
 }
 
 enum FingerState {
@@ -64,6 +66,8 @@ pub struct Reply {
     /// The command answered, if the packet was a command.
     pub instruction: Option<Instruction>,
     pub packets: Vec<Packet>,
+    /// The module restarted after answering (SoftRst): the line sends the 0x55 ready byte.
+    pub restarted: bool,
 }
 
 impl Module {
@@ -83,6 +87,7 @@ impl Module {
             password: s.password,
             capacity: s.capacity,
             library: BTreeMap::new(),
+            notepad: [[0; NOTEPAD_PAGE_LEN]; NOTEPAD_PAGES as usize],
         };
         let first_polls = placements.first().map_or(0, |p| p.no_finger_polls);
         let patterns = generate_patterns(&placements);
@@ -140,6 +145,7 @@ impl Module {
         Reply {
             instruction: None,
             packets,
+            restarted: false,
         }
     }
 
@@ -149,19 +155,26 @@ impl Module {
             return Reply {
                 instruction: None,
                 packets: vec![],
+                restarted: false,
             };
         }
         match p.id {
             PacketId::Command => {
                 self.receiving = None;
                 let instruction = p.payload.first().and_then(|&c| Instruction::from_code(c));
-                let packets = match Command::parse(&p.payload) {
-                    Ok(cmd) => self.execute(cmd),
-                    Err(code) => vec![self.ack(code, &[])],
+                let (packets, restarted) = match Command::parse(&p.payload) {
+                    Ok(Command::SoftRst) if self.may_run(&Command::SoftRst) => {
+                        let ack = self.code(ConfirmationCode::Ok);
+                        self.power_up();
+                        (ack, true)
+                    }
+                    Ok(cmd) => (self.execute(cmd), false),
+                    Err(code) => (vec![self.ack(code, &[])], false),
                 };
                 Reply {
                     instruction,
                     packets,
+                    restarted,
                 }
             }
             PacketId::Data | PacketId::EndData => {
@@ -169,11 +182,13 @@ impl Module {
                 Reply {
                     instruction: None,
                     packets: vec![],
+                    restarted: false,
                 }
             }
             PacketId::Ack => Reply {
                 instruction: None,
                 packets: vec![],
+                restarted: false,
             },
         }
     }
@@ -237,9 +252,14 @@ impl Module {
         }
     }
 
+    /// A module with a password set answers nothing but VfyPwd until it is verified.
+    fn may_run(&self, cmd: &Command) -> bool {
+        self.flash.password == 0 || self.verified || matches!(cmd, Command::VfyPwd { .. })
+    }
+
     fn execute(&mut self, cmd: Command) -> Vec<Packet> {
         use ConfirmationCode as C;
-        if self.flash.password != 0 && !self.verified && !matches!(cmd, Command::VfyPwd { .. }) {
+        if !self.may_run(&cmd) {
             return self.code(C::PasswordRequired);
         }
         match cmd {
@@ -274,18 +294,13 @@ impl Module {
                 let Some(slot) = Self::slot(buffer) else {
                     return self.code(C::PacketError);
                 };
-                let Some(img) = &self.image else {
-                    return self.code(C::NoValidImage);
-                };
-                let t = Template::extract(img, &analyse(img));
-                if t.foreground_blocks() < MIN_FEATURE_BLOCKS {
-                    return self.code(C::TooFewFeatures);
+                match self.features() {
+                    Ok(t) => {
+                        self.buffers[slot] = Some(t.to_bytes().to_vec());
+                        self.code(C::Ok)
+                    }
+                    Err(code) => self.code(code),
                 }
-                if t.coherence < MIN_COHERENCE {
-                    return self.code(C::ImageTooMessy);
-                }
-                self.buffers[slot] = Some(t.to_bytes().to_vec());
-                self.code(C::Ok)
             }
             Command::RegModel => match (self.template(0), self.template(1)) {
                 (Some(a), Some(b)) if a.match_score(&b) >= self.threshold() => {
@@ -336,31 +351,12 @@ impl Module {
                 buffer,
                 start,
                 count,
-            } => {
-                let Some(probe) = Self::slot(buffer).and_then(|s| self.template(s)) else {
-                    return vec![self.ack(C::NotFound, &[0, 0, 0, 0])];
-                };
-                let end = u32::from(start) + u32::from(count);
-                let best = self
-                    .flash
-                    .library
-                    .range(start..)
-                    .take_while(|(&page, _)| u32::from(page) < end)
-                    .filter_map(|(&page, bytes)| {
-                        Template::from_bytes(bytes)
-                            .ok()
-                            .map(|t| (page, probe.match_score(&t)))
-                    })
-                    .max_by_key(|&(_, score)| score);
-                match best {
-                    Some((page, score)) if score >= self.threshold() => {
-                        let mut r = page.to_be_bytes().to_vec();
-                        r.extend_from_slice(&score.to_be_bytes());
-                        vec![self.ack(C::Ok, &r)]
-                    }
-                    _ => vec![self.ack(C::NotFound, &[0, 0, 0, 0])],
-                }
             }
+            | Command::HighSpeedSearch {
+                buffer,
+                start,
+                count,
+            } => self.search(buffer, start, count),
             Command::Store { buffer, page } => {
                 if page >= self.flash.capacity {
                     return self.code(C::PageOutOfRange);
@@ -415,7 +411,137 @@ impl Module {
                 }
                 self.code(C::Ok)
             }
-            Command::AuraLedConfig { .. } => self.code(C::Ok),
+            Command::AuraLedConfig { .. }
+            | Command::Cancel
+            | Command::CheckSensor
+            | Command::HandShake => self.code(C::Ok),
+            Command::SetPwd { password } => {
+                self.flash.password = password;
+                self.code(C::Ok)
+            }
+            Command::SetAdder { address } => {
+                // The acknowledgement already comes from the new address.
+                self.flash.address = address;
+                self.code(C::Ok)
+            }
+            Command::GetRandomCode => {
+                let n: u32 = rand::random();
+                vec![self.ack(C::Ok, &n.to_be_bytes())]
+            }
+            Command::ReadInfPage => self.stream(&self.inf_page()),
+            Command::Control { on } => match on {
+                0 | 1 => self.code(C::Ok),
+                _ => self.code(C::PortControlFailed),
+            },
+            Command::WriteNotepad { page, data } => {
+                match self.flash.notepad.get_mut(usize::from(page)) {
+                    Some(p) => {
+                        *p = data;
+                        self.code(C::Ok)
+                    }
+                    None => self.code(C::WrongNotepadPage),
+                }
+            }
+            Command::ReadNotepad { page } => match self.flash.notepad.get(usize::from(page)) {
+                Some(p) => vec![self.ack(C::Ok, p)],
+                None => self.code(C::WrongNotepadPage),
+            },
+            Command::GenBinImage { kind } => {
+                if kind > 2 {
+                    return self.code(C::PacketError);
+                }
+                match self.image.as_mut() {
+                    Some(img) => {
+                        binarise(img);
+                        self.code(C::Ok)
+                    }
+                    None => self.code(C::NoValidImage),
+                }
+            }
+            Command::ReadIndexTable { page } => {
+                if page >= INDEX_PAGES {
+                    return self.code(C::PacketError);
+                }
+                vec![self.ack(C::Ok, &self.index_table(page))]
+            }
+            Command::GetImageEx => {
+                let packets = self.gen_img();
+                let took = packets
+                    .first()
+                    .and_then(|p| p.payload.first())
+                    .is_some_and(|&c| c == C::Ok.to_u8());
+                // GetImageEx judges the image as Img2Tz would, where GenImg takes anything.
+                if took && self.features().is_err() {
+                    return self.code(C::TooFewFeatures);
+                }
+                packets
+            }
+            Command::GetAlgVer => vec![self.ack(C::Ok, &text32("SIM-ALG-1.0"))],
+            Command::GetFwVer => vec![self.ack(C::Ok, &text32("SIM-FW-1.0"))],
+            // Answered in `on_packet`, which restarts the module after the acknowledgement.
+            Command::SoftRst => self.code(C::Ok),
+        }
+    }
+
+    fn search(&self, buffer: u8, start: u16, count: u16) -> Vec<Packet> {
+        use ConfirmationCode as C;
+        let Some(probe) = Self::slot(buffer).and_then(|s| self.template(s)) else {
+            return vec![self.ack(C::NotFound, &[0, 0, 0, 0])];
+        };
+        let end = u32::from(start) + u32::from(count);
+        let best = self
+            .flash
+            .library
+            .range(start..)
+            .take_while(|(&page, _)| u32::from(page) < end)
+            .filter_map(|(&page, bytes)| {
+                Template::from_bytes(bytes)
+                    .ok()
+                    .map(|t| (page, probe.match_score(&t)))
+            })
+            .max_by_key(|&(_, score)| score);
+        match best {
+            Some((page, score)) if score >= self.threshold() => {
+                let mut r = page.to_be_bytes().to_vec();
+                r.extend_from_slice(&score.to_be_bytes());
+                vec![self.ack(C::Ok, &r)]
+            }
+            _ => vec![self.ack(C::NotFound, &[0, 0, 0, 0])],
+        }
+    }
+
+    /// Which of 256 slots of index page `page` hold a template: slot 8j+k is bit k (least
+    /// significant first) of byte j, as pyfingerprint and the manuals' examples read it.
+    fn index_table(&self, page: u8) -> [u8; INDEX_PAGE_BYTES] {
+        let mut t = [0u8; INDEX_PAGE_BYTES];
+        let first = u32::from(page) * 256;
+        for &slot in self.flash.library.keys() {
+            let i = u32::from(slot).wrapping_sub(first);
+            if i < 256 {
+                t[(i / 8) as usize] |= 1 << (i % 8);
+            }
+        }
+        t
+    }
+
+    /// The 512-byte information page: system parameters, then the product text.
+    fn inf_page(&self) -> Vec<u8> {
+        let mut page = self.params().to_bytes().to_vec();
+        page.extend_from_slice(&text32("R307-SIM GROW-COMPATIBLE"));
+        page.resize(INF_PAGE_LEN, 0);
+        page
+    }
+
+    /// Img2Tz's work: the template of the image buffer, or why there is none.
+    fn features(&self) -> Result<Template, ConfirmationCode> {
+        let img = self.image.as_ref().ok_or(ConfirmationCode::NoValidImage)?;
+        let t = Template::extract(img, &analyse(img));
+        if t.foreground_blocks() < MIN_FEATURE_BLOCKS {
+            Err(ConfirmationCode::TooFewFeatures)
+        } else if t.coherence < MIN_COHERENCE {
+            Err(ConfirmationCode::ImageTooMessy)
+        } else {
+            Ok(t)
         }
     }
 
@@ -484,6 +610,23 @@ impl Module {
         self.captures += 1;
         let placement_seed = seed ^ self.captures.wrapping_mul(0x2545_F491_4F6C_DD1D);
         self.image = Some(pattern.render(placement_seed, p.condition));
+    }
+}
+
+/// An ASCII string in a zero-padded 32-byte field (GetAlgVer, GetFwVer).
+fn text32(s: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    let n = s.len().min(32);
+    out[..n].copy_from_slice(&s.as_bytes()[..n]);
+    out
+}
+
+/// GenBinImage: ridges black, valleys white, split at the image's mean level.
+fn binarise(img: &mut FingerImage) {
+    let n = img.pixels.len().max(1);
+    let mean = img.pixels.iter().map(|&p| u64::from(p)).sum::<u64>() / n as u64;
+    for p in &mut img.pixels {
+        *p = if u64::from(*p) < mean { 0 } else { 255 };
     }
 }
 
