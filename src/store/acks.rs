@@ -68,4 +68,18 @@ impl Store {
             .collect::<Result<_, _>>()?;
         Ok(ids.iter().filter_map(|s| Uuid::parse_str(s).ok()).collect())
     }
+
+    /// How many records wait for HQ, the oldest one's last change and the newest record's
+    /// creation time (fixed-width RFC 3339 text), for the hello's telemetry.
+    pub fn waiting_summary(&self) -> Result<(u64, Option<String>, Option<String>), StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT (SELECT COUNT(*) FROM records r LEFT JOIN acks a ON a.record_seq = r.seq
+                     WHERE a.heads IS NULL OR a.heads != r.heads),
+                    (SELECT MIN(r.updated_at) FROM records r LEFT JOIN acks a ON a.record_seq = r.seq
+                     WHERE a.heads IS NULL OR a.heads != r.heads),
+                    (SELECT MAX(created_at) FROM records)",
+            [],
+            |r| Ok((r.get::<_, i64>(0)?.max(0) as u64, r.get(1)?, r.get(2)?)),
+        )?)
+    }
 }

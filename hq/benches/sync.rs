@@ -5,7 +5,7 @@
 //! `cargo bench --bench sync` (env BENCH_TEXT_RECORDS, BENCH_BIO_RECORDS scale it down).
 
 use chrono::Utc;
-use enroll_sync::hq::{server, Hq};
+use enroll_hq::{server, Hq};
 use enroll_sync::record::{Attribution, Enrollment};
 use kiosk::store::Store;
 use kiosk::sync::{self as ksync, Provisioned};
@@ -43,7 +43,7 @@ fn random_bytes(n: usize, seed: &mut u64) -> Vec<u8> {
 fn provision(hq_dir: &Path, data: &Path, name: &str, url: &str) -> Provisioned {
     let mut store = Store::open(data).expect("store");
     let key = ksync::device_key(data).expect("key");
-    let mut hq = Hq::open(hq_dir).expect("hq");
+    let hq = Hq::open(hq_dir).expect("hq");
     let entry = hq
         .add_kiosk(name, &hex::encode(key.public()), None)
         .expect("add");
