@@ -171,7 +171,11 @@ fn hq_status_changes_racing_kiosk_pushes_converge() {
         });
         let a = k.sync().expect("settle");
         let b = k.sync().expect("settle again");
-        assert!(a.rejected.is_empty() && b.rejected.is_empty(), "{:?}", a.rejected.first());
+        assert!(
+            a.rejected.is_empty() && b.rejected.is_empty(),
+            "{:?}",
+            a.rejected.first()
+        );
         assert_eq!(k.pending(), 0, "round {round}: everything acknowledged");
         let store = k.store();
         let mut s = hq.session().expect("session");

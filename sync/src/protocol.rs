@@ -525,6 +525,20 @@ mod tests {
                 cursor: 7,
                 records: vec![(id, heads_digest(&[h]))],
                 blobs: vec![[1; 32]],
+                telemetry: None,
+            }),
+            Frame::Hello(Hello {
+                cursor: 8,
+                records: vec![],
+                blobs: vec![],
+                telemetry: Some(Telemetry {
+                    software_version: "0.1.0".into(),
+                    free_bytes: 5 << 30,
+                    records_waiting: 12,
+                    oldest_waiting_ms: 1_780_000_000_000,
+                    last_capture_ms: 1_780_000_100_000,
+                    clock_ms: 1_780_000_200_000,
+                }),
             }),
             Frame::Blob(BlobChunk {
                 sha256: [2; 32],

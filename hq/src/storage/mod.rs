@@ -300,7 +300,7 @@ pub fn heads_bytes(heads: &[ChangeHash]) -> Vec<u8> {
 }
 
 pub fn heads_from(b: &[u8]) -> Result<Vec<ChangeHash>> {
-    if b.len() % 32 != 0 {
+    if !b.len().is_multiple_of(32) {
         return Err(StorageError::Corrupt("heads are not whole hashes".into()));
     }
     b.chunks_exact(32)
@@ -313,7 +313,7 @@ pub fn blobs_bytes(blobs: &[[u8; 32]]) -> Vec<u8> {
 }
 
 pub fn blobs_from(b: &[u8]) -> Result<Vec<[u8; 32]>> {
-    if b.len() % 32 != 0 {
+    if !b.len().is_multiple_of(32) {
         return Err(StorageError::Corrupt(
             "blob list is not whole hashes".into(),
         ));
