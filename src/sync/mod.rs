@@ -124,12 +124,8 @@ pub fn apply_receipt(store: &mut Store, receipt: &Receipt) -> Result<(usize, usi
             store.mark_acknowledged(&d.record, &d.heads, &receipt.id, by.at)?;
         }
     }
-    let mut acked = 0;
-    for (id, heads) in &receipt.acks {
-        if store.mark_acknowledged(id, heads, &receipt.id, by.at)? {
-            acked += 1;
-        }
-    }
+    // One transaction for all of them: a receipt can acknowledge thousands of records.
+    let acked = store.mark_acknowledged_many(&receipt.acks, &receipt.id, by.at)?;
     let current = cursor(store)?;
     if receipt.cursor > current {
         store.set_cursor(CURSOR_PEER, &receipt.cursor.to_be_bytes(), by.at)?;

@@ -135,7 +135,7 @@ pub struct Hello {
 pub struct Telemetry {
     pub software_version: String,
     pub free_bytes: u64,
-    /// Records not yet acknowledged by HQ, all of them (the hello lists at most a batch).
+    /// Records not yet acknowledged by HQ.
     pub records_waiting: u64,
     pub oldest_waiting_ms: u64,
     pub last_capture_ms: u64,
