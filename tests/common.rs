@@ -65,3 +65,103 @@ pub fn with_accounts(data_dir: &Path) {
     );
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// Another package's binary of this workspace, built on first use in this test's target and
+/// profile (Cargo builds only the tested package's binaries for its tests; a no-op when fresh).
+pub fn workspace_bin(package: &str, bin: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    // <target>/<profile>/deps/<test>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile dir")
+        .to_owned();
+    let target = profile_dir.parent().expect("target dir").to_owned();
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args(["build", "--quiet", "-p", package, "--bin", bin])
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().expect("run cargo build");
+    assert!(status.success(), "building {bin} failed");
+    profile_dir.join(bin)
+}
+
+/// The real `enroll-hq`, built once per test process.
+pub fn enroll_hq_bin() -> &'static Path {
+    static BIN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| workspace_bin("enroll-hq", "enroll-hq"))
+}
+
+pub fn enroll_hq(hq_dir: &Path, args: &[&str]) -> Output {
+    Command::new(enroll_hq_bin())
+        .arg("--data-dir")
+        .arg(hq_dir)
+        .args(args)
+        .output()
+        .expect("run enroll-hq")
+}
+
+/// `enroll-hq serve` on a free loopback port; killed when dropped.
+pub struct HqServer {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl HqServer {
+    pub fn start(hq_dir: &Path) -> HqServer {
+        use std::io::BufRead;
+        let mut child = Command::new(enroll_hq_bin())
+            .arg("--data-dir")
+            .arg(hq_dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start enroll-hq serve");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stderr.take().expect("stderr"))
+            .read_line(&mut line)
+            .expect("enroll-hq says where it listens");
+        let url = line.trim().rsplit(' ').next().expect("url").to_owned();
+        HqServer { child, url }
+    }
+}
+
+impl Drop for HqServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Enrols a kiosk at HQ the way a field team does: `kiosk provision --request`, then
+/// `enroll-hq kiosk add --request`, then `kiosk provision FILE`.
+pub fn provision_at_hq(hq_dir: &Path, data: &Path, name: &str, url: &str) {
+    let req = data.with_extension("req.json");
+    let out = kiosk(
+        data,
+        &["provision", "--request", req.to_str().expect("utf8")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let prov = data.with_extension("prov.json");
+    let out = enroll_hq(
+        hq_dir,
+        &[
+            "kiosk",
+            "add",
+            "--name",
+            name,
+            "--request",
+            req.to_str().expect("utf8"),
+            "--hq-url",
+            url,
+            "--out",
+            prov.to_str().expect("utf8"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kiosk(data, &["provision", prov.to_str().expect("utf8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -41,6 +41,37 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Records many acknowledgements of one receipt in one transaction (one fsync, not one per
+    /// record). Returns how many named a stored record.
+    pub fn mark_acknowledged_many(
+        &mut self,
+        acks: &[(Uuid, Vec<ChangeHash>)],
+        receipt_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut n = 0;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO acks(record_seq, heads, receipt_id, acked_at)
+                 SELECT seq, ?2, ?3, ?4 FROM records WHERE id = ?1
+                 ON CONFLICT(record_seq) DO UPDATE SET heads = excluded.heads,
+                    receipt_id = excluded.receipt_id, acked_at = excluded.acked_at",
+            )?;
+            let at = timestamp(at);
+            for (record, heads) in acks {
+                n += stmt.execute(params![
+                    record.to_string(),
+                    heads_bytes(heads),
+                    receipt_id,
+                    at
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
     /// What HQ last acknowledged of `record`, if anything.
     pub fn acknowledgement(&self, record: &Uuid) -> Result<Option<Ack>, StoreError> {
         Ok(self
@@ -67,5 +98,19 @@ impl Store {
             .query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         Ok(ids.iter().filter_map(|s| Uuid::parse_str(s).ok()).collect())
+    }
+
+    /// How many records wait for HQ, the oldest one's last change and the newest record's
+    /// creation time (fixed-width RFC 3339 text), for the hello's telemetry.
+    pub fn waiting_summary(&self) -> Result<(u64, Option<String>, Option<String>), StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT (SELECT COUNT(*) FROM records r LEFT JOIN acks a ON a.record_seq = r.seq
+                     WHERE a.heads IS NULL OR a.heads != r.heads),
+                    (SELECT MIN(r.updated_at) FROM records r LEFT JOIN acks a ON a.record_seq = r.seq
+                     WHERE a.heads IS NULL OR a.heads != r.heads),
+                    (SELECT MAX(created_at) FROM records)",
+            [],
+            |r| Ok((r.get::<_, i64>(0)?.max(0) as u64, r.get(1)?, r.get(2)?)),
+        )?)
     }
 }

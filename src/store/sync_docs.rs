@@ -20,29 +20,46 @@ pub struct PendingRecord {
 }
 
 impl Store {
-    /// Every record whose current heads HQ has not acknowledged, oldest first.
+    /// Every record whose current heads HQ has not acknowledged, oldest first. Chunks are
+    /// read on this connection; documents are decoded on all cores, a batch at a time.
     pub fn pending_sync(&self) -> Result<Vec<PendingRecord>, StoreError> {
-        let mut out = Vec::new();
-        for id in self.unacknowledged()? {
-            let Some((_, mut doc)) = self.doc_of(&id)? else {
-                continue;
-            };
-            let record = doc.read().map_err(|e| StoreError::BadRecord {
-                id: id.to_string(),
-                reason: e.to_string(),
-            })?;
-            let mut blobs = Vec::new();
-            blob_refs(
-                &serde_json::to_value(&record).unwrap_or_default(),
-                &mut blobs,
-            );
-            blobs.sort();
-            blobs.dedup();
-            out.push(PendingRecord {
-                id,
-                heads: doc.heads(),
-                blobs,
+        const BATCH: usize = 2_000;
+        let ids = self.unacknowledged()?;
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut out = Vec::with_capacity(ids.len());
+        for batch in ids.chunks(BATCH) {
+            let mut raw = Vec::with_capacity(batch.len());
+            for id in batch {
+                let seq: Option<i64> = self
+                    .conn
+                    .prepare_cached("SELECT seq FROM records WHERE id = ?1")?
+                    .query_row([id.to_string()], |r| r.get(0))
+                    .optional()?;
+                if let Some(seq) = seq {
+                    raw.push((*id, load_chunks(&self.conn, seq)?));
+                }
+            }
+            let per = raw.len().div_ceil(workers).max(1);
+            let actor = &self.kiosk.actor;
+            let parts: Vec<Result<Vec<PendingRecord>, StoreError>> = std::thread::scope(|s| {
+                let handles: Vec<_> = raw
+                    .chunks(per)
+                    .map(|part| {
+                        s.spawn(move || {
+                            part.iter()
+                                .map(|(id, bytes)| pending_of(*id, bytes, actor))
+                                .collect()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect()
             });
+            for part in parts {
+                out.extend(part?);
+            }
         }
         Ok(out)
     }
@@ -171,4 +188,29 @@ impl Store {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?)
     }
+}
+
+/// One record's heads and blob references, from its stored bytes.
+fn pending_of(
+    id: Uuid,
+    bytes: &[u8],
+    actor: &automerge::ActorId,
+) -> Result<PendingRecord, StoreError> {
+    let mut doc = RecordDoc::load(bytes, actor.clone())?;
+    let record = doc.read().map_err(|e| StoreError::BadRecord {
+        id: id.to_string(),
+        reason: e.to_string(),
+    })?;
+    let mut blobs = Vec::new();
+    blob_refs(
+        &serde_json::to_value(&record).unwrap_or_default(),
+        &mut blobs,
+    );
+    blobs.sort();
+    blobs.dedup();
+    Ok(PendingRecord {
+        id,
+        heads: doc.heads(),
+        blobs,
+    })
 }

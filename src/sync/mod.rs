@@ -14,7 +14,9 @@ use automerge::ChangeHash;
 use chrono::Utc;
 use enroll_sync::client::{self, HttpError, Traffic};
 use enroll_sync::identity::{DeviceKey, IdentityError};
-use enroll_sync::protocol::{Frame, Header, Hello, Receipt, Reply, ReplyError, StreamKind};
+use enroll_sync::protocol::{
+    Frame, Header, Hello, Receipt, Reply, ReplyError, StreamKind, Telemetry,
+};
 use enroll_sync::record::Attribution;
 use enroll_sync::seal::{self, SealError, Sealer};
 use std::collections::HashMap;
@@ -122,12 +124,8 @@ pub fn apply_receipt(store: &mut Store, receipt: &Receipt) -> Result<(usize, usi
             store.mark_acknowledged(&d.record, &d.heads, &receipt.id, by.at)?;
         }
     }
-    let mut acked = 0;
-    for (id, heads) in &receipt.acks {
-        if store.mark_acknowledged(id, heads, &receipt.id, by.at)? {
-            acked += 1;
-        }
-    }
+    // One transaction for all of them: a receipt can acknowledge thousands of records.
+    let acked = store.mark_acknowledged_many(&receipt.acks, &receipt.id, by.at)?;
     let current = cursor(store)?;
     if receipt.cursor > current {
         store.set_cursor(CURSOR_PEER, &receipt.cursor.to_be_bytes(), by.at)?;
@@ -192,6 +190,7 @@ pub fn sync(
             .iter()
             .filter_map(|b| enroll_sync::protocol::sha_from_hex(b))
             .collect(),
+        telemetry: Some(telemetry(store)?),
     };
     let body = single_stream(key, prov, StreamKind::Hello, Frame::Hello(hello))?;
     let answer = post(url, &mut body.as_slice(), &mut report)?;
@@ -265,6 +264,25 @@ pub fn sync(
         })
         .collect();
     Ok(report)
+}
+
+/// The kiosk's report on itself for HQ's fleet view.
+fn telemetry(store: &Store) -> Result<Telemetry, SyncError> {
+    let ms = |t: Option<String>| {
+        t.and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+            .map_or(0, |t| t.timestamp_millis().max(0) as u64)
+    };
+    let (waiting, oldest, last_capture) = store.waiting_summary()?;
+    let dir = store.path().parent().unwrap_or(Path::new("."));
+    Ok(Telemetry {
+        software_version: env!("CARGO_PKG_VERSION").to_owned(),
+        // Unknown free space is reported as none rather than failing the sync.
+        free_bytes: crate::guards::free_bytes(dir).unwrap_or(0),
+        records_waiting: waiting,
+        oldest_waiting_ms: ms(oldest),
+        last_capture_ms: ms(last_capture),
+        clock_ms: Utc::now().timestamp_millis().max(0) as u64,
+    })
 }
 
 fn single_stream(

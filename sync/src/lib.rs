@@ -2,7 +2,6 @@
 //! typed form and its Automerge document, the data rules, the reference lists, text folding.
 
 pub mod client;
-pub mod hq;
 pub mod identity;
 pub mod idnumber;
 pub mod protocol;

@@ -126,6 +126,21 @@ pub struct Hello {
     /// same digest holds the record as the kiosk has it.
     pub records: Vec<(Uuid, [u8; 8])>,
     pub blobs: Vec<[u8; 32]>,
+    /// What the kiosk reports about itself, for HQ's fleet view (absent from older kiosks).
+    pub telemetry: Option<Telemetry>,
+}
+
+/// A kiosk's state as it reports it in each hello. Times are Unix milliseconds, 0 = none.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Telemetry {
+    pub software_version: String,
+    pub free_bytes: u64,
+    /// Records not yet acknowledged by HQ.
+    pub records_waiting: u64,
+    pub oldest_waiting_ms: u64,
+    pub last_capture_ms: u64,
+    /// The kiosk's clock when it made the hello.
+    pub clock_ms: u64,
 }
 
 /// An 8-byte digest of a record's heads, order-independent; sent instead of the heads.
@@ -188,6 +203,11 @@ impl Frame {
                 for b in &h.blobs {
                     w.fixed(b);
                 }
+                if let Some(t) = &h.telemetry {
+                    w.u8(1).str(&t.software_version).u64(t.free_bytes);
+                    w.u64(t.records_waiting).u64(t.oldest_waiting_ms);
+                    w.u64(t.last_capture_ms).u64(t.clock_ms);
+                }
             }
             Frame::Blob(b) => {
                 w.u8(3).fixed(&b.sha256).str(&b.media_type).u64(b.total);
@@ -239,10 +259,26 @@ impl Frame {
                 }
                 let n = r.count(32)?;
                 let blobs = (0..n).map(|_| r.array()).collect::<Result<_, _>>()?;
+                let telemetry = if r.is_empty() {
+                    None
+                } else {
+                    if r.u8()? != 1 {
+                        return Err(WireError("unknown telemetry version"));
+                    }
+                    Some(Telemetry {
+                        software_version: r.str()?,
+                        free_bytes: r.u64()?,
+                        records_waiting: r.u64()?,
+                        oldest_waiting_ms: r.u64()?,
+                        last_capture_ms: r.u64()?,
+                        clock_ms: r.u64()?,
+                    })
+                };
                 Frame::Hello(Hello {
                     cursor,
                     records,
                     blobs,
+                    telemetry,
                 })
             }
             3 => Frame::Blob(BlobChunk {
@@ -489,6 +525,20 @@ mod tests {
                 cursor: 7,
                 records: vec![(id, heads_digest(&[h]))],
                 blobs: vec![[1; 32]],
+                telemetry: None,
+            }),
+            Frame::Hello(Hello {
+                cursor: 8,
+                records: vec![],
+                blobs: vec![],
+                telemetry: Some(Telemetry {
+                    software_version: "0.1.0".into(),
+                    free_bytes: 5 << 30,
+                    records_waiting: 12,
+                    oldest_waiting_ms: 1_780_000_000_000,
+                    last_capture_ms: 1_780_000_100_000,
+                    clock_ms: 1_780_000_200_000,
+                }),
             }),
             Frame::Blob(BlobChunk {
                 sha256: [2; 32],

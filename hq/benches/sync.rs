@@ -1,16 +1,17 @@
-//! Sync figures on loopback against a real HQ server: wall time, bytes on the wire against
-//! payload bytes, round trips per session, and an idle sync. One-shot scenarios (each is
-//! seconds long), so a plain bench binary rather than criterion's repeated sampling.
+//! Sync figures on loopback against the real `enroll-hq serve` (its own process, release):
+//! wall time, kiosk and HQ CPU per record, bytes on the wire against payload bytes, round
+//! trips, an idle sync, HQ's peak RSS. One-shot scenarios (each is seconds long), so a plain
+//! bench binary rather than criterion's repeated sampling.
 //!
-//! `cargo bench --bench sync` (env BENCH_TEXT_RECORDS, BENCH_BIO_RECORDS scale it down).
+//! `cargo bench -p enroll-hq --bench sync` (env BENCH_TEXT_RECORDS, BENCH_BIO_RECORDS scale it).
 
 use chrono::Utc;
-use enroll_sync::hq::{server, Hq};
 use enroll_sync::record::{Attribution, Enrollment};
 use kiosk::store::Store;
 use kiosk::sync::{self as ksync, Provisioned};
-use std::net::TcpListener;
+use std::io::BufRead;
 use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 use uuid::Uuid;
 
@@ -40,15 +41,86 @@ fn random_bytes(n: usize, seed: &mut u64) -> Vec<u8> {
         .collect()
 }
 
+/// `enroll-hq` with `args` on `hq_dir`.
+fn hq_cmd(hq_dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_enroll-hq"));
+    c.arg("--data-dir").arg(hq_dir);
+    c
+}
+
 fn provision(hq_dir: &Path, data: &Path, name: &str, url: &str) -> Provisioned {
     let mut store = Store::open(data).expect("store");
     let key = ksync::device_key(data).expect("key");
-    let mut hq = Hq::open(hq_dir).expect("hq");
-    let entry = hq
-        .add_kiosk(name, &hex::encode(key.public()), None)
-        .expect("add");
-    let text = serde_json::to_string(&hq.provisioning(&entry, url)).expect("json");
+    let file = data.with_extension("prov.json");
+    let out = hq_cmd(hq_dir)
+        .args([
+            "kiosk",
+            "add",
+            "--name",
+            name,
+            "--key",
+            &hex::encode(key.public()),
+        ])
+        .args(["--hq-url", url, "--out"])
+        .arg(&file)
+        .output()
+        .expect("enroll-hq kiosk add");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&file).expect("provisioning file");
     ksync::provision(&mut store, &key, &text, &by()).expect("provision")
+}
+
+/// CPU seconds (user + system) of a process, from /proc.
+fn cpu_secs(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which ends with ')'): utime and stime are 12th and 13th.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Peak resident memory of a process in MB, from /proc.
+fn peak_rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A timed sync: wall, kiosk CPU and HQ CPU per record.
+fn timed(label: &str, hq_pid: u32, f: impl FnOnce() -> ksync::SyncReport) -> ksync::SyncReport {
+    let (k0, h0) = (cpu_secs("self"), cpu_secs(&hq_pid.to_string()));
+    let t = Instant::now();
+    let r = f();
+    let secs = t.elapsed().as_secs_f64();
+    let (k1, h1) = (cpu_secs("self"), cpu_secs(&hq_pid.to_string()));
+    report(label, &r, secs);
+    let n = r.records_sent.max(1) as f64;
+    println!(
+        "  CPU: kiosk {:.2} s ({:.3} ms/record), HQ {:.2} s ({:.3} ms/record)",
+        k1 - k0,
+        (k1 - k0) * 1000.0 / n,
+        h1 - h0,
+        (h1 - h0) * 1000.0 / n
+    );
+    r
 }
 
 /// A valid record whose photo and ten fingers point at synthetic blobs of realistic size.
@@ -112,10 +184,18 @@ fn main() {
     }
     .expect("tmp");
     let hq_dir = base.path().join("hq");
-    let hq = Hq::open(&hq_dir).expect("hq");
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    std::thread::spawn(move || server::serve(listener, hq));
+    let mut child = hq_cmd(&hq_dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("enroll-hq serve");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().expect("stderr"))
+        .read_line(&mut line)
+        .expect("listening line");
+    let url = line.trim().rsplit(' ').next().expect("url").to_owned();
+    let hq_pid = child.id();
+    let _server = Server(child);
 
     // 1. Text records.
     let a = base.path().join("text");
@@ -131,20 +211,12 @@ fn main() {
         "setup: {text_n} text records saved in {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    let t = Instant::now();
-    let r = ksync::sync(&mut store, &key, &prov, &url, &mut |_| {}).expect("sync");
-    report(
-        &format!("text x{text_n}, first sync"),
-        &r,
-        t.elapsed().as_secs_f64(),
-    );
-    let t = Instant::now();
-    let r = ksync::sync(&mut store, &key, &prov, &url, &mut |_| {}).expect("sync");
-    report(
-        &format!("text x{text_n}, nothing changed"),
-        &r,
-        t.elapsed().as_secs_f64(),
-    );
+    timed(&format!("text x{text_n}, first sync"), hq_pid, || {
+        ksync::sync(&mut store, &key, &prov, &url, &mut |_| {}).expect("sync")
+    });
+    timed(&format!("text x{text_n}, nothing changed"), hq_pid, || {
+        ksync::sync(&mut store, &key, &prov, &url, &mut |_| {}).expect("sync")
+    });
     let ids = store.record_ids().expect("ids");
     for id in ids.iter().take(100) {
         let id = Uuid::parse_str(id).expect("uuid");
@@ -152,13 +224,9 @@ fn main() {
         rec.applicant.other_name = Some("Bench".into());
         store.save(&rec, &by()).expect("edit");
     }
-    let t = Instant::now();
-    let r = ksync::sync(&mut store, &key, &prov, &url, &mut |_| {}).expect("sync");
-    report(
-        &format!("text x{text_n}, 100 edited"),
-        &r,
-        t.elapsed().as_secs_f64(),
-    );
+    timed(&format!("text x{text_n}, 100 edited"), hq_pid, || {
+        ksync::sync(&mut store, &key, &prov, &url, &mut |_| {}).expect("sync")
+    });
     drop(store);
 
     // 2. Records with a photo and ten finger captures.
@@ -181,18 +249,15 @@ fn main() {
         "setup: {bio_n} biometric records saved in {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    let t = Instant::now();
-    let r = ksync::sync(&mut store, &key, &prov, &url, &mut |_| {}).expect("sync");
-    report(
+    timed(
         &format!("photo+10 fingers x{bio_n}, first sync"),
-        &r,
-        t.elapsed().as_secs_f64(),
+        hq_pid,
+        || ksync::sync(&mut store, &key, &prov, &url, &mut |_| {}).expect("sync"),
     );
-    let t = Instant::now();
-    let r = ksync::sync(&mut store, &key, &prov, &url, &mut |_| {}).expect("sync");
-    report(
+    timed(
         &format!("photo+10 fingers x{bio_n}, nothing changed"),
-        &r,
-        t.elapsed().as_secs_f64(),
+        hq_pid,
+        || ksync::sync(&mut store, &key, &prov, &url, &mut |_| {}).expect("sync"),
     );
+    println!("HQ peak RSS: {:.0} MB", peak_rss_mb(hq_pid));
 }

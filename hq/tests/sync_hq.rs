@@ -5,7 +5,7 @@ mod common;
 
 use chrono::Utc;
 use common::{kiosk, stderr, stdout};
-use enroll_sync::hq::{server, Hq};
+use enroll_hq::{server, Hq, Page, RecordQuery};
 use enroll_sync::identity::DeviceKey;
 use enroll_sync::protocol::{Frame, Header, RecordChanges, SignedChange, StreamKind};
 use enroll_sync::record::{Attribution, Enrollment, HqState};
@@ -38,7 +38,7 @@ fn enrol(hq_dir: &Path, data: &Path, name: &str, url: &str) -> String {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let key = stdout(&out).trim().to_owned();
-    let mut hq = Hq::open(hq_dir).expect("hq");
+    let hq = Hq::open(hq_dir).expect("hq");
     let entry = hq.add_kiosk(name, &key, None).expect("add kiosk");
     let prov = data.with_extension("prov.json");
     let text = serde_json::to_string(&hq.provisioning(&entry, url)).expect("json");
@@ -93,17 +93,25 @@ fn sync_lib(data: &Path, url: &str) -> Result<ksync::SyncReport, ksync::SyncErro
 }
 
 /// HQ's view: record id → (kiosk, heads as hex, hq status).
-fn hq_records(hq_dir: &Path) -> Vec<enroll_sync::hq::RecordRow> {
+fn hq_records(hq_dir: &Path) -> Vec<enroll_hq::RecordRow> {
+    let page = Page {
+        limit: 100_000,
+        ..Page::default()
+    };
     Hq::open(hq_dir)
         .expect("hq")
-        .storage_records()
+        .list_records(&RecordQuery::default(), &page)
         .expect("records")
 }
 
 fn hq_heads(hq_dir: &Path, id: &Uuid) -> Vec<automerge::ChangeHash> {
-    use enroll_sync::hq::HqStorage;
     let hq = Hq::open(hq_dir).expect("hq");
-    hq.storage.record(id).expect("read").expect("present").heads
+    let mut s = hq.session().expect("session");
+    s.records(&[*id])
+        .expect("read")
+        .pop()
+        .expect("present")
+        .heads
 }
 
 fn kiosk_heads(data: &Path, id: &Uuid) -> Vec<automerge::ChangeHash> {
@@ -172,11 +180,12 @@ fn two_kiosks_of_a_thousand_records_sync_and_duplicates_are_marked() {
     assert_eq!(rows.len(), 2001);
     let dups: Vec<_> = rows
         .iter()
-        .filter(|r| r.hq_status.as_deref() == Some("duplicate"))
+        .filter(|r| r.p.hq_status.as_deref() == Some("duplicate"))
         .collect();
     assert_eq!(dups.len(), 2, "both records of the person are marked");
-    assert!(dups.iter().any(|r| r.id == first.to_string()
-        && r.hq_reason
+    assert!(dups.iter().any(|r| r.id == first
+        && r.p
+            .hq_reason
             .as_deref()
             .unwrap_or("")
             .contains(&copy.id.to_string())));
@@ -240,9 +249,9 @@ fn concurrent_edits_at_kiosk_and_hq_converge() {
     assert_eq!(kiosk_heads(&k, &id), hq_heads(&hq_dir, &id));
     let row = hq_records(&hq_dir)
         .into_iter()
-        .find(|x| x.id == id.to_string())
+        .find(|x| x.id == id)
         .expect("row");
-    assert_eq!(row.hq_status.as_deref(), Some("recapture_needed"));
+    assert_eq!(row.p.hq_status.as_deref(), Some("recapture_needed"));
     // The HQ status shows in `kiosk records show`, and nothing waits any more.
     let shown = kiosk(&k, &["records", "show", &id.to_string()]);
     assert!(
@@ -387,7 +396,7 @@ fn sessions_cut_at_random_points_leave_hq_exact() {
     let last = sync_lib(&k, &url).expect("final sync");
     assert!(last.rejected.is_empty(), "{:?}", last.rejected);
     let rows = hq_records(&hq_dir);
-    let mut at_hq: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut at_hq: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
     at_hq.sort();
     let before = at_hq.len();
     at_hq.dedup();
@@ -416,16 +425,15 @@ fn sessions_cut_at_random_points_leave_hq_exact() {
         r.biometrics.photo.expect("photo").sha256
     };
     let hq = Hq::open(&hq_dir).expect("hq");
-    use enroll_sync::hq::HqStorage;
     let sha = enroll_sync::protocol::sha_from_hex(&photo_sha).expect("hex");
     assert_eq!(
-        hq.storage.blob(&sha).expect("blob").map(|b| b.len()),
+        hq.blobs().get(&sha).expect("blob").map(|b| b.len()),
         Some(600_000)
     );
 }
 
 fn import(hq_dir: &Path, file: &Path) -> Result<enroll_sync::protocol::Receipt, String> {
-    let mut hq = Hq::open(hq_dir).expect("hq");
+    let hq = Hq::open(hq_dir).expect("hq");
     let bytes = std::fs::read(file).expect("read");
     match hq.import_bundle(&bytes) {
         Ok((sealed, receipt)) => {

@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use enroll_sync::hq::{self, Hq, HqError};
+use enroll_hq::{self as hq, Hq, HqError, Options, Page, RecordQuery};
 use enroll_sync::provision::{fingerprint, EnrolmentRequest};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,6 +22,13 @@ struct Cli {
         default_value = "hq-data"
     )]
     data_dir: PathBuf,
+    /// PostgreSQL (`postgres://USER@HOST/DB`); without it, SQLite in the data directory.
+    #[arg(long, env = "ENROLL_HQ_DATABASE", global = true)]
+    database: Option<String>,
+    /// Blob storage (`s3://bucket/prefix`, with the usual AWS variables); default `blobs/` in
+    /// the data directory.
+    #[arg(long, env = "ENROLL_HQ_BLOBS", global = true)]
+    blobs: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -88,9 +95,54 @@ enum KiosksCmd {
 
 #[derive(Subcommand)]
 enum RecordsCmd {
+    /// Records matching the filters, a page at a time (oldest first unless --newest-first).
     List {
         #[arg(long)]
         json: bool,
+        #[arg(long)]
+        kiosk: Option<String>,
+        #[arg(long)]
+        province: Option<String>,
+        #[arg(long)]
+        commune: Option<String>,
+        /// Kiosk status (draft, awaiting_review, approved, returned...).
+        #[arg(long)]
+        status: Option<String>,
+        /// HQ status, or `none`.
+        #[arg(long)]
+        hq_status: Option<String>,
+        /// Captured on or after this day (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// Captured before this day (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        /// Name search, with or without diacritics.
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        id_number: Option<String>,
+        /// The last record id of the previous page.
+        #[arg(long)]
+        after: Option<uuid::Uuid>,
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+        #[arg(long)]
+        newest_first: bool,
+    },
+    /// Groups of records that share an ID number.
+    Duplicates {
+        #[arg(long)]
+        after: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Record counts per kiosk by status and HQ status.
+    Counts {
+        #[arg(long)]
+        after: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
     },
     /// received, duplicate, recapture_needed, card_printed, rejected
     SetStatus {
@@ -114,8 +166,12 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let mut hq = Hq::open(&cli.data_dir)
-        .with_context(|| format!("opening HQ data in {}", cli.data_dir.display()))?;
+    let hq = Hq::open_with(Options {
+        database: cli.database.clone(),
+        blobs: cli.blobs.clone(),
+        ..Options::in_dir(&cli.data_dir)
+    })
+    .with_context(|| format!("opening HQ data in {}", cli.data_dir.display()))?;
     match cli.command {
         Command::Serve { listen } => {
             let listener = std::net::TcpListener::bind(&listen)
@@ -161,7 +217,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("đã thu hồi / revoked {id}");
         }
         Command::Kiosks(KiosksCmd::List { json }) => {
-            let kiosks = hq.storage_kiosks()?;
+            let kiosks = hq.kiosks()?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&kiosks)?);
             } else {
@@ -172,14 +228,44 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         k.name,
                         fingerprint(&k.public_key),
                         k.revoked_at
-                            .as_deref()
                             .map_or("active".to_owned(), |t| format!("REVOKED {t}"))
                     );
                 }
             }
         }
-        Command::Records(RecordsCmd::List { json }) => {
-            let rows = hq.storage_records()?;
+        Command::Records(RecordsCmd::List {
+            json,
+            kiosk,
+            province,
+            commune,
+            status,
+            hq_status,
+            from,
+            to,
+            name,
+            id_number,
+            after,
+            limit,
+            newest_first,
+        }) => {
+            let day = |d: chrono::NaiveDate| d.and_time(chrono::NaiveTime::MIN).and_utc();
+            let q = RecordQuery {
+                kiosk,
+                province,
+                commune,
+                status,
+                hq_status: hq_status.map(|s| (s != "none").then_some(s)),
+                captured_from: from.map(day),
+                captured_to: to.map(day),
+                name_key: name.map(|n| enroll_sync::text::search_key(&n)),
+                id_number,
+            };
+            let page = Page {
+                after,
+                limit,
+                newest_first,
+            };
+            let rows = hq.list_records(&q, &page)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
@@ -188,10 +274,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         "{} {:<8} {:<22} {:<30} {:<12} {}",
                         r.id,
                         r.kiosk_id,
-                        r.enrollment_no,
-                        r.full_name,
-                        r.id_number.as_deref().unwrap_or("-"),
-                        r.hq_status.as_deref().unwrap_or("-")
+                        r.p.enrollment_no,
+                        r.p.full_name,
+                        r.p.id_number.as_deref().unwrap_or("-"),
+                        r.p.hq_status.as_deref().unwrap_or("-")
                     );
                 }
                 println!("{} hồ sơ / records", rows.len());
@@ -215,18 +301,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             hq.set_status(&id, state, reason, &by)?;
             println!("đã đặt / set {id} → {status}");
         }
+        Command::Records(RecordsCmd::Duplicates { after, limit }) => {
+            let groups = hq.session()?.duplicate_groups(after.as_deref(), limit)?;
+            println!("{}", serde_json::to_string_pretty(&groups)?);
+        }
+        Command::Records(RecordsCmd::Counts { after, limit }) => {
+            let counts = hq.session()?.kiosk_counts(after.as_deref(), limit)?;
+            println!("{}", serde_json::to_string_pretty(&counts)?);
+        }
         Command::Import { files, receipt_dir } => {
-            return import(&mut hq, &files, receipt_dir.as_deref())
+            return import(&hq, &files, receipt_dir.as_deref())
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn import(
-    hq: &mut Hq<hq::sqlite::SqliteStorage>,
-    files: &[PathBuf],
-    receipt_dir: Option<&Path>,
-) -> anyhow::Result<ExitCode> {
+fn import(hq: &Hq, files: &[PathBuf], receipt_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
     let mut failed = 0;
     for file in files {
         let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;

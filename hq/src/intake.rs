@@ -1,0 +1,762 @@
+//! One kiosk stream (hello, push or bundle) on its own session: frames are decrypted by the
+//! caller and taken here one at a time; each changes frame is one transaction, so a session
+//! cut later keeps every whole frame and a replay writes nothing.
+//!
+//! Per frame: signatures are checked and documents merged in parallel (rayon), then the frame's
+//! records, audit entries and duplicate pairs are written with a few batched statements.
+
+use automerge::{Change, ChangeHash};
+use chrono::{DateTime, Utc};
+use rayon::prelude::*;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use uuid::Uuid;
+
+use enroll_sync::protocol::{
+    blob_refs, heads_digest, sha_from_hex, BlobChunk, Downlink, Frame, Header, Hello, Receipt,
+    RecordChanges, Rejection, Reply, StreamKind,
+};
+use enroll_sync::record::{Enrollment, HqState, RecordDoc};
+use enroll_sync::seal::{self, SealError};
+
+use crate::storage::{AuditEntry, Projection, Session, StoredRecord};
+use crate::{refusal, Hq, HqError, KioskEntry, Refusal};
+
+/// After this many appended change chunks a record's document is rewritten compactly.
+const COMPACT_AT: u32 = 32;
+/// HQ's changes sent back in one reply at most; the rest follow on the next sync.
+const DOWNLINK_MAX: u32 = 5_000;
+
+/// What HQ has read of one stream, and the session it writes with.
+pub struct Intake {
+    session: Box<dyn Session>,
+    kiosk: Option<KioskEntry>,
+    header: Option<Header>,
+    hello: Option<Hello>,
+    frames: u64,
+    ended: bool,
+    applied: Vec<(Uuid, Vec<ChangeHash>, Vec<[u8; 32]>)>,
+    rejections: Vec<Rejection>,
+}
+
+impl Intake {
+    pub fn kiosk(&self) -> Option<&KioskEntry> {
+        self.kiosk.as_ref()
+    }
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+    pub fn rejections(&self) -> &[Rejection] {
+        &self.rejections
+    }
+}
+
+/// One record's changes, decoded and signature-checked.
+struct Checked {
+    id: Uuid,
+    changes: Vec<Change>,
+    chunk: Vec<u8>,
+}
+
+/// One record merged and checked, ready to write.
+struct Prepared {
+    id: Uuid,
+    /// `None` for a replay: HQ held every change already.
+    stored: Option<StoredRecord>,
+    acked: Vec<ChangeHash>,
+    blobs: Vec<[u8; 32]>,
+    enrollment_no: String,
+}
+
+type Outcome = Result<Prepared, Refusal>;
+
+pub(crate) fn record_blobs(record: &Enrollment) -> Vec<[u8; 32]> {
+    let mut refs = Vec::new();
+    blob_refs(&serde_json::to_value(record).unwrap_or_default(), &mut refs);
+    let mut blobs: Vec<[u8; 32]> = refs.iter().filter_map(|s| sha_from_hex(s)).collect();
+    blobs.sort();
+    blobs.dedup();
+    blobs
+}
+
+/// The projection HQ lists and searches by.
+pub(crate) fn project(r: &Enrollment, now: DateTime<Utc>) -> Projection {
+    let a = &r.applicant;
+    let residence = a
+        .permanent_residence
+        .as_ref()
+        .or(a.current_residence.as_ref());
+    let mut words = vec![a.name.full()];
+    words.extend(a.other_name.clone());
+    Projection {
+        enrollment_no: r.enrollment_no.clone(),
+        full_name: enroll_sync::text::card_upper(&a.name.full()),
+        search_key: enroll_sync::text::search_key(&words.join(" ")),
+        id_number: a.id_number.clone(),
+        province_code: residence.map(|x| x.province_code.clone()),
+        commune_code: residence.map(|x| x.commune_code.clone()),
+        operator_id: r.capture.operator_id.clone(),
+        captured_at: r.capture.captured_at,
+        status: r.review.status.as_str().to_owned(),
+        hq_status: r.review.hq.as_ref().map(|h| crate::hq_state_str(h.status)),
+        hq_reason: r.review.hq.as_ref().and_then(|h| h.reason.clone()),
+        updated_at: now,
+    }
+}
+
+fn protocol_error(vi: &str, en: &str) -> HqError {
+    HqError::Refused(refusal("protocol", vi, en))
+}
+
+impl Hq {
+    /// A new stream on its own session.
+    pub fn intake(&self) -> Result<Intake, HqError> {
+        Ok(Intake {
+            session: self.session()?,
+            kiosk: None,
+            header: None,
+            hello: None,
+            frames: 0,
+            ended: false,
+            applied: Vec::new(),
+            rejections: Vec::new(),
+        })
+    }
+
+    /// Takes one decrypted frame of a kiosk's stream.
+    pub fn intake_frame(
+        &self,
+        intake: &mut Intake,
+        stream_header: &[u8],
+        plain: &[u8],
+    ) -> Result<(), HqError> {
+        let frame = Frame::decode(plain)?;
+        if intake.ended {
+            return Err(protocol_error(
+                "dữ liệu sau khung kết thúc",
+                "data after the end frame",
+            ));
+        }
+        let n = intake.frames;
+        intake.frames += 1;
+        match (frame, &intake.header) {
+            (Frame::Header(h), None) => {
+                let kiosk = self.check_kiosk(&mut *intake.session, &h, stream_header)?;
+                intake.kiosk = Some(kiosk);
+                intake.header = Some(h);
+                Ok(())
+            }
+            (_, None) | (Frame::Header(_), Some(_)) => Err(protocol_error(
+                "luồng không bắt đầu bằng phần đầu đã ký",
+                "the stream does not start with one signed header",
+            )),
+            (Frame::Hello(h), Some(_)) => {
+                intake.hello = Some(h);
+                Ok(())
+            }
+            (Frame::Blob(b), Some(_)) => self.take_blob(b),
+            (Frame::Changes(groups), Some(_)) => {
+                let kiosk = intake
+                    .kiosk
+                    .clone()
+                    .ok_or_else(|| protocol_error("không rõ ki-ốt", "no kiosk"))?;
+                let (applied, rejections) =
+                    self.take_changes(&mut *intake.session, &kiosk, groups)?;
+                intake.applied.extend(applied);
+                intake.rejections.extend(rejections);
+                Ok(())
+            }
+            (Frame::End { frames }, Some(_)) => {
+                if frames != n {
+                    return Err(protocol_error(
+                        "số khung không khớp",
+                        "frame count does not match",
+                    ));
+                }
+                intake.ended = true;
+                Ok(())
+            }
+        }
+    }
+
+    pub(crate) fn check_kiosk(
+        &self,
+        s: &mut dyn Session,
+        h: &Header,
+        stream_header: &[u8],
+    ) -> Result<KioskEntry, HqError> {
+        let Some(k) = s.kiosk(&h.kiosk_id)? else {
+            return Err(HqError::Refused(refusal(
+                "unknown_kiosk",
+                format!("ki-ốt `{}` chưa được đăng ký ở HQ", h.kiosk_id),
+                format!("kiosk `{}` is not enrolled at HQ", h.kiosk_id),
+            )));
+        };
+        if k.revoked_at.is_some() {
+            return Err(HqError::Refused(refusal(
+                "revoked_kiosk",
+                format!("ki-ốt `{}` đã bị thu hồi; không nhận dữ liệu", k.id),
+                format!("kiosk `{}` is revoked; nothing accepted", k.id),
+            )));
+        }
+        let key = hex::decode(&k.public_key).unwrap_or_default();
+        if !h.verify(&key, stream_header) {
+            return Err(HqError::Refused(refusal(
+                "bad_signature",
+                format!("chữ ký phiên không hợp lệ cho ki-ốt `{}`", k.id),
+                format!("the session signature is not kiosk `{}`'s", k.id),
+            )));
+        }
+        Ok(k)
+    }
+
+    fn take_blob(&self, b: BlobChunk) -> Result<(), HqError> {
+        self.blobs.append(&b.sha256, b.total, b.offset, &b.data)?;
+        Ok(())
+    }
+
+    /// One changes frame, one transaction. Documents are read and merged before the write
+    /// transaction starts (readers never wait); inside it, any record another session changed
+    /// meanwhile is merged again from what is now committed.
+    #[allow(clippy::type_complexity)]
+    fn take_changes(
+        &self,
+        s: &mut dyn Session,
+        kiosk: &KioskEntry,
+        groups: Vec<RecordChanges>,
+    ) -> Result<(Vec<(Uuid, Vec<ChangeHash>, Vec<[u8; 32]>)>, Vec<Rejection>), HqError> {
+        let key = hex::decode(&kiosk.public_key).unwrap_or_default();
+        let ids: Vec<Uuid> = groups.iter().map(|g| g.record).collect();
+        if ids.iter().collect::<HashSet<_>>().len() != ids.len() {
+            return Err(protocol_error(
+                "một hồ sơ xuất hiện hai lần trong một khung",
+                "a record appears twice in one frame",
+            ));
+        }
+        let existing: HashMap<Uuid, StoredRecord> =
+            s.records(&ids)?.into_iter().map(|r| (r.id, r)).collect();
+        let now = self.now();
+        // Signatures first, in parallel; a group without changes only confirms heads.
+        let checked: Vec<(RecordChanges, Option<Result<Checked, Refusal>>)> = groups
+            .into_par_iter()
+            .map(|g| {
+                let c = (!g.changes.is_empty()).then(|| check(&key, kiosk, &g));
+                (g, c)
+            })
+            .collect();
+        let run = |g: &RecordChanges,
+                   c: &Option<Result<Checked, Refusal>>,
+                   existing: Option<&StoredRecord>|
+         -> Result<Outcome, HqError> {
+            match c {
+                None => self.confirm_heads(kiosk, &g.record, &g.heads, existing),
+                Some(Ok(c)) => self.prepare(kiosk, c, existing, now),
+                Some(Err(r)) => Ok(Err(r.clone())),
+            }
+        };
+        let mut outcomes: Vec<(Uuid, Result<Outcome, HqError>)> = checked
+            .par_iter()
+            .map(|(g, c)| (g.record, run(g, c, existing.get(&g.record))))
+            .collect();
+        s.begin()?;
+        let result = (|| {
+            // Records another session wrote since they were read are merged again, locked.
+            let now_held: HashMap<Uuid, Vec<ChangeHash>> = s
+                .record_states(&ids)?
+                .into_iter()
+                .map(|st| (st.id, st.heads))
+                .collect();
+            let stale: Vec<Uuid> = ids
+                .iter()
+                .filter(|id| now_held.get(id) != existing.get(id).map(|e| &e.heads))
+                .copied()
+                .collect();
+            if !stale.is_empty() {
+                let fresh: HashMap<Uuid, StoredRecord> =
+                    s.records(&stale)?.into_iter().map(|r| (r.id, r)).collect();
+                for (i, (g, c)) in checked.iter().enumerate() {
+                    if stale.contains(&g.record) {
+                        outcomes[i].1 = run(g, c, fresh.get(&g.record));
+                    }
+                }
+            }
+            self.write_outcomes(&mut *s, kiosk, now, std::mem::take(&mut outcomes))
+        })();
+        match result {
+            Ok(r) => {
+                s.commit()?;
+                Ok(r)
+            }
+            Err(e) => {
+                s.rollback()?;
+                Err(e)
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn write_outcomes(
+        &self,
+        s: &mut dyn Session,
+        kiosk: &KioskEntry,
+        now: DateTime<Utc>,
+        outcomes: Vec<(Uuid, Result<Outcome, HqError>)>,
+    ) -> Result<(Vec<(Uuid, Vec<ChangeHash>, Vec<[u8; 32]>)>, Vec<Rejection>), HqError> {
+        let mut applied = Vec::new();
+        let mut rejections = Vec::new();
+        let mut writes = Vec::new();
+        let mut audit = Vec::new();
+        for (id, out) in outcomes {
+            match out? {
+                Ok(p) => {
+                    if let Some(stored) = p.stored {
+                        audit.push(AuditEntry {
+                            at: now,
+                            actor: kiosk.id.clone(),
+                            action: "record.apply".into(),
+                            subject: id.to_string(),
+                            detail: p.enrollment_no,
+                        });
+                        writes.push(stored);
+                    }
+                    applied.push((p.id, p.acked, p.blobs));
+                }
+                Err(r) => {
+                    audit.push(AuditEntry {
+                        at: now,
+                        actor: kiosk.id.clone(),
+                        action: "record.reject".into(),
+                        subject: id.to_string(),
+                        detail: r.code.into(),
+                    });
+                    rejections.push(Rejection {
+                        record: id,
+                        code: r.code.to_owned(),
+                        message_vi: r.message_vi,
+                        message_en: r.message_en,
+                    });
+                }
+            }
+        }
+        s.put_records(&writes)?;
+        s.audit(&audit)?;
+        let numbers: Vec<(Uuid, String)> = writes
+            .iter()
+            .filter_map(|r| r.p.id_number.clone().map(|n| (r.id, n)))
+            .collect();
+        self.deduplicate(s, &numbers)?;
+        Ok((applied, rejections))
+    }
+
+    /// Marks every new pair of records sharing an ID number, each pair once.
+    pub(crate) fn deduplicate(
+        &self,
+        s: &mut dyn Session,
+        numbers: &[(Uuid, String)],
+    ) -> Result<(), HqError> {
+        if numbers.is_empty() {
+            return Ok(());
+        }
+        let mut sorted: Vec<String> = numbers.iter().map(|(_, n)| n.clone()).collect();
+        sorted.sort();
+        sorted.dedup();
+        s.lock_id_numbers(&sorted)?;
+        let now = self.now();
+        for (id, n) in numbers {
+            for other in s.records_with_id_number(n)? {
+                if other == *id || !s.add_duplicate_pair(n, id, &other, now)? {
+                    continue;
+                }
+                for (a, b) in [(id, &other), (&other, id)] {
+                    let reason =
+                        format!("trùng số định danh với hồ sơ / same ID number as record {b}");
+                    self.change_status(s, a, HqState::Duplicate, Some(reason), "hq-dedup")?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Merges one record's checked changes into what HQ holds. `Ok(Err(..))` is a stated
+    /// refusal: nothing of that record is written.
+    fn prepare(
+        &self,
+        kiosk: &KioskEntry,
+        c: &Checked,
+        existing: Option<&StoredRecord>,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, HqError> {
+        let id = c.id;
+        if let Some(e) = existing {
+            if e.kiosk_id != kiosk.id {
+                return Ok(Err(refusal(
+                    "other_kiosk",
+                    format!("hồ sơ {id} thuộc ki-ốt {}", e.kiosk_id),
+                    format!("record {id} belongs to kiosk {}", e.kiosk_id),
+                )));
+            }
+        }
+        let malformed = |why: String| {
+            refusal(
+                "malformed_change",
+                format!("không đọc được hồ sơ {id} sau thay đổi: {why}"),
+                format!("record {id} cannot be read after these changes: {why}"),
+            )
+        };
+        let mut replayed = false;
+        let mut doc = match existing {
+            Some(e) => {
+                let mut d = RecordDoc::load(&e.doc, self.actor.clone())
+                    .map_err(|err| HqError::BadStoredRecord(id, err.to_string()))?;
+                // A replay (everything already held) writes nothing.
+                replayed = c
+                    .changes
+                    .iter()
+                    .all(|ch| d.automerge().get_change_by_hash(&ch.hash()).is_some());
+                let applied = if replayed { Ok(()) } else { d.apply(&c.chunk) };
+                if let Err(err) = applied {
+                    return Ok(Err(malformed(err.to_string())));
+                }
+                d
+            }
+            None => match RecordDoc::load(&c.chunk, self.actor.clone()) {
+                Ok(d) => d,
+                Err(err) => return Ok(Err(malformed(err.to_string()))),
+            },
+        };
+        if c.changes
+            .iter()
+            .any(|ch| doc.automerge().get_change_by_hash(&ch.hash()).is_none())
+        {
+            return Ok(Err(refusal(
+                "missing_changes",
+                format!("hồ sơ {id}: thiếu các thay đổi trước đó, gửi lại toàn bộ"),
+                format!("record {id}: earlier changes are missing; send them first"),
+            )));
+        }
+        let record = match doc.read() {
+            Ok(r) => r,
+            Err(err) => return Ok(Err(malformed(err.to_string()))),
+        };
+        if record.id != id {
+            return Ok(Err(refusal(
+                "record_mismatch",
+                format!(
+                    "tài liệu mang mã {} nhưng được gửi là hồ sơ {id}",
+                    record.id
+                ),
+                format!(
+                    "the document is record {} but was sent as record {id}",
+                    record.id
+                ),
+            )));
+        }
+        let findings = enroll_sync::validate::validate(&record, now);
+        let blocking = enroll_sync::validate::blocking(&record, &findings);
+        if !blocking.is_empty() {
+            let codes: Vec<String> = blocking
+                .iter()
+                .map(|f| format!("{} ({})", f.path, f.code))
+                .collect();
+            return Ok(Err(refusal(
+                "validation",
+                format!("hồ sơ {id} không đạt quy tắc: {}", codes.join(", ")),
+                format!("record {id} fails the rules: {}", codes.join(", ")),
+            )));
+        }
+        // The acknowledged heads are the kiosk's: the sent changes no other sent change follows.
+        let deps: HashSet<ChangeHash> = c
+            .changes
+            .iter()
+            .flat_map(|ch| ch.deps().iter().copied())
+            .collect();
+        let acked: Vec<ChangeHash> = c
+            .changes
+            .iter()
+            .map(|ch| ch.hash())
+            .filter(|h| !deps.contains(h))
+            .collect();
+        let blobs = record_blobs(&record);
+        let enrollment_no = record.enrollment_no.clone();
+        if replayed {
+            return Ok(Ok(Prepared {
+                id,
+                stored: None,
+                acked,
+                blobs,
+                enrollment_no,
+            }));
+        }
+        let (doc_bytes, chunks) = match existing {
+            Some(e) if e.chunks + 1 < COMPACT_AT => {
+                let mut b = e.doc.clone();
+                b.extend_from_slice(&c.chunk);
+                (b, e.chunks + 1)
+            }
+            Some(_) => (doc.save(), 1),
+            None => (c.chunk.clone(), 1),
+        };
+        let stored = StoredRecord {
+            id,
+            kiosk_id: kiosk.id.clone(),
+            doc: doc_bytes,
+            chunks,
+            heads: doc.heads(),
+            blobs: blobs.clone(),
+            p: project(&record, now),
+        };
+        Ok(Ok(Prepared {
+            id,
+            stored: Some(stored),
+            acked,
+            blobs,
+            enrollment_no,
+        }))
+    }
+
+    /// A group without changes: acknowledge the kiosk's heads if HQ holds them all.
+    fn confirm_heads(
+        &self,
+        kiosk: &KioskEntry,
+        id: &Uuid,
+        heads: &[ChangeHash],
+        existing: Option<&StoredRecord>,
+    ) -> Result<Outcome, HqError> {
+        let missing = || {
+            refusal(
+                "missing_changes",
+                format!("hồ sơ {id}: HQ chưa có các thay đổi này"),
+                format!("record {id}: HQ does not hold these changes"),
+            )
+        };
+        let Some(rec) = existing else {
+            return Ok(Err(missing()));
+        };
+        if rec.kiosk_id != kiosk.id {
+            return Ok(Err(missing()));
+        }
+        let mut doc = RecordDoc::load(&rec.doc, self.actor.clone())
+            .map_err(|e| HqError::BadStoredRecord(*id, e.to_string()))?;
+        if !heads
+            .iter()
+            .all(|h| doc.automerge().get_change_by_hash(h).is_some())
+        {
+            return Ok(Err(missing()));
+        }
+        Ok(Ok(Prepared {
+            id: *id,
+            stored: None,
+            acked: heads.to_vec(),
+            blobs: rec.blobs.clone(),
+            enrollment_no: rec.p.enrollment_no.clone(),
+        }))
+    }
+
+    /// HQ's answer once a stream has been read: for a hello, what HQ holds and its changes for
+    /// this kiosk; for a push or bundle, what it applied and refused. Signed by HQ.
+    pub fn reply(&self, intake: &mut Intake) -> Result<(Reply, Receipt), HqError> {
+        let (Some(kiosk), Some(header)) = (intake.kiosk.clone(), intake.header.clone()) else {
+            return Err(protocol_error("luồng trống", "empty stream"));
+        };
+        if !intake.ended {
+            return Err(HqError::from(SealError::Truncated));
+        }
+        let now = self.now();
+        let mut receipt = Receipt {
+            id: format!("R{}", Uuid::now_v7().simple()),
+            kiosk_id: kiosk.id.clone(),
+            issued_ms: now.timestamp_millis().max(0) as u64,
+            stream_id: header.stream_id,
+            rejections: intake.rejections.clone(),
+            ..Receipt::default()
+        };
+        let mut hq_heads = Vec::new();
+        let mut blobs_have = Vec::new();
+        for (id, heads, blobs) in &intake.applied {
+            if self.all_blobs(blobs)? {
+                receipt.acks.push((*id, heads.clone()));
+            }
+        }
+        let s = &mut intake.session;
+        s.begin()?;
+        if let Some(hello) = &intake.hello {
+            let digests: HashMap<Uuid, [u8; 8]> = hello.records.iter().copied().collect();
+            let ids: Vec<Uuid> = hello.records.iter().map(|(id, _)| *id).collect();
+            for st in s.record_states(&ids)? {
+                if st.kiosk_id != kiosk.id {
+                    continue;
+                }
+                let same = digests.get(&st.id) == Some(&heads_digest(&st.heads));
+                if same && self.all_blobs(&st.blobs)? {
+                    receipt.acks.push((st.id, st.heads));
+                } else {
+                    hq_heads.push((st.id, st.heads));
+                }
+            }
+            for b in &hello.blobs {
+                let (have, complete) = self.blobs.have(b)?;
+                if !complete {
+                    blobs_have.push((*b, have));
+                }
+            }
+            s.set_cursor(&kiosk.id, hello.cursor)?;
+            s.kiosk_seen(&kiosk.id, now, &hello_telemetry(hello, now))?;
+            let mut down: BTreeMap<Uuid, Vec<Vec<u8>>> = BTreeMap::new();
+            receipt.cursor = hello.cursor;
+            for e in s.outbox_since(&kiosk.id, hello.cursor, DOWNLINK_MAX)? {
+                down.entry(e.record).or_default().push(e.change);
+                receipt.cursor = receipt.cursor.max(e.seq);
+            }
+            let ids: Vec<Uuid> = down.keys().copied().collect();
+            let heads: HashMap<Uuid, Vec<ChangeHash>> = s
+                .record_states(&ids)?
+                .into_iter()
+                .map(|st| (st.id, st.heads))
+                .collect();
+            for (id, changes) in down {
+                receipt.downlink.push(Downlink {
+                    record: id,
+                    heads: heads.get(&id).cloned().unwrap_or_default(),
+                    changes,
+                });
+            }
+        }
+        let mut reply = Reply::signed(&receipt, &self.sign);
+        reply.hq_heads = hq_heads;
+        reply.blobs_have = blobs_have;
+        if header.kind != StreamKind::Hello {
+            s.put_receipt(&receipt.id, &kiosk.id, now, &reply.receipt)?;
+            s.kiosk_synced(&kiosk.id, now)?;
+        }
+        s.commit()?;
+        Ok((reply, receipt))
+    }
+
+    fn all_blobs(&self, blobs: &[[u8; 32]]) -> Result<bool, HqError> {
+        for b in blobs {
+            if !self.blobs.have(b)?.1 {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The reply sealed to the kiosk's device key.
+    pub fn seal_reply(&self, intake: &Intake, reply: &Reply) -> Result<Vec<u8>, HqError> {
+        let kiosk = intake
+            .kiosk
+            .as_ref()
+            .ok_or_else(|| protocol_error("không rõ ki-ốt", "no kiosk"))?;
+        let key = hex::decode(&kiosk.public_key).unwrap_or_default();
+        Ok(seal::seal_message(
+            &enroll_sync::identity::seal_public(&key)?,
+            &reply.encode(),
+        )?)
+    }
+
+    /// Imports one USB bundle: the whole file must open and parse before anything is applied.
+    /// Returns the sealed receipt file's bytes and the receipt.
+    pub fn import_bundle(&self, bytes: &[u8]) -> Result<(Vec<u8>, Receipt), HqError> {
+        let mut o = self.opener();
+        o.feed(bytes);
+        let mut frames = Vec::new();
+        while let Some((f, _)) = o.next_frame()? {
+            Frame::decode(&f)?;
+            frames.push(f);
+        }
+        if !o.finished() {
+            return Err(SealError::Truncated.into());
+        }
+        let header = o.stream_header().unwrap_or_default().to_vec();
+        let mut intake = self.intake()?;
+        match frames.first().map(|f| Frame::decode(f)) {
+            Some(Ok(Frame::Header(h))) if h.kind == StreamKind::Bundle => {
+                self.check_kiosk(&mut *intake.session, &h, &header)?;
+            }
+            _ => {
+                return Err(protocol_error(
+                    "không phải gói dữ liệu USB của ki-ốt",
+                    "not a kiosk USB bundle",
+                ))
+            }
+        }
+        for f in &frames {
+            self.intake_frame(&mut intake, &header, f)?;
+        }
+        let (reply, receipt) = self.reply(&mut intake)?;
+        let sealed = self.seal_reply(&intake, &reply)?;
+        intake.session.audit(&[self.audit_entry(
+            &receipt.kiosk_id,
+            "bundle.import",
+            &receipt.id,
+            &format!(
+                "{} acks, {} refused",
+                receipt.acks.len(),
+                receipt.rejections.len()
+            ),
+        )])?;
+        Ok((sealed, receipt))
+    }
+}
+
+/// What the hello says about the kiosk; a kiosk too old to say gives what the hello shows.
+fn hello_telemetry(hello: &Hello, now: DateTime<Utc>) -> crate::KioskTelemetry {
+    let time = |ms: u64| {
+        (ms > 0)
+            .then(|| DateTime::<Utc>::from_timestamp_millis(ms as i64))
+            .flatten()
+    };
+    match &hello.telemetry {
+        Some(t) => crate::KioskTelemetry {
+            software_version: t.software_version.chars().take(64).collect(),
+            free_bytes: t.free_bytes,
+            records_waiting: t.records_waiting,
+            oldest_waiting_at: time(t.oldest_waiting_ms),
+            last_capture_at: time(t.last_capture_ms),
+            clock: time(t.clock_ms).unwrap_or(now),
+        },
+        None => crate::KioskTelemetry {
+            records_waiting: hello.records.len() as u64,
+            clock: now,
+            ..Default::default()
+        },
+    }
+}
+
+/// Decodes one record's changes and checks every signature and record id.
+fn check(key: &[u8], kiosk: &KioskEntry, g: &RecordChanges) -> Result<Checked, Refusal> {
+    let id = g.record;
+    let mut changes = Vec::with_capacity(g.changes.len());
+    let mut chunk = Vec::new();
+    for c in &g.changes {
+        let Ok(change) = Change::from_bytes(c.bytes.clone()) else {
+            return Err(refusal(
+                "malformed_change",
+                format!("thay đổi của hồ sơ {id} sai định dạng"),
+                format!("a change for record {id} is malformed"),
+            ));
+        };
+        if c.record != id {
+            return Err(refusal(
+                "record_mismatch",
+                format!("thay đổi ký cho hồ sơ {} bị gửi vào hồ sơ {id}", c.record),
+                format!(
+                    "a change signed for record {} was sent for record {id}",
+                    c.record
+                ),
+            ));
+        }
+        if !c.verify(key, &change.hash()) {
+            return Err(refusal(
+                "bad_signature",
+                format!("chữ ký thay đổi của hồ sơ {id} không hợp lệ"),
+                format!(
+                    "a change for record {id} is not signed by kiosk {}",
+                    kiosk.id
+                ),
+            ));
+        }
+        chunk.extend_from_slice(&c.bytes);
+        changes.push(change);
+    }
+    Ok(Checked { id, changes, chunk })
+}

@@ -1,0 +1,115 @@
+//! HQ's HTTP endpoint: `POST /v1/sync` takes a sealed kiosk stream (hello or push) and answers
+//! with a sealed reply. The body streams through a bounded channel into the session's own
+//! blocking thread, which owns its connection: frames are applied as they arrive, sessions
+//! never wait for each other, and a panic ends only the session it happened in.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use http_body_util::BodyExt;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+use crate::{Hq, HqError};
+
+/// Body chunks in flight per session: enough to keep the session busy, little memory.
+const CHUNKS_IN_FLIGHT: usize = 8;
+
+/// Serves HQ on `listener` until the process ends.
+pub fn serve(listener: std::net::TcpListener, hq: Hq) -> std::io::Result<()> {
+    serve_shared(listener, Arc::new(hq))
+}
+
+/// Serves an `Hq` that the caller also keeps (tests, benches, the dashboard later).
+pub fn serve_shared(listener: std::net::TcpListener, hq: Arc<Hq>) -> std::io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_io()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        axum::serve(listener, router(hq)).await
+    })
+}
+
+pub fn router(hq: Arc<Hq>) -> Router {
+    Router::new()
+        .route("/v1/sync", post(sync))
+        .layer(DefaultBodyLimit::disable())
+        .with_state(hq)
+}
+
+fn refused(e: HqError) -> Response {
+    let status = match &e {
+        HqError::Refused(r) if r.code.ends_with("kiosk") || r.code == "bad_signature" => {
+            StatusCode::FORBIDDEN
+        }
+        HqError::Refused(_) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (status, e.to_string()).into_response()
+}
+
+/// A body chunk, or word that the connection broke.
+type Chunk = Result<Bytes, ()>;
+
+async fn sync(State(hq): State<Arc<Hq>>, body: Body) -> Response {
+    let (tx, rx) = mpsc::channel::<Chunk>(CHUNKS_IN_FLIGHT);
+    let worker = tokio::task::spawn_blocking(move || session(&hq, rx));
+    let mut body = body;
+    while let Some(next) = body.frame().await {
+        let chunk = match next {
+            Ok(frame) => match frame.into_data() {
+                Ok(data) => Ok(data),
+                Err(_) => continue,
+            },
+            Err(_) => Err(()),
+        };
+        let broken = chunk.is_err();
+        // The session stopped reading (it refused the stream): its answer says why.
+        if tx.send(chunk).await.is_err() || broken {
+            break;
+        }
+    }
+    drop(tx);
+    match worker.await {
+        Ok(Ok(bytes)) => (StatusCode::OK, bytes).into_response(),
+        Ok(Err(e)) => refused(e),
+        // A panic inside the session: only this session fails.
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "lỗi nội bộ / internal error",
+        )
+            .into_response(),
+    }
+}
+
+/// One stream on its own session, on a blocking thread.
+fn session(hq: &Hq, mut rx: mpsc::Receiver<Chunk>) -> Result<Vec<u8>, HqError> {
+    let mut opener = hq.opener();
+    let mut intake = hq.intake()?;
+    let mut header = Vec::new();
+    while let Some(chunk) = rx.blocking_recv() {
+        let Ok(data) = chunk else {
+            // The connection broke: whole frames already applied stay applied.
+            return Err(HqError::Refused(crate::refusal(
+                "broken",
+                "kết nối bị ngắt",
+                "the connection broke",
+            )));
+        };
+        opener.feed(&data);
+        while let Some((plain, _)) = opener.next_frame()? {
+            if header.is_empty() {
+                header = opener.stream_header().unwrap_or_default().to_vec();
+            }
+            hq.intake_frame(&mut intake, &header, &plain)?;
+        }
+    }
+    let (reply, _) = hq.reply(&mut intake)?;
+    hq.seal_reply(&intake, &reply)
+}
