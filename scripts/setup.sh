@@ -12,6 +12,8 @@ packages=(
   libfontconfig1-dev
   xvfb              # a virtual screen for UI tests
   espeak-ng         # Vietnamese read-aloud
+  postgresql-15     # HQ's PostgreSQL back-end: tests start their own server
+  postgresql-contrib # pg_trgm (name search index)
 )
 
 missing=()
