@@ -2,7 +2,9 @@
 //! and run on SQLite and on a real PostgreSQL 15 that the test starts (and stops) itself.
 #![allow(dead_code)]
 
-use enroll_hq::{Hq, Options};
+use enroll_hq::storage::postgres::PgStorage;
+use enroll_hq::storage::sqlite::SqliteStorage;
+use enroll_hq::{Hq, HqStorage, Options};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -48,6 +50,16 @@ impl Backend {
         Options {
             database: self.database(),
             ..Options::in_dir(dir)
+        }
+    }
+    /// The bare storage pool (SQLite's file in `dir`).
+    pub fn storage(&self, dir: &Path) -> Box<dyn HqStorage> {
+        match self {
+            Backend::Sqlite => {
+                std::fs::create_dir_all(dir).expect("dir");
+                Box::new(SqliteStorage::open(&dir.join(enroll_hq::DB_FILE)).expect("sqlite"))
+            }
+            Backend::Postgres(pg) => Box::new(PgStorage::open(&pg.url()).expect("postgres")),
         }
     }
     pub fn open(&self, dir: &Path) -> Hq {
