@@ -31,7 +31,7 @@ fn record(i: u128, kiosk: &str, name: &str, key: &str, id_number: Option<&str>) 
             full_name: name.into(),
             search_key: key.into(),
             id_number: id_number.map(Into::into),
-            province_code: Some(if i % 2 == 0 { "01" } else { "79" }.into()),
+            province_code: Some(if i.is_multiple_of(2) { "01" } else { "79" }.into()),
             commune_code: Some(format!("c{}", i % 3)),
             operator_id: "op".into(),
             captured_at: Some(at(1 + i as u32)),
