@@ -14,6 +14,8 @@ packages=(
   espeak-ng         # Vietnamese read-aloud
   faketime          # tests that move the wall clock under one process
   python3-venv      # the third-party R30x client the scanner simulator is tested against
+  postgresql-15     # HQ's PostgreSQL back-end: tests start their own server
+  postgresql-contrib # pg_trgm (name search index)
 )
 
 missing=()

@@ -163,11 +163,7 @@ impl Hq {
         let seal_holder = DeviceKey::load_or_create(&dir.join(SEAL_KEY_FILE))?;
         let storage: Arc<dyn HqStorage> = match &o.database {
             None => Arc::new(storage::sqlite::SqliteStorage::open(&dir.join(DB_FILE))?),
-            Some(url) => {
-                return Err(HqError::Internal(format!(
-                    "database `{url}`: this build has only the SQLite back-end"
-                )))
-            }
+            Some(url) => Arc::new(storage::postgres::PgStorage::open(url)?),
         };
         let blobs = Blobs::open(dir, o.blobs.as_deref())?;
         Hq::new(storage, blobs, sign, seal_holder.seal_secret(), o.clock)

@@ -1,8 +1,12 @@
-//! Correctness under concurrent sessions, on real SQLite over loopback HTTP: deduplication
+//! Correctness under concurrent sessions, on SQLite and PostgreSQL over loopback HTTP: deduplication
 //! across 20 kiosks pushing at once, HQ status changes racing kiosk pushes, and the audit
 //! chain with many writers.
 
+#[macro_use]
+mod backend;
 mod fixture;
+
+use backend::Backend;
 
 use enroll_hq::{server, Hq, HqState, Options, RecordQuery};
 use enroll_sync::record::Enrollment;
@@ -11,11 +15,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
 
-fn start(dir: &std::path::Path) -> (Arc<Hq>, String) {
+fn start(b: &Backend, dir: &std::path::Path) -> (Arc<Hq>, String) {
     let hq = Arc::new(
         Hq::open_with(Options {
             clock: fixed_clock(),
-            ..Options::in_dir(dir)
+            ..b.options(dir)
         })
         .expect("hq"),
     );
@@ -34,12 +38,11 @@ fn enrolled_again(r: &Enrollment) -> Enrollment {
     c
 }
 
-#[test]
-fn twenty_kiosks_pushing_shared_id_numbers_at_once_mark_every_pair_once() {
+fn twenty_kiosks_pushing_shared_id_numbers_at_once_mark_every_pair_once(b: &Backend) {
     const KIOSKS: usize = 20;
     const PEOPLE: usize = 12;
     let tmp = tempfile::tempdir().expect("tmp");
-    let (hq, url) = start(&tmp.path().join("hq"));
+    let (hq, url) = start(b, &tmp.path().join("hq"));
     let mut g = kiosk::demo::DemoGenerator::new(99, fixed_now());
     let people: Vec<Enrollment> = (0..PEOPLE).map(|_| g.record()).collect();
     let kiosks: Vec<Kiosk> = (0..KIOSKS)
@@ -137,10 +140,9 @@ fn twenty_kiosks_pushing_shared_id_numbers_at_once_mark_every_pair_once() {
     }
 }
 
-#[test]
-fn hq_status_changes_racing_kiosk_pushes_converge() {
+fn hq_status_changes_racing_kiosk_pushes_converge(b: &Backend) {
     let tmp = tempfile::tempdir().expect("tmp");
-    let (hq, url) = start(&tmp.path().join("hq"));
+    let (hq, url) = start(b, &tmp.path().join("hq"));
     let k = Kiosk::new(&hq, &tmp.path().join("k"), "K00001", &url);
     let ids = k.add_demo(120, 5);
     let first = k.sync().expect("first sync");
@@ -200,10 +202,9 @@ fn hq_status_changes_racing_kiosk_pushes_converge() {
     assert_audit_chain(&hq);
 }
 
-#[test]
-fn the_audit_chain_stays_one_chain_under_concurrent_writers() {
+fn the_audit_chain_stays_one_chain_under_concurrent_writers(b: &Backend) {
     let tmp = tempfile::tempdir().expect("tmp");
-    let (hq, url) = start(&tmp.path().join("hq"));
+    let (hq, url) = start(b, &tmp.path().join("hq"));
     let kiosks: Vec<Kiosk> = (0..4)
         .map(|i| {
             Kiosk::new(
@@ -253,3 +254,9 @@ fn the_audit_chain_stays_one_chain_under_concurrent_writers() {
         .expect("list");
     assert_eq!(printed.len(), 30);
 }
+
+on_each_backend!(
+    twenty_kiosks_pushing_shared_id_numbers_at_once_mark_every_pair_once,
+    hq_status_changes_racing_kiosk_pushes_converge,
+    the_audit_chain_stays_one_chain_under_concurrent_writers,
+);

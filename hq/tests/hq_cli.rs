@@ -1,6 +1,10 @@
 //! The real `enroll-hq` binary: kiosk enrolment, listing, revocation, imports, and `serve`
 //! answering a signed, sealed hello over TCP.
 
+#[macro_use]
+mod backend;
+
+use backend::Backend;
 use enroll_sync::client::{self, Traffic};
 use enroll_sync::identity::DeviceKey;
 use enroll_sync::protocol::{Frame, Header, Hello, Reply, StreamKind};
@@ -10,9 +14,15 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-fn hq(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_enroll-hq"))
-        .arg("--data-dir")
+/// Runs a command; the PostgreSQL database is given by `ENROLL_HQ_DATABASE` here and by
+/// `--database` to `serve`, so both ways are exercised.
+fn hq(db: &Backend, dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_enroll-hq"));
+    match db.database() {
+        Some(url) => cmd.env("ENROLL_HQ_DATABASE", url),
+        None => cmd.env_remove("ENROLL_HQ_DATABASE"),
+    };
+    cmd.arg("--data-dir")
         .arg(dir)
         .args(args)
         .output()
@@ -23,13 +33,13 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-#[test]
-fn enrol_list_serve_revoke_and_refuse_bad_imports() {
+fn enrol_list_serve_revoke_and_refuse_bad_imports(db: &Backend) {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join("hq");
     let key = DeviceKey::generate();
     let prov_file = tmp.path().join("k.provision.json");
     let out = hq(
+        db,
         &dir,
         &[
             "kiosk",
@@ -49,6 +59,7 @@ fn enrol_list_serve_revoke_and_refuse_bad_imports() {
     assert_eq!(prov.kiosk_public, hex::encode(key.public()));
     // The same key twice is refused.
     let again = hq(
+        db,
         &dir,
         &[
             "kiosk",
@@ -60,12 +71,17 @@ fn enrol_list_serve_revoke_and_refuse_bad_imports() {
         ],
     );
     assert!(!again.status.success());
-    let list = hq(&dir, &["kiosks", "list", "--json"]);
+    let list = hq(db, &dir, &["kiosks", "list", "--json"]);
     let kiosks: serde_json::Value = serde_json::from_slice(&list.stdout).expect("json");
     assert_eq!(kiosks[0]["name"], "Xã Mường Nhé");
 
     // `serve` on a free loopback port answers a sealed, signed hello with a signed receipt.
-    let mut server = Command::new(env!("CARGO_BIN_EXE_enroll-hq"))
+    let mut server = Command::new(env!("CARGO_BIN_EXE_enroll-hq"));
+    server.env_remove("ENROLL_HQ_DATABASE");
+    if let Some(url) = db.database() {
+        server.args(["--database", &url]);
+    }
+    let mut server = server
         .arg("--data-dir")
         .arg(&dir)
         .args(["serve", "--listen", "127.0.0.1:0"])
@@ -107,14 +123,14 @@ fn enrol_list_serve_revoke_and_refuse_bad_imports() {
     assert_eq!(status, 403);
     assert!(text(&bytes).contains("unknown_kiosk"), "{}", text(&bytes));
 
-    let out = hq(&dir, &["kiosk", "revoke", "K00001"]);
+    let out = hq(db, &dir, &["kiosk", "revoke", "K00001"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let (status, bytes) = hello("K00001");
     assert_eq!(status, 403);
     assert!(text(&bytes).contains("revoked_kiosk"), "{}", text(&bytes));
     server.kill().expect("kill");
     let _ = server.wait();
-    let list = hq(&dir, &["kiosks", "list"]);
+    let list = hq(db, &dir, &["kiosks", "list"]);
     assert!(
         text(&list.stdout).contains("REVOKED"),
         "{}",
@@ -124,16 +140,17 @@ fn enrol_list_serve_revoke_and_refuse_bad_imports() {
     // A file that is not a bundle is refused whole, with the reason; exit code 1.
     let junk = tmp.path().join("junk.bundle");
     std::fs::write(&junk, b"not a bundle at all, just bytes").expect("write");
-    let out = hq(&dir, &["import", junk.to_str().expect("utf8")]);
+    let out = hq(db, &dir, &["import", junk.to_str().expect("utf8")]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("whole file refused"),
         "{}",
         text(&out.stderr)
     );
-    let out = hq(&dir, &["records", "list", "--json"]);
+    let out = hq(db, &dir, &["records", "list", "--json"]);
     assert_eq!(text(&out.stdout).trim(), "[]");
     let out = hq(
+        db,
         &dir,
         &[
             "records",
@@ -144,3 +161,5 @@ fn enrol_list_serve_revoke_and_refuse_bad_imports() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+on_each_backend!(enrol_list_serve_revoke_and_refuse_bad_imports);

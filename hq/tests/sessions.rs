@@ -1,9 +1,14 @@
 //! Sessions are independent: each has its own pooled connection, a panic inside one leaves HQ
 //! serving the next, and a session stuck reading a slow disk does not hold up another kiosk.
-//! HQ runs on real SQLite behind a wrapper that injects the fault, served over loopback TCP.
+//! HQ runs on real SQLite and PostgreSQL behind a wrapper that injects the fault, served over loopback TCP.
 
+#[macro_use]
+mod backend;
 mod fixture;
 
+use backend::Backend;
+
+use enroll_hq::storage::postgres::PgStorage;
 use enroll_hq::storage::sqlite::SqliteStorage;
 use enroll_hq::storage::*;
 use enroll_hq::{server, Blobs, Hq};
@@ -12,9 +17,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-/// SQLite storage whose sessions panic when writing kiosk `PANIC`'s records and read slowly
+/// Storage (either back-end) whose sessions panic when writing kiosk `PANIC`'s records and read slowly
 /// for kiosk `SLOW` (the kiosk is known from the session's first lookup).
-struct Faulty(SqliteStorage);
+struct Faulty(Box<dyn HqStorage>);
 
 struct FaultySession {
     inner: Box<dyn Session>,
@@ -29,7 +34,7 @@ impl HqStorage for Faulty {
         }))
     }
     fn backend(&self) -> &'static str {
-        "faulty-sqlite"
+        "faulty"
     }
 }
 
@@ -151,19 +156,22 @@ impl Session for FaultySession {
     }
 }
 
-fn faulty_hq(dir: &std::path::Path) -> Arc<Hq> {
+fn faulty_hq(b: &Backend, dir: &std::path::Path) -> Arc<Hq> {
     std::fs::create_dir_all(dir).expect("dir");
-    let storage = Faulty(SqliteStorage::open(&dir.join("hq.db")).expect("sqlite"));
+    let inner: Box<dyn HqStorage> = match b.database() {
+        None => Box::new(SqliteStorage::open(&dir.join("hq.db")).expect("sqlite")),
+        Some(url) => Box::new(PgStorage::open(&url).expect("postgres")),
+    };
+    let storage = Faulty(inner);
     let sign = enroll_sync::identity::DeviceKey::generate();
     let seal = enroll_sync::identity::DeviceKey::generate().seal_secret();
     let blobs = Blobs::open(dir, None).expect("blobs");
     Arc::new(Hq::new(Arc::new(storage), blobs, sign, seal, fixed_clock()).expect("hq"))
 }
 
-#[test]
-fn a_panic_inside_one_session_leaves_hq_serving_the_next() {
+fn a_panic_inside_one_session_leaves_hq_serving_the_next(b: &Backend) {
     let tmp = tempfile::tempdir().expect("tmp");
-    let hq = faulty_hq(&tmp.path().join("hq"));
+    let hq = faulty_hq(b, &tmp.path().join("hq"));
     let url = serve(hq.clone());
     let bad = Kiosk::new(&hq, &tmp.path().join("bad"), "PANIC", &url);
     let good = Kiosk::new(&hq, &tmp.path().join("good"), "K00002", &url);
@@ -186,10 +194,9 @@ fn a_panic_inside_one_session_leaves_hq_serving_the_next() {
     assert!(err.to_string().contains("500"), "{err}");
 }
 
-#[test]
-fn a_session_reading_a_slow_disk_does_not_hold_up_another_kiosk() {
+fn a_session_reading_a_slow_disk_does_not_hold_up_another_kiosk(b: &Backend) {
     let tmp = tempfile::tempdir().expect("tmp");
-    let hq = faulty_hq(&tmp.path().join("hq"));
+    let hq = faulty_hq(b, &tmp.path().join("hq"));
     let url = serve(hq.clone());
     let slow = Kiosk::new(&hq, &tmp.path().join("slow"), "SLOW", &url);
     let quick = Kiosk::new(&hq, &tmp.path().join("quick"), "K00002", &url);
@@ -223,3 +230,8 @@ fn serve(hq: Arc<Hq>) -> String {
     std::thread::spawn(move || server::serve_shared(listener, hq));
     url
 }
+
+on_each_backend!(
+    a_panic_inside_one_session_leaves_hq_serving_the_next,
+    a_session_reading_a_slow_disk_does_not_hold_up_another_kiosk,
+);

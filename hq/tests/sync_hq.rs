@@ -1,11 +1,15 @@
-//! Sync against a real HQ server on a loopback port, with real kiosk data directories and the
+//! Sync against a real HQ server (on SQLite and on PostgreSQL) on a loopback port, with real kiosk data directories and the
 //! real `kiosk` binary where the command line is what is tested.
 
+#[macro_use]
+mod backend;
 mod common;
+
+use backend::Backend;
 
 use chrono::Utc;
 use common::{kiosk, stderr, stdout};
-use enroll_hq::{server, Hq, Page, RecordQuery};
+use enroll_hq::{server, Page, RecordQuery};
 use enroll_sync::identity::DeviceKey;
 use enroll_sync::protocol::{Frame, Header, RecordChanges, SignedChange, StreamKind};
 use enroll_sync::record::{Attribution, Enrollment, HqState};
@@ -21,8 +25,8 @@ use tempfile::TempDir;
 use uuid::Uuid;
 
 /// Starts HQ (library server, real TCP) in `dir`; returns its URL.
-fn start_hq(dir: &Path) -> String {
-    let hq = Hq::open(dir).expect("open hq");
+fn start_hq(db: &Backend, dir: &Path) -> String {
+    let hq = db.open(dir);
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     std::thread::spawn(move || server::serve(listener, hq));
@@ -30,7 +34,7 @@ fn start_hq(dir: &Path) -> String {
 }
 
 /// Enrols a kiosk the way a field team does: request file → HQ allowlist → provisioning file.
-fn enrol(hq_dir: &Path, data: &Path, name: &str, url: &str) -> String {
+fn enrol(db: &Backend, hq_dir: &Path, data: &Path, name: &str, url: &str) -> String {
     let req = data.with_extension("req.json");
     let out = kiosk(
         data,
@@ -38,7 +42,7 @@ fn enrol(hq_dir: &Path, data: &Path, name: &str, url: &str) -> String {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let key = stdout(&out).trim().to_owned();
-    let hq = Hq::open(hq_dir).expect("hq");
+    let hq = db.open(hq_dir);
     let entry = hq.add_kiosk(name, &key, None).expect("add kiosk");
     let prov = data.with_extension("prov.json");
     let text = serde_json::to_string(&hq.provisioning(&entry, url)).expect("json");
@@ -93,19 +97,18 @@ fn sync_lib(data: &Path, url: &str) -> Result<ksync::SyncReport, ksync::SyncErro
 }
 
 /// HQ's view: record id → (kiosk, heads as hex, hq status).
-fn hq_records(hq_dir: &Path) -> Vec<enroll_hq::RecordRow> {
+fn hq_records(db: &Backend, hq_dir: &Path) -> Vec<enroll_hq::RecordRow> {
     let page = Page {
         limit: 100_000,
         ..Page::default()
     };
-    Hq::open(hq_dir)
-        .expect("hq")
+    db.open(hq_dir)
         .list_records(&RecordQuery::default(), &page)
         .expect("records")
 }
 
-fn hq_heads(hq_dir: &Path, id: &Uuid) -> Vec<automerge::ChangeHash> {
-    let hq = Hq::open(hq_dir).expect("hq");
+fn hq_heads(db: &Backend, hq_dir: &Path, id: &Uuid) -> Vec<automerge::ChangeHash> {
+    let hq = db.open(hq_dir);
     let mut s = hq.session().expect("session");
     s.records(&[*id])
         .expect("read")
@@ -122,15 +125,14 @@ fn kiosk_heads(data: &Path, id: &Uuid) -> Vec<automerge::ChangeHash> {
         .expect("present")
 }
 
-#[test]
-fn two_kiosks_of_a_thousand_records_sync_and_duplicates_are_marked() {
+fn two_kiosks_of_a_thousand_records_sync_and_duplicates_are_marked(db: &Backend) {
     let root = TempDir::new().expect("tmp");
     let hq_dir = root.path().join("hq");
-    let url = start_hq(&hq_dir);
+    let url = start_hq(db, &hq_dir);
     let a = root.path().join("a");
     let b = root.path().join("b");
-    enrol(&hq_dir, &a, "Xã A", &url);
-    enrol(&hq_dir, &b, "Xã B", &url);
+    enrol(db, &hq_dir, &a, "Xã A", &url);
+    enrol(db, &hq_dir, &b, "Xã B", &url);
     let (ra, rb) = std::thread::scope(|s| {
         let ja = s.spawn(|| {
             kiosk(
@@ -176,7 +178,7 @@ fn two_kiosks_of_a_thousand_records_sync_and_duplicates_are_marked() {
         );
         assert!(stderr(&out).contains("hồ sơ/records"), "progress line");
     }
-    let rows = hq_records(&hq_dir);
+    let rows = hq_records(db, &hq_dir);
     assert_eq!(rows.len(), 2001);
     let dups: Vec<_> = rows
         .iter()
@@ -209,13 +211,12 @@ fn two_kiosks_of_a_thousand_records_sync_and_duplicates_are_marked() {
     );
 }
 
-#[test]
-fn concurrent_edits_at_kiosk_and_hq_converge() {
+fn concurrent_edits_at_kiosk_and_hq_converge(db: &Backend) {
     let root = TempDir::new().expect("tmp");
     let hq_dir = root.path().join("hq");
-    let url = start_hq(&hq_dir);
+    let url = start_hq(db, &hq_dir);
     let k = root.path().join("k");
-    enrol(&hq_dir, &k, "Xã C", &url);
+    enrol(db, &hq_dir, &k, "Xã C", &url);
     let ids = add_demo(&k, 3, 7);
     sync_lib(&k, &url).expect("first sync");
     let id = ids[1];
@@ -225,8 +226,7 @@ fn concurrent_edits_at_kiosk_and_hq_converge() {
     r.applicant.other_name = Some("Tý".into());
     store.save(&r, &by("op")).expect("edit");
     drop(store);
-    Hq::open(&hq_dir)
-        .expect("hq")
+    db.open(&hq_dir)
         .set_status(
             &id,
             HqState::RecaptureNeeded,
@@ -246,8 +246,8 @@ fn concurrent_edits_at_kiosk_and_hq_converge() {
         r.review.hq.as_ref().map(|h| h.status),
         Some(HqState::RecaptureNeeded)
     );
-    assert_eq!(kiosk_heads(&k, &id), hq_heads(&hq_dir, &id));
-    let row = hq_records(&hq_dir)
+    assert_eq!(kiosk_heads(&k, &id), hq_heads(db, &hq_dir, &id));
+    let row = hq_records(db, &hq_dir)
         .into_iter()
         .find(|x| x.id == id)
         .expect("row");
@@ -352,13 +352,12 @@ fn replace_hashes(v: &mut serde_json::Value, store: &Store, photo: &str) {
     }
 }
 
-#[test]
-fn sessions_cut_at_random_points_leave_hq_exact() {
+fn sessions_cut_at_random_points_leave_hq_exact(db: &Backend) {
     let root = TempDir::new().expect("tmp");
     let hq_dir = root.path().join("hq");
-    let url = start_hq(&hq_dir);
+    let url = start_hq(db, &hq_dir);
     let k = root.path().join("k");
-    enrol(&hq_dir, &k, "Xã D", &url);
+    enrol(db, &hq_dir, &k, "Xã D", &url);
     let photo_record = add_photo_record(&k);
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let proxy_url = format!("http://{}", listener.local_addr().expect("addr"));
@@ -395,7 +394,7 @@ fn sessions_cut_at_random_points_leave_hq_exact() {
     assert!(failed > 40 && ok > 5, "ok {ok} failed {failed}");
     let last = sync_lib(&k, &url).expect("final sync");
     assert!(last.rejected.is_empty(), "{:?}", last.rejected);
-    let rows = hq_records(&hq_dir);
+    let rows = hq_records(db, &hq_dir);
     let mut at_hq: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
     at_hq.sort();
     let before = at_hq.len();
@@ -405,7 +404,7 @@ fn sessions_cut_at_random_points_leave_hq_exact() {
     local.sort();
     assert_eq!(at_hq, local, "HQ holds exactly the kiosk's records");
     for id in &ids {
-        assert_eq!(kiosk_heads(&k, id), hq_heads(&hq_dir, id));
+        assert_eq!(kiosk_heads(&k, id), hq_heads(db, &hq_dir, id));
     }
     assert_eq!(
         Store::open(&k)
@@ -424,7 +423,7 @@ fn sessions_cut_at_random_points_leave_hq_exact() {
             .expect("p");
         r.biometrics.photo.expect("photo").sha256
     };
-    let hq = Hq::open(&hq_dir).expect("hq");
+    let hq = db.open(&hq_dir);
     let sha = enroll_sync::protocol::sha_from_hex(&photo_sha).expect("hex");
     assert_eq!(
         hq.blobs().get(&sha).expect("blob").map(|b| b.len()),
@@ -432,8 +431,12 @@ fn sessions_cut_at_random_points_leave_hq_exact() {
     );
 }
 
-fn import(hq_dir: &Path, file: &Path) -> Result<enroll_sync::protocol::Receipt, String> {
-    let hq = Hq::open(hq_dir).expect("hq");
+fn import(
+    db: &Backend,
+    hq_dir: &Path,
+    file: &Path,
+) -> Result<enroll_sync::protocol::Receipt, String> {
+    let hq = db.open(hq_dir);
     let bytes = std::fs::read(file).expect("read");
     match hq.import_bundle(&bytes) {
         Ok((sealed, receipt)) => {
@@ -461,13 +464,12 @@ fn crafted_bundle(
     out
 }
 
-#[test]
-fn bundles_in_any_order_and_every_refusal_states_its_reason() {
+fn bundles_in_any_order_and_every_refusal_states_its_reason(db: &Backend) {
     let root = TempDir::new().expect("tmp");
     let hq_dir = root.path().join("hq");
-    let url = start_hq(&hq_dir);
+    let url = start_hq(db, &hq_dir);
     let k = root.path().join("k");
-    let kiosk_id = enrol(&hq_dir, &k, "Xã E", &url);
+    let kiosk_id = enrol(db, &hq_dir, &k, "Xã E", &url);
     let first = add_demo(&k, 5, 11);
     let b1: PathBuf = root.path().join("b1.bundle");
     let out = kiosk(&k, &["export", "--out", b1.to_str().expect("utf8")]);
@@ -485,21 +487,21 @@ fn bundles_in_any_order_and_every_refusal_states_its_reason() {
     tampered[at] ^= 0x40;
     let t = root.path().join("tampered.bundle");
     std::fs::write(&t, &tampered).expect("write");
-    let e = import(&hq_dir, &t).expect_err("tampered");
+    let e = import(db, &hq_dir, &t).expect_err("tampered");
     assert!(e.contains("damaged or was altered"), "{e}");
     let t = root.path().join("short.bundle");
     std::fs::write(&t, &bytes[..bytes.len() - 10]).expect("write");
-    let e = import(&hq_dir, &t).expect_err("truncated");
+    let e = import(db, &hq_dir, &t).expect_err("truncated");
     assert!(e.contains("cut short"), "{e}");
-    assert_eq!(hq_records(&hq_dir).len(), 0);
+    assert_eq!(hq_records(db, &hq_dir).len(), 0);
 
     // Newest first, then the older one, then the newest again: same result, all acknowledged.
-    let r2 = import(&hq_dir, &b2).expect("b2");
+    let r2 = import(db, &hq_dir, &b2).expect("b2");
     assert_eq!(r2.acks.len(), 9);
-    let r1 = import(&hq_dir, &b1).expect("b1");
+    let r1 = import(db, &hq_dir, &b1).expect("b1");
     assert_eq!(r1.acks.len(), 5);
-    import(&hq_dir, &b2).expect("b2 again");
-    assert_eq!(hq_records(&hq_dir).len(), 9);
+    import(db, &hq_dir, &b2).expect("b2 again");
+    assert_eq!(hq_records(db, &hq_dir).len(), 9);
     // The kiosk verifies HQ's signature and marks the records acknowledged.
     for f in [
         root.path().join("b1.receipt"),
@@ -527,7 +529,7 @@ fn bundles_in_any_order_and_every_refusal_states_its_reason() {
 
     let prov = Provisioned::load(&Store::open(&k).expect("s")).expect("prov");
     let (a, b) = (first[0], second[0]);
-    let hq_before = (hq_heads(&hq_dir, &a), hq_heads(&hq_dir, &b));
+    let hq_before = (hq_heads(db, &hq_dir, &a), hq_heads(db, &hq_dir, &b));
     // A new signed change of record A, then the same change replayed into record B.
     let mut store = Store::open(&k).expect("s");
     let mut r = store.load(&a).expect("l").expect("p");
@@ -550,7 +552,7 @@ fn bundles_in_any_order_and_every_refusal_states_its_reason() {
     );
     let file = root.path().join("replay.bundle");
     std::fs::write(&file, replay).expect("write");
-    let r = import(&hq_dir, &file).expect("imports with a refusal");
+    let r = import(db, &hq_dir, &file).expect("imports with a refusal");
     assert_eq!(r.rejections.len(), 1);
     assert_eq!(r.rejections[0].code, "record_mismatch");
     // The same change re-labelled for B but still signed for A: the signature fails.
@@ -572,7 +574,7 @@ fn bundles_in_any_order_and_every_refusal_states_its_reason() {
     )
     .expect("write");
     assert_eq!(
-        import(&hq_dir, &file).expect("refusal").rejections[0].code,
+        import(db, &hq_dir, &file).expect("refusal").rejections[0].code,
         "bad_signature"
     );
     // A forged signature (another key) on a real change.
@@ -593,7 +595,7 @@ fn bundles_in_any_order_and_every_refusal_states_its_reason() {
         ),
     )
     .expect("write");
-    let r = import(&hq_dir, &file).expect("refusal");
+    let r = import(db, &hq_dir, &file).expect("refusal");
     assert_eq!(r.rejections[0].code, "bad_signature");
     assert!(r.acks.is_empty());
     // Malformed change bytes.
@@ -614,11 +616,11 @@ fn bundles_in_any_order_and_every_refusal_states_its_reason() {
     )
     .expect("write");
     assert_eq!(
-        import(&hq_dir, &file).expect("refusal").rejections[0].code,
+        import(db, &hq_dir, &file).expect("refusal").rejections[0].code,
         "malformed_change"
     );
     assert_eq!(
-        (hq_heads(&hq_dir, &a), hq_heads(&hq_dir, &b)),
+        (hq_heads(db, &hq_dir, &a), hq_heads(db, &hq_dir, &b)),
         hq_before,
         "nothing applied"
     );
@@ -628,13 +630,17 @@ fn bundles_in_any_order_and_every_refusal_states_its_reason() {
     assert!(kiosk(&k, &["export", "--out", b3.to_str().expect("utf8")])
         .status
         .success());
-    Hq::open(&hq_dir)
-        .expect("hq")
-        .revoke_kiosk(&kiosk_id)
-        .expect("revoke");
-    let e = import(&hq_dir, &b3).expect_err("revoked");
+    db.open(&hq_dir).revoke_kiosk(&kiosk_id).expect("revoke");
+    let e = import(db, &hq_dir, &b3).expect_err("revoked");
     assert!(e.contains("revoked_kiosk"), "{e}");
-    assert_eq!(hq_heads(&hq_dir, &a), hq_before.0, "nothing applied");
+    assert_eq!(hq_heads(db, &hq_dir, &a), hq_before.0, "nothing applied");
     let err = sync_lib(&k, &url).expect_err("revoked kiosk cannot sync");
     assert!(err.to_string().contains("revoked"), "{err}");
 }
+
+on_each_backend!(
+    two_kiosks_of_a_thousand_records_sync_and_duplicates_are_marked,
+    concurrent_edits_at_kiosk_and_hq_converge,
+    sessions_cut_at_random_points_leave_hq_exact,
+    bundles_in_any_order_and_every_refusal_states_its_reason,
+);

@@ -9,6 +9,7 @@
 //! session costs a handful of statements, not a few per record. Blobs are not here (`blobs`).
 //! The storage never reads the clock: every time is passed in.
 
+pub mod postgres;
 pub mod sqlite;
 
 use automerge::ChangeHash;

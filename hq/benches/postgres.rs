@@ -1,0 +1,173 @@
+//! HQ on PostgreSQL under sync load, through the real kiosk client over loopback HTTP:
+//! one kiosk pushing 10,000 text records (target ≤ 4 s wall), then 20 kiosks pushing 1,000
+//! records each at once (target ≥ 5,000 records/s aggregate; p50/p99 of the kiosks' sync
+//! times). Starts its own PostgreSQL 15 cluster (the tests' harness). One-shot scenarios,
+//! so a plain bench binary rather than criterion's repeated sampling.
+//!
+//! `cargo bench -p enroll-hq --bench postgres` (env BENCH_ONE_KIOSK, BENCH_KIOSKS,
+//! BENCH_PER_KIOSK scale it).
+
+#[path = "../tests/backend/mod.rs"]
+mod backend;
+
+use chrono::Utc;
+use enroll_hq::{server, Hq, Options, Page, RecordQuery};
+use enroll_sync::record::Attribution;
+use kiosk::store::Store;
+use kiosk::sync::{self as ksync, Provisioned};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+fn by() -> Attribution {
+    Attribution {
+        person: "bench".into(),
+        device: "bench".into(),
+        at: Utc::now(),
+    }
+}
+
+fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct BenchKiosk {
+    data: PathBuf,
+    prov: Provisioned,
+}
+
+fn kiosk_with_records(
+    hq: &Hq,
+    data: &Path,
+    name: &str,
+    url: &str,
+    n: usize,
+    seed: u64,
+) -> BenchKiosk {
+    let mut store = Store::open(data).expect("store");
+    let key = ksync::device_key(data).expect("key");
+    let entry = hq
+        .add_kiosk(name, &hex::encode(key.public()), None)
+        .expect("add kiosk");
+    let text = serde_json::to_string(&hq.provisioning(&entry, url)).expect("json");
+    let prov = ksync::provision(&mut store, &key, &text, &by()).expect("provision");
+    let mut g = kiosk::demo::DemoGenerator::new(seed, Utc::now());
+    for _ in 0..n {
+        store.save(&g.record(), &by()).expect("save");
+    }
+    BenchKiosk {
+        data: data.to_owned(),
+        prov,
+    }
+}
+
+/// Syncs until nothing is left to send; the wall time of the whole sync.
+fn sync(k: &BenchKiosk, url: &str) -> Duration {
+    let mut store = Store::open(&k.data).expect("store");
+    let key = ksync::device_key(&k.data).expect("key");
+    let t = Instant::now();
+    ksync::sync(&mut store, &key, &k.prov, url, &mut |_| {}).expect("sync");
+    t.elapsed()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn hq_records(hq: &Hq) -> usize {
+    let page = Page {
+        limit: 1_000_000,
+        ..Page::default()
+    };
+    hq.list_records(&RecordQuery::default(), &page)
+        .expect("records")
+        .len()
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let one = env_count("BENCH_ONE_KIOSK", 10_000);
+    let kiosks = env_count("BENCH_KIOSKS", 20);
+    let per = env_count("BENCH_PER_KIOSK", 1_000);
+    let pg = backend::PgServer::start();
+    // Kiosk files on tmpfs when there is one: the figures are about HQ, not the kiosk's disk.
+    let base = if Path::new("/dev/shm").is_dir() {
+        tempfile::tempdir_in("/dev/shm")
+    } else {
+        tempfile::tempdir()
+    }
+    .expect("tmp");
+    let hq = Arc::new(
+        Hq::open_with(Options {
+            database: Some(pg.url()),
+            ..Options::in_dir(&base.path().join("hq"))
+        })
+        .expect("hq on postgres"),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let h = hq.clone();
+    std::thread::spawn(move || server::serve_shared(listener, h));
+
+    // 1. One kiosk, many text records.
+    let k = kiosk_with_records(&hq, &base.path().join("one"), "one", &url, one, 42);
+    let wall = sync(&k, &url);
+    println!(
+        "postgres, 1 kiosk x {one} text records: {:.2} s wall, {:.0} records/s",
+        wall.as_secs_f64(),
+        one as f64 / wall.as_secs_f64()
+    );
+
+    // 2. Many kiosks at once.
+    let ks: Vec<BenchKiosk> = (0..kiosks)
+        .map(|i| {
+            kiosk_with_records(
+                &hq,
+                &base.path().join(format!("k{i}")),
+                &format!("k{i}"),
+                &url,
+                per,
+                100 + i as u64,
+            )
+        })
+        .collect();
+    let start = Barrier::new(kiosks);
+    let t = Instant::now();
+    let mut times: Vec<Duration> = std::thread::scope(|s| {
+        let handles: Vec<_> = ks
+            .iter()
+            .map(|k| {
+                let (start, url) = (&start, &url);
+                s.spawn(move || {
+                    start.wait();
+                    sync(k, url)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("kiosk thread"))
+            .collect()
+    });
+    let wall = t.elapsed();
+    times.sort();
+    let total = kiosks * per;
+    println!(
+        "postgres, {kiosks} kiosks x {per} records at once: {:.2} s wall, {:.0} records/s aggregate, session p50 {:.2} s, p99 {:.2} s",
+        wall.as_secs_f64(),
+        total as f64 / wall.as_secs_f64(),
+        percentile(&times, 0.50).as_secs_f64(),
+        percentile(&times, 0.99).as_secs_f64(),
+    );
+    let held = hq_records(&hq);
+    assert_eq!(held, one + total, "HQ holds every record pushed");
+    drop(hq);
+    drop(pg);
+}

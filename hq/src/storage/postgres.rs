@@ -1,0 +1,878 @@
+//! HQ storage in PostgreSQL (15+): for many kiosks and tens of millions of records. A pool of
+//! connections (deadpool); each session owns one connection and its transaction. Records are
+//! hash-partitioned (16) by id, audit range-partitioned by month. Deduplication is serialised
+//! per ID number (transaction advisory locks), the audit chain by its one head row.
+//!
+//! Sessions are synchronous (see `storage`): each call runs on the storage's own small tokio
+//! runtime with `Handle::block_on`, so callers may be plain threads or `spawn_blocking` ones.
+
+use chrono::{DateTime, Datelike, Utc};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
+use std::time::Duration;
+use tokio::runtime::{Handle, Runtime};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row};
+use uuid::Uuid;
+
+use super::sqlite::counts;
+use super::{
+    audit_hash, blobs_bytes, blobs_from, heads_bytes, heads_from, AuditEntry, AuditRow,
+    DuplicateGroup, HqStorage, KioskCounts, KioskEntry, KioskTelemetry, OutboxEntry, Page,
+    Projection, RecordQuery, RecordRow, RecordState, Result, Session, StorageError, StoredRecord,
+};
+
+/// Hash partitions of `records`: enough for 100M rows at a few million per partition.
+pub const RECORD_PARTITIONS: u32 = 16;
+/// Connections at most; sessions beyond wait for one to come back.
+const POOL_SIZE: usize = 32;
+
+/// Append-only: version N is `MIGRATIONS[N - 1]`; `schema_migrations` lists those applied.
+fn migrations() -> Vec<String> {
+    let mut first = String::from(
+        r#"
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE TABLE meta (key text PRIMARY KEY, value bytea NOT NULL);
+CREATE TABLE kiosks (
+    id text COLLATE "C" PRIMARY KEY, name text NOT NULL, public_key text NOT NULL UNIQUE,
+    added_at timestamptz NOT NULL, revoked_at timestamptz, last_seen_at timestamptz,
+    last_sync_at timestamptz, telemetry text
+);
+-- Projection first, document last (TOASTed): listings never read documents.
+CREATE TABLE records (
+    id bytea NOT NULL, kiosk_id text COLLATE "C" NOT NULL, enrollment_no text NOT NULL,
+    full_name text NOT NULL, search_key text NOT NULL, id_number text COLLATE "C",
+    province_code text COLLATE "C", commune_code text COLLATE "C", operator_id text NOT NULL,
+    captured_at timestamptz, status text COLLATE "C" NOT NULL, hq_status text COLLATE "C",
+    hq_reason text, updated_at timestamptz NOT NULL,
+    heads bytea NOT NULL, blobs bytea NOT NULL, chunks integer NOT NULL, doc bytea NOT NULL,
+    PRIMARY KEY (id)
+) PARTITION BY HASH (id);
+"#,
+    );
+    for i in 0..RECORD_PARTITIONS {
+        first.push_str(&format!(
+            "CREATE TABLE records_p{i:02} PARTITION OF records FOR VALUES WITH (MODULUS {RECORD_PARTITIONS}, REMAINDER {i});\n"
+        ));
+    }
+    first.push_str(
+        r#"
+CREATE INDEX records_kiosk ON records (kiosk_id, id);
+CREATE INDEX records_place ON records (province_code, commune_code, id);
+CREATE INDEX records_status ON records (status, id);
+CREATE INDEX records_hq_status ON records (hq_status, id);
+CREATE INDEX records_captured ON records (captured_at, id);
+CREATE INDEX records_id_number ON records (id_number) WHERE id_number IS NOT NULL;
+CREATE INDEX records_counts ON records (kiosk_id, status, hq_status);
+-- Word-prefix search on the kiosk's search key: `' ' || search_key LIKE '% word%'`.
+CREATE INDEX records_name ON records USING gin ((' ' || search_key) gin_trgm_ops);
+CREATE TABLE duplicates (
+    a bytea NOT NULL, b bytea NOT NULL, id_number text COLLATE "C" NOT NULL,
+    at timestamptz NOT NULL, PRIMARY KEY (a, b)
+);
+CREATE INDEX duplicates_id_number ON duplicates (id_number);
+-- Per-kiosk sequence: a writer holds the kiosk's row until commit, so sequences become
+-- visible in order and a kiosk's cursor never skips a change committed later.
+CREATE TABLE outbox_heads (kiosk_id text COLLATE "C" PRIMARY KEY, seq bigint NOT NULL);
+CREATE TABLE outbox (
+    kiosk_id text COLLATE "C" NOT NULL, seq bigint NOT NULL, record_id bytea NOT NULL,
+    change bytea NOT NULL, PRIMARY KEY (kiosk_id, seq)
+);
+CREATE TABLE cursors (kiosk_id text COLLATE "C" PRIMARY KEY, cursor bigint NOT NULL);
+CREATE TABLE receipts (
+    id text PRIMARY KEY, kiosk_id text NOT NULL, issued_at timestamptz NOT NULL,
+    body bytea NOT NULL
+);
+-- The chain head: one row, locked by each appender, so the chain has one order and no gaps.
+CREATE TABLE audit_head (one boolean PRIMARY KEY CHECK (one), seq bigint NOT NULL, hash bytea NOT NULL);
+INSERT INTO audit_head VALUES (true, 0, '\x0000000000000000000000000000000000000000000000000000000000000000');
+CREATE TABLE audit (
+    seq bigint NOT NULL, at timestamptz NOT NULL, actor text NOT NULL, action text NOT NULL,
+    subject text NOT NULL, detail text NOT NULL, prev_hash bytea NOT NULL, hash bytea NOT NULL,
+    PRIMARY KEY (seq, at)
+) PARTITION BY RANGE (at);
+"#,
+    );
+    vec![first]
+}
+
+/// Serialises migrations of concurrent `enroll-hq` processes (an arbitrary fixed key).
+const MIGRATION_LOCK: i64 = 0x454e_524f_4c4c_4851; // "ENROLLHQ"
+
+pub struct PgStorage {
+    /// `Some` until dropped; shut down in the background so dropping never blocks a runtime.
+    rt: Option<Runtime>,
+    handle: Handle,
+    pool: Pool,
+}
+
+impl From<tokio_postgres::Error> for StorageError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        let message = match e.as_db_error() {
+            Some(db) => db.to_string(),
+            None => e.to_string(),
+        };
+        StorageError::Backend {
+            backend: "postgres",
+            message,
+        }
+    }
+}
+
+fn backend_err(message: impl ToString) -> StorageError {
+    StorageError::Backend {
+        backend: "postgres",
+        message: message.to_string(),
+    }
+}
+
+impl PgStorage {
+    /// Connects to `postgres://USER@HOST:PORT/DB` and applies pending migrations.
+    pub fn open(url: &str) -> Result<Self> {
+        let config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| backend_err(format!("database URL: {e}")))?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("hq-postgres")
+            .enable_all()
+            .build()
+            .map_err(|e| backend_err(format!("runtime: {e}")))?;
+        let handle = rt.handle().clone();
+        let mgr = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(mgr)
+            .max_size(POOL_SIZE)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_secs(60)))
+            .create_timeout(Some(Duration::from_secs(30)))
+            .build()
+            .map_err(|e| backend_err(format!("pool: {e}")))?;
+        let storage = PgStorage {
+            rt: Some(rt),
+            handle,
+            pool,
+        };
+        storage.handle.block_on(migrate(&storage.pool))?;
+        Ok(storage)
+    }
+}
+
+impl Drop for PgStorage {
+    fn drop(&mut self) {
+        self.pool.close();
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+async fn migrate(pool: &Pool) -> Result<()> {
+    let mut c = pool.get().await.map_err(backend_err)?;
+    let tx = c.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+    )
+    .await?;
+    let found: i32 = tx
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .await?
+        .get(0);
+    let steps = migrations();
+    let known = steps.len() as i64;
+    if i64::from(found) > known {
+        return Err(StorageError::TooNew {
+            found: found.into(),
+            known,
+        });
+    }
+    for (i, step) in steps.iter().enumerate().skip(found as usize) {
+        tx.batch_execute(step).await?;
+        let version = i as i32 + 1;
+        tx.execute(
+            "INSERT INTO schema_migrations(version) VALUES ($1)",
+            &[&version],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+impl HqStorage for PgStorage {
+    fn session(&self) -> Result<Box<dyn Session>> {
+        let client = self.handle.block_on(self.pool.get()).map_err(backend_err)?;
+        Ok(Box::new(PgSession {
+            handle: self.handle.clone(),
+            client: Some(client),
+            in_tx: false,
+        }))
+    }
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+}
+
+pub struct PgSession {
+    handle: Handle,
+    /// Always `Some` until dropped.
+    client: Option<Object>,
+    in_tx: bool,
+}
+
+impl Drop for PgSession {
+    fn drop(&mut self) {
+        let Some(client) = self.client.take() else {
+            return;
+        };
+        // A session that ended inside a transaction is rolled back; a connection that cannot
+        // be made clean is closed rather than returned to the pool.
+        if self.in_tx
+            && self
+                .handle
+                .block_on(client.batch_execute("ROLLBACK"))
+                .is_err()
+        {
+            drop(Object::take(client));
+        }
+    }
+}
+
+type Params<'a> = Vec<&'a (dyn ToSql + Sync)>;
+
+impl PgSession {
+    fn c(&self) -> &Object {
+        // Invariant: `client` is `Some` for the session's whole life; only `drop` takes it.
+        self.client.as_ref().expect("connection present until drop")
+    }
+    fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        let c = self.c();
+        self.handle.block_on(async {
+            let st = c.prepare_cached(sql).await?;
+            Ok(c.query(&st, params).await?)
+        })
+    }
+    fn query_opt(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+    fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        let c = self.c();
+        self.handle.block_on(async {
+            let st = c.prepare_cached(sql).await?;
+            Ok(c.execute(&st, params).await?)
+        })
+    }
+    fn batch(&self, sql: &str) -> Result<()> {
+        Ok(self.handle.block_on(self.c().batch_execute(sql))?)
+    }
+}
+
+const KIOSK_COLS: &str =
+    "id, name, public_key, added_at, revoked_at, last_seen_at, last_sync_at, telemetry";
+
+fn kiosk_of(r: &Row) -> Result<KioskEntry> {
+    let telemetry = r
+        .try_get::<_, Option<String>>(7)?
+        .map(|t| serde_json::from_str::<KioskTelemetry>(&t))
+        .transpose()
+        .map_err(|e| StorageError::Corrupt(format!("kiosk telemetry: {e}")))?;
+    Ok(KioskEntry {
+        id: r.try_get(0)?,
+        name: r.try_get(1)?,
+        public_key: r.try_get(2)?,
+        added_at: r.try_get(3)?,
+        revoked_at: r.try_get(4)?,
+        last_seen_at: r.try_get(5)?,
+        last_sync_at: r.try_get(6)?,
+        telemetry,
+    })
+}
+
+const PROJ_COLS: &str = "id, kiosk_id, enrollment_no, full_name, search_key, id_number, province_code, commune_code, operator_id, captured_at, status, hq_status, hq_reason, updated_at";
+
+fn uuid(b: &[u8]) -> Result<Uuid> {
+    Uuid::from_slice(b).map_err(|e| StorageError::Corrupt(format!("record id: {e}")))
+}
+
+fn row_of(r: &Row) -> Result<RecordRow> {
+    Ok(RecordRow {
+        id: uuid(r.try_get::<_, &[u8]>(0)?)?,
+        kiosk_id: r.try_get(1)?,
+        p: Projection {
+            enrollment_no: r.try_get(2)?,
+            full_name: r.try_get(3)?,
+            search_key: r.try_get(4)?,
+            id_number: r.try_get(5)?,
+            province_code: r.try_get(6)?,
+            commune_code: r.try_get(7)?,
+            operator_id: r.try_get(8)?,
+            captured_at: r.try_get(9)?,
+            status: r.try_get(10)?,
+            hq_status: r.try_get(11)?,
+            hq_reason: r.try_get(12)?,
+            updated_at: r.try_get(13)?,
+        },
+    })
+}
+
+fn hash32(b: &[u8]) -> Result<[u8; 32]> {
+    <[u8; 32]>::try_from(b).map_err(|_| StorageError::Corrupt("audit hash length".into()))
+}
+
+fn ids_bytes(ids: &[Uuid]) -> Vec<Vec<u8>> {
+    ids.iter().map(|i| i.as_bytes().to_vec()).collect()
+}
+
+/// `LIKE` pattern for a word that must begin a word of the search key.
+fn word_prefix(word: &str) -> String {
+    let mut escaped = String::with_capacity(word.len() + 3);
+    escaped.push_str("% ");
+    for c in word.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped.push('%');
+    escaped
+}
+
+impl Session for PgSession {
+    fn begin(&mut self) -> Result<()> {
+        self.batch("BEGIN")?;
+        self.in_tx = true;
+        Ok(())
+    }
+    fn commit(&mut self) -> Result<()> {
+        // Whatever COMMIT answers, the transaction is over.
+        self.in_tx = false;
+        self.batch("COMMIT")
+    }
+    fn rollback(&mut self) -> Result<()> {
+        if self.in_tx {
+            self.in_tx = false;
+            self.batch("ROLLBACK")?;
+        }
+        Ok(())
+    }
+
+    fn meta(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
+        let row = self.query_opt("SELECT value FROM meta WHERE key = $1", &[&key])?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+    fn set_meta(&mut self, key: &str, value: &[u8]) -> Result<()> {
+        self.execute(
+            "INSERT INTO meta(key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[&key, &value],
+        )?;
+        Ok(())
+    }
+
+    fn add_kiosk(&mut self, k: &KioskEntry) -> Result<()> {
+        self.execute(
+            "INSERT INTO kiosks(id, name, public_key, added_at, revoked_at) VALUES ($1, $2, $3, $4, $5)",
+            &[&k.id, &k.name, &k.public_key, &k.added_at, &k.revoked_at],
+        )?;
+        Ok(())
+    }
+    fn kiosk(&mut self, id: &str) -> Result<Option<KioskEntry>> {
+        let sql = format!("SELECT {KIOSK_COLS} FROM kiosks WHERE id = $1");
+        self.query_opt(&sql, &[&id])?
+            .map(|r| kiosk_of(&r))
+            .transpose()
+    }
+    fn kiosk_by_key(&mut self, public_key: &str) -> Result<Option<KioskEntry>> {
+        let sql = format!("SELECT {KIOSK_COLS} FROM kiosks WHERE public_key = $1");
+        self.query_opt(&sql, &[&public_key])?
+            .map(|r| kiosk_of(&r))
+            .transpose()
+    }
+    fn kiosk_count(&mut self) -> Result<u64> {
+        let n: i64 = self.query("SELECT count(*) FROM kiosks", &[])?[0].try_get(0)?;
+        Ok(n as u64)
+    }
+    fn kiosks(&mut self, after: Option<&str>, limit: u32) -> Result<Vec<KioskEntry>> {
+        let sql = format!("SELECT {KIOSK_COLS} FROM kiosks WHERE id > $1 ORDER BY id LIMIT $2");
+        let rows = self.query(&sql, &[&after.unwrap_or(""), &i64::from(limit)])?;
+        rows.iter().map(kiosk_of).collect()
+    }
+    fn revoke_kiosk(&mut self, id: &str, at: DateTime<Utc>) -> Result<bool> {
+        let n = self.execute(
+            "UPDATE kiosks SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+            &[&id, &at],
+        )?;
+        Ok(n == 1)
+    }
+    fn kiosk_seen(&mut self, id: &str, at: DateTime<Utc>, t: &KioskTelemetry) -> Result<()> {
+        let json = serde_json::to_string(t).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        self.execute(
+            "UPDATE kiosks SET last_seen_at = $2, telemetry = $3 WHERE id = $1",
+            &[&id, &at, &json],
+        )?;
+        Ok(())
+    }
+    fn kiosk_synced(&mut self, id: &str, at: DateTime<Utc>) -> Result<()> {
+        // GREATEST ignores NULL, so a first sync also sets `last_seen_at`.
+        self.execute(
+            "UPDATE kiosks SET last_sync_at = $2, last_seen_at = greatest(last_seen_at, $2) WHERE id = $1",
+            &[&id, &at],
+        )?;
+        Ok(())
+    }
+
+    fn records(&mut self, ids: &[Uuid]) -> Result<Vec<StoredRecord>> {
+        // Inside a transaction the rows stay locked until it ends, taken in id order so that
+        // two sessions never wait on each other in a cycle.
+        let lock = if self.in_tx { " FOR UPDATE" } else { "" };
+        let sql = format!(
+            "SELECT {PROJ_COLS}, heads, blobs, chunks, doc FROM records WHERE id = ANY($1) ORDER BY id{lock}"
+        );
+        let rows = self.query(&sql, &[&ids_bytes(ids)])?;
+        let mut by_id = BTreeMap::new();
+        for r in &rows {
+            let row = row_of(r)?;
+            let chunks: i32 = r.try_get(16)?;
+            by_id.insert(
+                row.id,
+                StoredRecord {
+                    id: row.id,
+                    kiosk_id: row.kiosk_id,
+                    doc: r.try_get(17)?,
+                    chunks: u32::try_from(chunks)
+                        .map_err(|_| StorageError::Corrupt("negative chunk count".into()))?,
+                    heads: heads_from(r.try_get(14)?)?,
+                    blobs: blobs_from(r.try_get(15)?)?,
+                    p: row.p,
+                },
+            );
+        }
+        // In the order asked, like the SQLite back-end.
+        Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+    }
+    fn record_states(&mut self, ids: &[Uuid]) -> Result<Vec<RecordState>> {
+        let rows = self.query(
+            "SELECT id, kiosk_id, heads, blobs FROM records WHERE id = ANY($1)",
+            &[&ids_bytes(ids)],
+        )?;
+        let mut by_id = BTreeMap::new();
+        for r in &rows {
+            let id = uuid(r.try_get(0)?)?;
+            by_id.insert(
+                id,
+                RecordState {
+                    id,
+                    kiosk_id: r.try_get(1)?,
+                    heads: heads_from(r.try_get(2)?)?,
+                    blobs: blobs_from(r.try_get(3)?)?,
+                },
+            );
+        }
+        Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+    }
+    fn put_records(&mut self, records: &[StoredRecord]) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        // One statement per batch: columns as arrays, unnested into rows.
+        let ids: Vec<Vec<u8>> = records.iter().map(|r| r.id.as_bytes().to_vec()).collect();
+        let kiosk: Vec<&str> = records.iter().map(|r| r.kiosk_id.as_str()).collect();
+        let eno: Vec<&str> = records.iter().map(|r| r.p.enrollment_no.as_str()).collect();
+        let name: Vec<&str> = records.iter().map(|r| r.p.full_name.as_str()).collect();
+        let key: Vec<&str> = records.iter().map(|r| r.p.search_key.as_str()).collect();
+        let idn: Vec<Option<&str>> = records.iter().map(|r| r.p.id_number.as_deref()).collect();
+        let prov: Vec<Option<&str>> = records
+            .iter()
+            .map(|r| r.p.province_code.as_deref())
+            .collect();
+        let comm: Vec<Option<&str>> = records
+            .iter()
+            .map(|r| r.p.commune_code.as_deref())
+            .collect();
+        let op: Vec<&str> = records.iter().map(|r| r.p.operator_id.as_str()).collect();
+        let cap: Vec<Option<DateTime<Utc>>> = records.iter().map(|r| r.p.captured_at).collect();
+        let status: Vec<&str> = records.iter().map(|r| r.p.status.as_str()).collect();
+        let hqs: Vec<Option<&str>> = records.iter().map(|r| r.p.hq_status.as_deref()).collect();
+        let hqr: Vec<Option<&str>> = records.iter().map(|r| r.p.hq_reason.as_deref()).collect();
+        let upd: Vec<DateTime<Utc>> = records.iter().map(|r| r.p.updated_at).collect();
+        let heads: Vec<Vec<u8>> = records.iter().map(|r| heads_bytes(&r.heads)).collect();
+        let blobs: Vec<Vec<u8>> = records.iter().map(|r| blobs_bytes(&r.blobs)).collect();
+        let chunks = records
+            .iter()
+            .map(|r| i32::try_from(r.chunks))
+            .collect::<std::result::Result<Vec<i32>, _>>()
+            .map_err(|_| StorageError::Corrupt("chunk count out of range".into()))?;
+        let docs: Vec<&[u8]> = records.iter().map(|r| r.doc.as_slice()).collect();
+        self.execute(
+            "INSERT INTO records(id, kiosk_id, enrollment_no, full_name, search_key, id_number,
+                province_code, commune_code, operator_id, captured_at, status, hq_status, hq_reason,
+                updated_at, heads, blobs, chunks, doc)
+             SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[], $4::text[], $5::text[],
+                $6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::text[],
+                $12::text[], $13::text[], $14::timestamptz[], $15::bytea[], $16::bytea[],
+                $17::int4[], $18::bytea[])
+             ON CONFLICT (id) DO UPDATE SET kiosk_id = excluded.kiosk_id,
+                enrollment_no = excluded.enrollment_no, full_name = excluded.full_name,
+                search_key = excluded.search_key, id_number = excluded.id_number,
+                province_code = excluded.province_code, commune_code = excluded.commune_code,
+                operator_id = excluded.operator_id, captured_at = excluded.captured_at,
+                status = excluded.status, hq_status = excluded.hq_status,
+                hq_reason = excluded.hq_reason, updated_at = excluded.updated_at,
+                heads = excluded.heads, blobs = excluded.blobs, chunks = excluded.chunks,
+                doc = excluded.doc",
+            &[
+                &ids, &kiosk, &eno, &name, &key, &idn, &prov, &comm, &op, &cap, &status, &hqs,
+                &hqr, &upd, &heads, &blobs, &chunks, &docs,
+            ],
+        )?;
+        Ok(())
+    }
+    fn lock_id_numbers(&mut self, numbers: &[String]) -> Result<()> {
+        if numbers.is_empty() {
+            return Ok(());
+        }
+        // Transaction advisory locks keyed by the ID number, taken in key order (no cycles);
+        // released at commit or rollback.
+        let sorted: BTreeSet<&str> = numbers.iter().map(String::as_str).collect();
+        let sorted: Vec<&str> = sorted.into_iter().collect();
+        self.query(
+            "SELECT pg_advisory_xact_lock(k) FROM (
+                SELECT DISTINCT hashtextextended(n, 7) AS k FROM unnest($1::text[]) AS n ORDER BY 1
+             ) AS keys",
+            &[&sorted],
+        )?;
+        Ok(())
+    }
+    fn records_with_id_number(&mut self, id_number: &str) -> Result<Vec<Uuid>> {
+        let rows = self.query(
+            "SELECT id FROM records WHERE id_number = $1 ORDER BY id",
+            &[&id_number],
+        )?;
+        rows.iter().map(|r| uuid(r.try_get(0)?)).collect()
+    }
+    fn add_duplicate_pair(
+        &mut self,
+        id_number: &str,
+        a: &Uuid,
+        b: &Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+        let n = self.execute(
+            "INSERT INTO duplicates(a, b, id_number, at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            &[&&lo.as_bytes()[..], &&hi.as_bytes()[..], &id_number, &at],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn list_records(&mut self, q: &RecordQuery, page: &Page) -> Result<Vec<RecordRow>> {
+        let mut sql = format!("SELECT {PROJ_COLS} FROM records WHERE true");
+        let words: Vec<String> = q
+            .name_key
+            .iter()
+            .flat_map(|k| k.split_whitespace())
+            .map(word_prefix)
+            .collect();
+        let hq_status = q.hq_status.as_ref().and_then(|s| s.as_ref());
+        let after = page.after.map(|a| a.as_bytes().to_vec());
+        let limit = i64::from(page.limit);
+        let mut args: Params<'_> = Vec::new();
+        fn cond<'a>(
+            sql: &mut String,
+            args: &mut Params<'a>,
+            col: &str,
+            op: &str,
+            v: &'a (dyn ToSql + Sync),
+        ) {
+            args.push(v);
+            sql.push_str(&format!(" AND {col} {op} ${}", args.len()));
+        }
+        let eqs = [
+            ("kiosk_id", &q.kiosk),
+            ("province_code", &q.province),
+            ("commune_code", &q.commune),
+            ("status", &q.status),
+            ("id_number", &q.id_number),
+        ];
+        for (col, v) in &eqs {
+            if let Some(v) = v {
+                cond(&mut sql, &mut args, col, "=", v);
+            }
+        }
+        match (&q.hq_status, &hq_status) {
+            (Some(None), _) => sql.push_str(" AND hq_status IS NULL"),
+            (_, Some(s)) => cond(&mut sql, &mut args, "hq_status", "=", s),
+            _ => {}
+        }
+        if let Some(t) = &q.captured_from {
+            cond(&mut sql, &mut args, "captured_at", ">=", t);
+        }
+        if let Some(t) = &q.captured_to {
+            cond(&mut sql, &mut args, "captured_at", "<", t);
+        }
+        for w in &words {
+            cond(&mut sql, &mut args, "(' ' || search_key)", "LIKE", w);
+        }
+        if let Some(a) = &after {
+            cond(
+                &mut sql,
+                &mut args,
+                "id",
+                if page.newest_first { "<" } else { ">" },
+                a,
+            );
+        }
+        let dir = if page.newest_first { "DESC" } else { "ASC" };
+        args.push(&limit);
+        sql.push_str(&format!(" ORDER BY id {dir} LIMIT ${}", args.len()));
+        let rows = self.query(&sql, &args)?;
+        rows.iter().map(row_of).collect()
+    }
+    fn duplicate_groups(&mut self, after: Option<&str>, limit: u32) -> Result<Vec<DuplicateGroup>> {
+        let numbers: Vec<String> = self
+            .query(
+                "SELECT DISTINCT id_number FROM duplicates WHERE id_number > $1 ORDER BY id_number LIMIT $2",
+                &[&after.unwrap_or(""), &i64::from(limit)],
+            )?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<std::result::Result<_, _>>()?;
+        let sql = format!(
+            "SELECT {PROJ_COLS} FROM records WHERE id_number = ANY($1) ORDER BY id_number, id"
+        );
+        let rows = self.query(&sql, &[&numbers])?;
+        let mut groups: Vec<DuplicateGroup> = numbers
+            .into_iter()
+            .map(|id_number| DuplicateGroup {
+                id_number,
+                records: Vec::new(),
+            })
+            .collect();
+        for r in &rows {
+            let row = row_of(r)?;
+            if let Some(g) = groups
+                .iter_mut()
+                .find(|g| Some(&g.id_number) == row.p.id_number.as_ref())
+            {
+                g.records.push(row);
+            }
+        }
+        Ok(groups)
+    }
+    fn kiosk_counts(&mut self, after: Option<&str>, limit: u32) -> Result<Vec<KioskCounts>> {
+        let ids: Vec<String> = self
+            .query(
+                "SELECT id FROM kiosks WHERE id > $1 ORDER BY id LIMIT $2",
+                &[&after.unwrap_or(""), &i64::from(limit)],
+            )?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<std::result::Result<_, _>>()?;
+        let rows = self.query(
+            "SELECT kiosk_id, status, hq_status, count(*) FROM records WHERE kiosk_id = ANY($1)
+             GROUP BY kiosk_id, status, hq_status",
+            &[&ids],
+        )?;
+        let mut per: BTreeMap<String, Vec<(String, Option<String>, i64)>> = BTreeMap::new();
+        for r in &rows {
+            per.entry(r.try_get(0)?).or_default().push((
+                r.try_get(1)?,
+                r.try_get(2)?,
+                r.try_get(3)?,
+            ));
+        }
+        Ok(ids
+            .into_iter()
+            .map(|id| {
+                let rows = per.remove(&id).unwrap_or_default();
+                counts(id, rows)
+            })
+            .collect())
+    }
+
+    fn add_outbox(&mut self, kiosk_id: &str, record: &Uuid, change: &[u8]) -> Result<u64> {
+        let seq: i64 = self.query(
+            "WITH s AS (
+                INSERT INTO outbox_heads(kiosk_id, seq) VALUES ($1, 1)
+                ON CONFLICT (kiosk_id) DO UPDATE SET seq = outbox_heads.seq + 1 RETURNING seq
+             )
+             INSERT INTO outbox(kiosk_id, seq, record_id, change) SELECT $1, seq, $2, $3 FROM s
+             RETURNING seq",
+            &[&kiosk_id, &&record.as_bytes()[..], &change],
+        )?[0]
+            .try_get(0)?;
+        Ok(seq as u64)
+    }
+    fn outbox_since(&mut self, kiosk_id: &str, after: u64, limit: u32) -> Result<Vec<OutboxEntry>> {
+        let rows = self.query(
+            "SELECT seq, record_id, change FROM outbox WHERE kiosk_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            &[&kiosk_id, &(after as i64), &i64::from(limit)],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok(OutboxEntry {
+                    seq: r.try_get::<_, i64>(0)? as u64,
+                    record: uuid(r.try_get(1)?)?,
+                    change: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+    fn set_cursor(&mut self, kiosk_id: &str, cursor: u64) -> Result<()> {
+        self.execute(
+            "INSERT INTO cursors(kiosk_id, cursor) VALUES ($1, $2)
+             ON CONFLICT (kiosk_id) DO UPDATE SET cursor = greatest(cursors.cursor, excluded.cursor)",
+            &[&kiosk_id, &(cursor as i64)],
+        )?;
+        Ok(())
+    }
+    fn cursor(&mut self, kiosk_id: &str) -> Result<u64> {
+        let c = self.query_opt(
+            "SELECT cursor FROM cursors WHERE kiosk_id = $1",
+            &[&kiosk_id],
+        )?;
+        Ok(c.map(|r| r.try_get::<_, i64>(0)).transpose()?.unwrap_or(0) as u64)
+    }
+
+    fn put_receipt(
+        &mut self,
+        id: &str,
+        kiosk_id: &str,
+        at: DateTime<Utc>,
+        body: &[u8],
+    ) -> Result<()> {
+        self.execute(
+            "INSERT INTO receipts(id, kiosk_id, issued_at, body) VALUES ($1, $2, $3, $4)",
+            &[&id, &kiosk_id, &at, &body],
+        )?;
+        Ok(())
+    }
+
+    fn audit(&mut self, entries: &[AuditEntry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        // Outside a transaction the read of the chain head and the appends must still be one.
+        let own_tx = !self.in_tx;
+        if own_tx {
+            self.begin()?;
+        }
+        let result = self.append_audit(entries);
+        if own_tx {
+            match &result {
+                Ok(()) => self.commit()?,
+                Err(_) => self.rollback()?,
+            }
+        }
+        result
+    }
+    fn audit_count(&mut self) -> Result<u64> {
+        let n: i64 = self.query("SELECT count(*) FROM audit", &[])?[0].try_get(0)?;
+        Ok(n as u64)
+    }
+    fn audit_since(&mut self, after: u64, limit: u32) -> Result<Vec<AuditRow>> {
+        let rows = self.query(
+            "SELECT seq, at, actor, action, subject, detail, prev_hash, hash FROM audit
+             WHERE seq > $1 ORDER BY seq LIMIT $2",
+            &[&(after as i64), &i64::from(limit)],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditRow {
+                    seq: r.try_get::<_, i64>(0)? as u64,
+                    entry: AuditEntry {
+                        at: r.try_get(1)?,
+                        actor: r.try_get(2)?,
+                        action: r.try_get(3)?,
+                        subject: r.try_get(4)?,
+                        detail: r.try_get(5)?,
+                    },
+                    prev_hash: hash32(r.try_get(6)?)?,
+                    hash: hash32(r.try_get(7)?)?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Month partition name and bounds for a time: ("2026_12", "2026-12-01", "2027-01-01").
+fn month_of(t: DateTime<Utc>) -> (String, String, String) {
+    let (y, m) = (t.year(), t.month());
+    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    (
+        format!("{y:04}_{m:02}"),
+        format!("{y:04}-{m:02}-01"),
+        format!("{ny:04}-{nm:02}-01"),
+    )
+}
+
+impl PgSession {
+    fn append_audit(&mut self, entries: &[AuditEntry]) -> Result<()> {
+        // The head row's lock serialises appenders until this transaction ends.
+        let head = self.query("SELECT seq, hash FROM audit_head FOR UPDATE", &[])?;
+        let head = head
+            .first()
+            .ok_or_else(|| StorageError::Corrupt("audit chain head missing".into()))?;
+        let mut seq: i64 = head.try_get(0)?;
+        let mut prev = hash32(head.try_get(1)?)?;
+        self.audit_months(entries)?;
+        let (mut seqs, mut ats, mut actors, mut actions, mut subjects, mut details) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        let (mut prevs, mut hashes): (Vec<Vec<u8>>, Vec<Vec<u8>>) = (vec![], vec![]);
+        for e in entries {
+            let hash = audit_hash(&prev, e);
+            seq += 1;
+            seqs.push(seq);
+            ats.push(e.at);
+            actors.push(e.actor.as_str());
+            actions.push(e.action.as_str());
+            subjects.push(e.subject.as_str());
+            details.push(e.detail.as_str());
+            prevs.push(prev.to_vec());
+            hashes.push(hash.to_vec());
+            prev = hash;
+        }
+        self.execute(
+            "INSERT INTO audit(seq, at, actor, action, subject, detail, prev_hash, hash)
+             SELECT * FROM unnest($1::int8[], $2::timestamptz[], $3::text[], $4::text[],
+                $5::text[], $6::text[], $7::bytea[], $8::bytea[])",
+            &[
+                &seqs, &ats, &actors, &actions, &subjects, &details, &prevs, &hashes,
+            ],
+        )?;
+        self.execute(
+            "UPDATE audit_head SET seq = $1, hash = $2",
+            &[&seq, &&prev[..]],
+        )?;
+        Ok(())
+    }
+
+    /// Creates the month partitions these entries fall in (under the chain-head lock).
+    fn audit_months(&mut self, entries: &[AuditEntry]) -> Result<()> {
+        let wanted: BTreeSet<(String, String, String)> =
+            entries.iter().map(|e| month_of(e.at)).collect();
+        for (name, from, to) in wanted {
+            let table = format!("audit_{name}");
+            let exists: bool =
+                self.query("SELECT to_regclass($1) IS NOT NULL", &[&table])?[0].try_get(0)?;
+            if !exists {
+                // Names and bounds are digits made here, never input text.
+                self.batch(&format!(
+                    "CREATE TABLE IF NOT EXISTS {table} PARTITION OF audit
+                     FOR VALUES FROM ('{from} 00:00:00+00') TO ('{to} 00:00:00+00')"
+                ))?;
+            }
+        }
+        Ok(())
+    }
+}
