@@ -135,6 +135,87 @@ async fn typing_in_the_lower_half() {
     settle(&k).await;
 }
 
+/// Types on a hardware keyboard: each key goes to whatever element has the focus.
+async fn type_hardware(k: &Kiosk, text: &str) {
+    use slint::platform::WindowEvent;
+    for c in text.chars() {
+        let t = slint::SharedString::from(c.to_string());
+        k.window
+            .window()
+            .dispatch_event(WindowEvent::KeyPressed { text: t.clone() });
+        k.window
+            .window()
+            .dispatch_event(WindowEvent::KeyReleased { text: t });
+        settle(k).await;
+    }
+}
+
+/// A finger's tap as a real window delivers it: press and release in one batch of events, with
+/// no timer or frame between them (`mock_single_click` advances the clock between the two).
+fn quick_tap(k: &Kiosk, e: &ElementHandle) {
+    use slint::platform::WindowEvent;
+    let p = e.absolute_position();
+    let size = e.size();
+    let position = slint::LogicalPosition::new(p.x + size.width / 2.0, p.y + size.height / 2.0);
+    let w = k.window.window();
+    w.dispatch_event(WindowEvent::PointerMoved { position });
+    w.dispatch_event(WindowEvent::PointerPressed {
+        position,
+        button: PointerEventButton::Left,
+    });
+    w.dispatch_event(WindowEvent::PointerReleased {
+        position,
+        button: PointerEventButton::Left,
+    });
+}
+
+/// A fresh visit at each text size: a quick tap on the address line keeps the focus, the step scrolls the field whole
+/// between the header and the keyboard, and both hardware and on-screen keys land in it.
+async fn lower_half_keeps_focus_at_every_size() {
+    let label = "Thôn, xóm, số nhà, đường";
+    for scale in [1.0f32, 1.25, 1.5] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let k = screen_kiosk(dir.path());
+        let app = &k.window;
+        settle(&k).await;
+        settings_state(app).invoke_set_text_scale(scale);
+        sign_in(&k, OPERATOR_PIN).await;
+        press(&k, "Đăng ký hồ sơ mới").await;
+        press(&k, "Địa chỉ").await;
+        let field = control(app, label).expect("the address line");
+        assert!(
+            field.absolute_position().y > 300.0,
+            "at {scale}: the field is in the lower half: {:?}",
+            field.absolute_position()
+        );
+        quick_tap(&k, &field);
+        settle(&k).await;
+        assert!(state(app).get_keyboard_open(), "at {scale}: keyboard open");
+        let top_row = control(app, "1").expect("keyboard shown");
+        let header = control(app, "Trang chính").expect("header");
+        let field = control(app, label)
+            .unwrap_or_else(|| panic!("at {scale}: the focused field is still on screen"));
+        assert!(
+            field.absolute_position().y >= bottom(&header)
+                && bottom(&field) <= top_row.absolute_position().y,
+            "at {scale}: the field ({} to {}) lies between the header (bottom {}) and the keyboard (top {})",
+            field.absolute_position().y,
+            bottom(&field),
+            bottom(&header),
+            top_row.absolute_position().y
+        );
+        type_hardware(&k, "ab").await;
+        type_keys(&k, "c").await;
+        type_hardware(&k, "d").await;
+        press(&k, "Ẩn bàn phím").await;
+        assert_eq!(
+            k.form().get("applicant.permanent_residence.detail"),
+            "abcd",
+            "at {scale}: no keystroke lost"
+        );
+    }
+}
+
 async fn resident_review_and_read_aloud() {
     let dir = tempfile::tempdir().expect("tempdir");
     let k = screen_kiosk(dir.path());
@@ -517,6 +598,7 @@ fn operator_and_resident_on_the_real_screen() {
     init(false);
     run(async {
         typing_in_the_lower_half().await;
+        lower_half_keeps_focus_at_every_size().await;
         errors_without_layout_jumps().await;
         resident_review_and_read_aloud().await;
         photo_verdicts_and_ten_fingers().await;

@@ -396,24 +396,14 @@ impl Ctrl {
         g.set_page(s(page));
     }
 
-    /// A field took the focus: the right keyboard opens, then the focused field is scrolled
-    /// into the space left above it (a field in the lower half would be hidden otherwise).
+    /// A field took the focus: the right keyboard opens. The field's form step has measured it
+    /// already and scrolls it above the keyboard (`FormStep` in `ui/components/fields.slint`).
     pub(super) fn field_focused(&self, _key: &str, kind: &str) {
         self.state.borrow_mut().composer.reset();
         let app = self.app();
         let g = app.global::<AppState>();
         g.set_keyboard_numeric(kind != "text");
         g.set_keyboard_open(true);
-        let window = self.window.clone();
-        // After this event, once the layout has made room for the keyboard: Slint scrolls the
-        // focused element into view when the window reports its size, so report it again.
-        slint::Timer::single_shot(Duration::ZERO, move || {
-            if let Some(app) = window.upgrade() {
-                let w = app.window();
-                let size = w.size().to_logical(w.scale_factor());
-                w.dispatch_event(slint::platform::WindowEvent::Resized { size });
-            }
-        });
     }
 
     /// A key of an on-screen keyboard: the PIN pad's digits stay in Rust; text keys go
