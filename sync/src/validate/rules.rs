@@ -308,6 +308,15 @@ fn address(path: &str, addr: &Address, vi: &str, en: &str, out: &mut Findings) {
         );
         return;
     }
+    if addr.province_code.trim().is_empty() {
+        out.error(
+            path,
+            "address.province_required",
+            format!("{vi}: hãy chọn tỉnh/thành phố."),
+            format!("{en}: choose the province."),
+        );
+        return;
+    }
     let data = refdata();
     if data.province(&addr.province_code).is_none() {
         out.error(

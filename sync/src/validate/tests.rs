@@ -185,6 +185,9 @@ fn address_rules() {
     expect("address.province_unknown", Error, |r| {
         r.applicant.home_town = Some(addr("99", ""))
     });
+    expect("address.province_required", Error, |r| {
+        r.applicant.home_town = Some(addr("", ""))
+    });
     expect("address.commune_unknown", Error, |r| {
         r.applicant.home_town = Some(addr("01", "99999"))
     });
