@@ -5,7 +5,7 @@
 //! so a plain bench binary rather than criterion's repeated sampling.
 //!
 //! `cargo bench -p enroll-hq --bench postgres` (env BENCH_ONE_KIOSK, BENCH_KIOSKS,
-//! BENCH_PER_KIOSK scale it).
+//! BENCH_PER_KIOSK scale it; BENCH_SQLITE=1 runs the same load on SQLite).
 
 #[path = "../tests/backend/mod.rs"]
 mod backend;
@@ -96,7 +96,11 @@ fn main() {
     let one = env_count("BENCH_ONE_KIOSK", 10_000);
     let kiosks = env_count("BENCH_KIOSKS", 20);
     let per = env_count("BENCH_PER_KIOSK", 1_000);
-    let pg = backend::PgServer::start();
+    // BENCH_SQLITE=1: the same load on SQLite, to tell HQ's own costs from the database's.
+    let pg = std::env::var_os("BENCH_SQLITE")
+        .is_none()
+        .then(backend::PgServer::start);
+    let db = if pg.is_some() { "postgres" } else { "sqlite" };
     // Kiosk files on tmpfs when there is one: the figures are about HQ, not the kiosk's disk.
     let base = if Path::new("/dev/shm").is_dir() {
         tempfile::tempdir_in("/dev/shm")
@@ -106,10 +110,10 @@ fn main() {
     .expect("tmp");
     let hq = Arc::new(
         Hq::open_with(Options {
-            database: Some(pg.url()),
+            database: pg.as_ref().map(backend::PgServer::url),
             ..Options::in_dir(&base.path().join("hq"))
         })
-        .expect("hq on postgres"),
+        .expect("hq"),
     );
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
@@ -120,7 +124,7 @@ fn main() {
     let k = kiosk_with_records(&hq, &base.path().join("one"), "one", &url, one, 42);
     let wall = sync(&k, &url);
     println!(
-        "postgres, 1 kiosk x {one} text records: {:.2} s wall, {:.0} records/s",
+        "{db}, 1 kiosk x {one} text records: {:.2} s wall, {:.0} records/s",
         wall.as_secs_f64(),
         one as f64 / wall.as_secs_f64()
     );
@@ -160,7 +164,7 @@ fn main() {
     times.sort();
     let total = kiosks * per;
     println!(
-        "postgres, {kiosks} kiosks x {per} records at once: {:.2} s wall, {:.0} records/s aggregate, session p50 {:.2} s, p99 {:.2} s",
+        "{db}, {kiosks} kiosks x {per} records at once: {:.2} s wall, {:.0} records/s aggregate, session p50 {:.2} s, p99 {:.2} s",
         wall.as_secs_f64(),
         total as f64 / wall.as_secs_f64(),
         percentile(&times, 0.50).as_secs_f64(),
