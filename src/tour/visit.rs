@@ -86,7 +86,7 @@ fn step_error(d: &Driver, what: &str) -> TourError {
 async fn sign_in(d: &Driver, who: (&str, &str, &str)) -> Result<()> {
     // The lock screen names supervisors with their role, as an operator reads it.
     let label = if who == SUPERVISOR {
-        format!("{} (giám sát)", who.1)
+        format!("{} {}", who.1, crate::ui::SUPERVISOR_TAG.0)
     } else {
         who.1.to_owned()
     };

@@ -142,7 +142,7 @@ impl Ctrl {
                         label: if *supervisor {
                             s(format!(
                                 "{display} {}",
-                                self.pick("(giám sát)", "(supervisor)")
+                                self.pick(super::SUPERVISOR_TAG.0, super::SUPERVISOR_TAG.1)
                             ))
                         } else {
                             s(display)

@@ -36,6 +36,9 @@ mod transfer;
 mod wizard;
 
 pub use settings::Settings;
+
+/// How the lock screen marks a supervisor's account (vi, en); the tour reads the same words.
+pub const SUPERVISOR_TAG: (&str, &str) = ("(giám sát)", "(supervisor)");
 use settings::SETTINGS_FILE;
 
 slint::include_modules!();
