@@ -43,6 +43,16 @@ if ! "$venv/bin/python" -c "import pyfingerprint, serial, PIL" 2>/dev/null; then
   "$venv/bin/pip" install -q --disable-pip-version-check "pyfingerprint==1.5" "pyserial==3.5"
 fi
 
+# moto (PyPI) is the S3-speaking server hq/tests/s3_blobs.rs starts on a loopback port.
+moto_venv="$target/s3-server/venv"
+if ! "$moto_venv/bin/python" -c "import moto.server" 2>/dev/null; then
+  echo "setup: installing moto[server] into $moto_venv"
+  py=/usr/bin/python3
+  [ -x "$py" ] || py=python3
+  "$py" -m venv "$moto_venv"
+  "$moto_venv/bin/pip" install -q --disable-pip-version-check "moto[server]==5.2.5"
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo is missing; install Rust (rustup) first" >&2
   exit 1

@@ -49,6 +49,8 @@ fn refused(e: HqError) -> Response {
             StatusCode::FORBIDDEN
         }
         HqError::Refused(_) => StatusCode::BAD_REQUEST,
+        // The kiosk keeps everything and tries again later.
+        HqError::Blob(crate::BlobError::Store { .. }) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     (status, e.to_string()).into_response()
