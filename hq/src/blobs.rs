@@ -86,12 +86,11 @@ impl Blobs {
             None => {
                 let dir = data_dir.join(crate::BLOB_DIR);
                 fs::create_dir_all(&dir).map_err(io(&dir))?;
-                let store = LocalFileSystem::new_with_prefix(&dir).map_err(|source| {
-                    BlobError::Store {
+                let store =
+                    LocalFileSystem::new_with_prefix(&dir).map_err(|source| BlobError::Store {
                         store: dir.display().to_string(),
                         source,
-                    }
-                })?;
+                    })?;
                 let mut blobs =
                     Self::with_store(data_dir, Arc::new(store), dir.display().to_string(), "")?;
                 blobs.local = Some(dir);
