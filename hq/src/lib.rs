@@ -121,6 +121,9 @@ pub struct Options {
     pub database: Option<String>,
     /// Blob storage (`s3://bucket/prefix`); without it, `blobs/` in the data directory.
     pub blobs: Option<String>,
+    /// A `postgres://` URL of a streaming replica for the read-only queries; without it, the
+    /// primary serves them.
+    pub read_database: Option<String>,
     pub clock: Clock,
 }
 
@@ -130,6 +133,7 @@ impl Options {
             data_dir: dir.to_owned(),
             database: None,
             blobs: None,
+            read_database: None,
             clock: system_clock(),
         }
     }
@@ -138,6 +142,8 @@ impl Options {
 /// HQ's keys, storage pool and blob store. Shared by every session.
 pub struct Hq {
     storage: Arc<dyn HqStorage>,
+    /// The replica's pool for read-only queries, if any.
+    read: Option<Arc<dyn HqStorage>>,
     blobs: Blobs,
     sign: DeviceKey,
     seal: SealSecret,
@@ -166,7 +172,27 @@ impl Hq {
             Some(url) => Arc::new(storage::postgres::PgStorage::open(url)?),
         };
         let blobs = Blobs::open(dir, o.blobs.as_deref())?;
-        Hq::new(storage, blobs, sign, seal_holder.seal_secret(), o.clock)
+        let hq = Hq::new(storage, blobs, sign, seal_holder.seal_secret(), o.clock)?;
+        Ok(match &o.read_database {
+            Some(url) => {
+                hq.with_read_pool(Arc::new(storage::postgres::PgStorage::open_replica(url)?))
+            }
+            None => hq,
+        })
+    }
+
+    /// Read-only queries (listings, duplicate groups, counts, kiosks) go to `read`.
+    pub fn with_read_pool(mut self, read: Arc<dyn HqStorage>) -> Self {
+        self.read = Some(read);
+        self
+    }
+
+    /// A session for read-only queries: on the replica when there is one, else the primary.
+    pub fn read_session(&self) -> Result<Box<dyn Session>, HqError> {
+        match &self.read {
+            Some(read) => Ok(read.session()?),
+            None => self.session(),
+        }
     }
 
     pub fn new(
@@ -187,6 +213,7 @@ impl Hq {
         };
         Ok(Hq {
             storage,
+            read: None,
             blobs,
             sign,
             seal,
@@ -225,7 +252,7 @@ impl Hq {
 
     /// Every kiosk, a page at a time.
     pub fn kiosks(&self) -> Result<Vec<KioskEntry>, HqError> {
-        let mut s = self.session()?;
+        let mut s = self.read_session()?;
         let mut out = Vec::new();
         loop {
             let page = s.kiosks(out.last().map(|k: &KioskEntry| k.id.as_str()), 500)?;
@@ -238,7 +265,7 @@ impl Hq {
 
     /// One page of records matching `q`.
     pub fn list_records(&self, q: &RecordQuery, page: &Page) -> Result<Vec<RecordRow>, HqError> {
-        Ok(self.session()?.list_records(q, page)?)
+        Ok(self.read_session()?.list_records(q, page)?)
     }
 
     /// Adds a kiosk's device key to the allowlist under a new id (or `code`).

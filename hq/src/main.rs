@@ -29,6 +29,10 @@ struct Cli {
     /// the data directory.
     #[arg(long, env = "ENROLL_HQ_BLOBS", global = true)]
     blobs: Option<String>,
+    /// A PostgreSQL streaming replica for listings, duplicate groups, counts and the kiosk
+    /// list; without it, the primary serves them.
+    #[arg(long, env = "ENROLL_HQ_READ_DATABASE", global = true)]
+    read_database: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -169,6 +173,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let hq = Hq::open_with(Options {
         database: cli.database.clone(),
         blobs: cli.blobs.clone(),
+        read_database: cli.read_database.clone(),
         ..Options::in_dir(&cli.data_dir)
     })
     .with_context(|| format!("opening HQ data in {}", cli.data_dir.display()))?;
@@ -302,11 +307,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("đã đặt / set {id} → {status}");
         }
         Command::Records(RecordsCmd::Duplicates { after, limit }) => {
-            let groups = hq.session()?.duplicate_groups(after.as_deref(), limit)?;
+            let groups = hq
+                .read_session()?
+                .duplicate_groups(after.as_deref(), limit)?;
             println!("{}", serde_json::to_string_pretty(&groups)?);
         }
         Command::Records(RecordsCmd::Counts { after, limit }) => {
-            let counts = hq.session()?.kiosk_counts(after.as_deref(), limit)?;
+            let counts = hq.read_session()?.kiosk_counts(after.as_deref(), limit)?;
             println!("{}", serde_json::to_string_pretty(&counts)?);
         }
         Command::Import { files, receipt_dir } => {

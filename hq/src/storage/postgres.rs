@@ -130,6 +130,36 @@ fn backend_err(message: impl ToString) -> StorageError {
 impl PgStorage {
     /// Connects to `postgres://USER@HOST:PORT/DB` and applies pending migrations.
     pub fn open(url: &str) -> Result<Self> {
+        let storage = Self::connect(url)?;
+        storage.handle.block_on(migrate(&storage.pool))?;
+        Ok(storage)
+    }
+
+    /// A read-only pool on a streaming replica: no migrations (the primary applies them), but
+    /// a schema newer than this `enroll-hq` is refused as on the primary.
+    pub fn open_replica(url: &str) -> Result<Self> {
+        let storage = Self::connect(url)?;
+        let found: i32 = storage.handle.block_on(async {
+            let c = storage.pool.get().await.map_err(backend_err)?;
+            let row = c
+                .query_one(
+                    "SELECT coalesce(max(version), 0) FROM schema_migrations",
+                    &[],
+                )
+                .await?;
+            Ok::<_, StorageError>(row.get(0))
+        })?;
+        let known = migrations().len() as i64;
+        if i64::from(found) > known {
+            return Err(StorageError::TooNew {
+                found: found.into(),
+                known,
+            });
+        }
+        Ok(storage)
+    }
+
+    fn connect(url: &str) -> Result<Self> {
         let config = tokio_postgres::Config::from_str(url)
             .map_err(|e| backend_err(format!("database URL: {e}")))?;
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -153,13 +183,11 @@ impl PgStorage {
             .create_timeout(Some(Duration::from_secs(30)))
             .build()
             .map_err(|e| backend_err(format!("pool: {e}")))?;
-        let storage = PgStorage {
+        Ok(PgStorage {
             rt: Some(rt),
             handle,
             pool,
-        };
-        storage.handle.block_on(migrate(&storage.pool))?;
-        Ok(storage)
+        })
     }
 }
 

@@ -102,7 +102,7 @@ impl PgServer {
                 .expect("chown");
             assert!(ok.success(), "chown of the cluster directory failed");
         }
-        let mut server = PgServer { dir, port: 0, root };
+        let server = PgServer { dir, port: 0, root };
         server.run(
             "initdb",
             &[
@@ -117,6 +117,48 @@ impl PgServer {
                 "--no-sync",
             ],
         );
+        server.listen()
+    }
+
+    /// A streaming replica of this server (`pg_basebackup -R`), on its own port.
+    pub fn replica(&self) -> Self {
+        let dir = tempfile::tempdir().expect("tmp");
+        if self.root {
+            let ok = Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .expect("chown");
+            assert!(ok.success(), "chown of the replica directory failed");
+        }
+        let replica = PgServer {
+            dir,
+            port: 0,
+            root: self.root,
+        };
+        let port = self.port.to_string();
+        replica.run(
+            "pg_basebackup",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "enroll",
+                "-D",
+                &replica.data(),
+                "-R",
+                "-X",
+                "stream",
+                "--no-sync",
+            ],
+        );
+        replica.listen()
+    }
+
+    fn listen(mut self) -> Self {
+        let server = &mut self;
         // A free port now may be taken by the time the server binds: try a few.
         for _ in 0..5 {
             server.port = TcpListener::bind("127.0.0.1:0")
@@ -141,7 +183,7 @@ impl PgServer {
                     "start",
                 ],
             ) {
-                return server;
+                return self;
             }
         }
         panic!(
