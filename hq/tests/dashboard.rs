@@ -13,6 +13,7 @@ use enroll_hq::{Hq, KioskTelemetry, Options};
 use enroll_sync::record::{HqState, PersonName, RecordStatus};
 use enroll_sync::refdata::refdata;
 use fixture::*;
+use kiosk::store::Store;
 use std::path::Path;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -36,15 +37,62 @@ struct Seeded {
     p2: String,
 }
 
+const PIN: &str = "246810";
+
+/// The kiosk's supervisor (cheap test KDF); the store is left unlocked, so blobs can be stored.
+fn supervised(k: &Kiosk) -> Store {
+    let mut store = Store::open(&k.data).expect("store");
+    store.use_test_only_kdf();
+    store
+        .init_supervisor("sup", "Trần Văn Giám", PIN, Utc::now())
+        .expect("supervisor");
+    store
+}
+
+/// A kiosk with biometrics syncs signed in (its blobs are readable only then).
+fn sync(k: &Kiosk) -> kiosk::sync::SyncReport {
+    let mut store = Store::open(&k.data).expect("store");
+    let _ = store.unlock("sup", PIN, Utc::now());
+    kiosk::sync::sync(&mut store, &k.key, &k.prov, &k.url, &mut |_| {}).expect("sync")
+}
+
+/// Points every blob reference at a small real blob (the photo a JPEG-looking one).
+fn replace_hashes(v: &mut serde_json::Value, store: &Store, photo: &str) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if k == "sha256" {
+                    *x = photo.into();
+                } else if k.ends_with("_sha256") && x.is_string() {
+                    let bytes = format!("{k}-{x}").into_bytes();
+                    *x = store
+                        .put_blob(&bytes, "application/octet-stream")
+                        .expect("blob")
+                        .into();
+                } else {
+                    replace_hashes(x, store, photo);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items
+            .iter_mut()
+            .for_each(|x| replace_hashes(x, store, photo)),
+        _ => {}
+    }
+}
+
+/// A complete record (photo, fingers, consent) of this person, saved at the kiosk.
 fn person(
-    k: &Kiosk,
+    store: &mut Store,
     seed: u64,
     name: (&str, &str, &str),
     province: &str,
     status: RecordStatus,
 ) -> Uuid {
-    let mut g = kiosk::demo::DemoGenerator::new(seed, fixed_now());
-    let mut r = g.record();
+    let mut r = enroll_sync::record::example(fixed_now());
+    r.id = Uuid::now_v7();
+    r.enrollment_no.clear();
+    r.applicant.id_number = Some(format!("001058{:06}", 700_000 + seed));
     r.applicant.name = PersonName {
         family: name.0.into(),
         middle: name.1.into(),
@@ -68,7 +116,14 @@ fn person(
     }
     r.review.status = status;
     r.capture.captured_at = Some(fixed_now() - Duration::hours(seed as i64));
-    k.add(vec![r])[0]
+    let mut photo = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    photo.extend(format!("photo of {seed}").bytes());
+    let sha = store.put_blob(&photo, "image/jpeg").expect("blob");
+    let mut v = serde_json::to_value(&r).expect("json");
+    replace_hashes(&mut v, store, &sha);
+    let r: enroll_sync::record::Enrollment = serde_json::from_value(v).expect("record");
+    store.save(&r, &by("op")).expect("save");
+    r.id
 }
 
 /// An HQ data directory (SQLite, or `database`) with two kiosks' records synced in, a third
@@ -91,24 +146,43 @@ fn seed(dir: &Path, database: Option<String>) -> Seeded {
     Kiosk::new(&hq, &tmp.join("k3"), "K00003", &url);
     let p1 = refdata().provinces[0].code.clone();
     let p2 = refdata().provinces[1].code.clone();
-    let an = person(&k1, 1, ("Nguyễn", "Văn", "An"), &p1, RecordStatus::Approved);
+    let mut s1 = supervised(&k1);
+    let an = person(
+        &mut s1,
+        1,
+        ("Nguyễn", "Văn", "An"),
+        &p1,
+        RecordStatus::Approved,
+    );
     let binh = person(
-        &k1,
+        &mut s1,
         2,
         ("Nguyễn", "Thị", "Bình"),
         &p1,
         RecordStatus::Approved,
     );
     let cuong = person(
-        &k1,
+        &mut s1,
         3,
         ("Trần", "Văn", "Cường"),
         &p1,
         RecordStatus::Captured,
     );
-    let dung = person(&k2, 4, ("Lê", "Thị", "Dung"), &p2, RecordStatus::Approved);
-    k1.sync().expect("sync k1");
-    k2.sync().expect("sync k2");
+    drop(s1);
+    let mut s2 = supervised(&k2);
+    let dung = person(
+        &mut s2,
+        4,
+        ("Lê", "Thị", "Dung"),
+        &p2,
+        RecordStatus::Approved,
+    );
+    drop(s2);
+    for k in [&k1, &k2] {
+        let report = sync(k);
+        assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+        assert!(report.acknowledged > 0, "{report:?}");
+    }
     // Fleet: K00001 synced a day ago, K00002 4 days ago, K00003 8 days ago; K00003 said in its
     // last three daily hellos that it had 10, 9 and 8 GB free (1 GB a day).
     let now = Utc::now();
@@ -353,7 +427,7 @@ fn filters_accent_free_search_bulk_approve_and_export() {
         }
 
         // The change travels to the owning kiosk on its next sync.
-        s.k1.sync().expect("sync");
+        sync(&s.k1);
         let on_kiosk = s.k1.store().load(&s.an).expect("load").expect("present");
         assert_eq!(on_kiosk.review.hq.map(|h| h.status), Some(HqState::Received));
 
