@@ -16,6 +16,9 @@ packages=(
   python3-venv      # the third-party R30x client the scanner simulator is tested against
   postgresql-15     # HQ's PostgreSQL back-end: tests start their own server
   postgresql-contrib # pg_trgm (name search index)
+  chromium          # HQ dashboard browser tests (headless)
+  chromium-driver   # WebDriver for those tests (fantoccini)
+  npm               # axe-core for the dashboard's accessibility checks
 )
 
 missing=()
@@ -51,6 +54,14 @@ if ! "$moto_venv/bin/python" -c "import moto.server" 2>/dev/null; then
   [ -x "$py" ] || py=python3
   "$py" -m venv "$moto_venv"
   "$moto_venv/bin/pip" install -q --disable-pip-version-check "moto[server]==5.2.5"
+fi
+
+# axe-core (npm) is injected into each dashboard page by the browser tests (hq/tests/browser).
+axe="$target/npm/node_modules/axe-core/axe.min.js"
+if [ ! -f "$axe" ]; then
+  echo "setup: installing axe-core into $target/npm"
+  mkdir -p "$target/npm"
+  npm install --silent --no-audit --no-fund --prefix "$target/npm" axe-core@4.10
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

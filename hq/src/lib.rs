@@ -5,6 +5,7 @@
 //! connection. Each sync session or command takes its own `Session` from the pool.
 
 pub mod blobs;
+pub mod dashboard;
 pub mod intake;
 pub mod server;
 pub mod status;

@@ -43,7 +43,13 @@ enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:7070")]
         listen: String,
+        /// Dashboard cookies without `Secure`: only for plain-HTTP tests on loopback.
+        #[arg(long)]
+        insecure_cookies: bool,
     },
+    /// Dashboard users.
+    #[command(subcommand)]
+    Users(UsersCmd),
     /// Enrol or revoke one kiosk.
     #[command(subcommand)]
     Kiosk(KioskCmd),
@@ -87,6 +93,24 @@ enum KioskCmd {
     },
     /// Refuse everything from this kiosk from now on.
     Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum UsersCmd {
+    /// Add a dashboard user; the password is read from the first line of standard input.
+    Add {
+        #[arg(long)]
+        name: String,
+        /// admin, reviewer or viewer.
+        #[arg(long)]
+        role: String,
+        /// Province codes the user may see (repeat or comma-separate); none: every province.
+        #[arg(long = "province", value_delimiter = ',')]
+        provinces: Vec<String>,
+        /// Read the password from standard input (the only way; accepted for scripts).
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -178,11 +202,46 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     })
     .with_context(|| format!("opening HQ data in {}", cli.data_dir.display()))?;
     match cli.command {
-        Command::Serve { listen } => {
+        Command::Serve {
+            listen,
+            insecure_cookies,
+        } => {
             let listener = std::net::TcpListener::bind(&listen)
                 .with_context(|| format!("listening on {listen}"))?;
             eprintln!("enroll-hq listening on http://{}", listener.local_addr()?);
-            hq::server::serve(listener, hq)?;
+            let dash = hq::dashboard::DashConfig {
+                secure_cookies: !insecure_cookies,
+            };
+            hq::server::serve_with(listener, std::sync::Arc::new(hq), dash)?;
+        }
+        Command::Users(UsersCmd::Add {
+            name,
+            role,
+            provinces,
+            password_stdin: _,
+        }) => {
+            use std::io::{BufRead, IsTerminal};
+            if std::io::stdin().is_terminal() {
+                eprint!("Mật khẩu / Password: ");
+            }
+            let mut password = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut password)
+                .context("reading the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let user =
+                hq::dashboard::auth::add_user(&hq, &name, &role, &provinces, password, "cli")?;
+            println!(
+                "đã thêm người dùng / user added: {} ({}){}",
+                user.name,
+                user.role,
+                if user.provinces.is_empty() {
+                    String::new()
+                } else {
+                    format!(" provinces {}", user.provinces.join(","))
+                }
+            );
         }
         Command::Kiosk(KioskCmd::Add {
             name,
@@ -264,6 +323,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 captured_to: to.map(day),
                 name_key: name.map(|n| enroll_sync::text::search_key(&n)),
                 id_number,
+                ..RecordQuery::default()
             };
             let page = Page {
                 after,

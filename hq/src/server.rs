@@ -13,6 +13,7 @@ use http_body_util::BodyExt;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
+use crate::dashboard::DashConfig;
 use crate::{Hq, HqError};
 
 /// Body chunks in flight per session: enough to keep the session busy, little memory.
@@ -23,8 +24,17 @@ pub fn serve(listener: std::net::TcpListener, hq: Hq) -> std::io::Result<()> {
     serve_shared(listener, Arc::new(hq))
 }
 
-/// Serves an `Hq` that the caller also keeps (tests, benches, the dashboard later).
+/// Serves an `Hq` that the caller also keeps (tests, benches).
 pub fn serve_shared(listener: std::net::TcpListener, hq: Arc<Hq>) -> std::io::Result<()> {
+    serve_with(listener, hq, DashConfig::default())
+}
+
+/// Serves sync and the dashboard with these dashboard settings.
+pub fn serve_with(
+    listener: std::net::TcpListener,
+    hq: Arc<Hq>,
+    dash: DashConfig,
+) -> std::io::Result<()> {
     listener.set_nonblocking(true)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -32,15 +42,20 @@ pub fn serve_shared(listener: std::net::TcpListener, hq: Arc<Hq>) -> std::io::Re
         .build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        axum::serve(listener, router(hq)).await
+        axum::serve(listener, router_with(hq, dash)).await
     })
 }
 
 pub fn router(hq: Arc<Hq>) -> Router {
+    router_with(hq, DashConfig::default())
+}
+
+pub fn router_with(hq: Arc<Hq>, dash: DashConfig) -> Router {
     Router::new()
         .route("/v1/sync", post(sync))
         .layer(DefaultBodyLimit::disable())
-        .with_state(hq)
+        .with_state(hq.clone())
+        .merge(crate::dashboard::routes_with(hq, dash))
 }
 
 fn refused(e: HqError) -> Response {

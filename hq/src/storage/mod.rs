@@ -115,6 +115,102 @@ pub trait Session: Send {
     fn audit_count(&mut self) -> Result<u64>;
     /// Entries in order after sequence `after`.
     fn audit_since(&mut self, after: u64, limit: u32) -> Result<Vec<AuditRow>>;
+
+    // ---- dashA: dashboard users, browser sessions, telemetry history, audit search ----
+    /// Adds a dashboard user; false when the name is taken.
+    fn add_user(&mut self, u: &DashUser) -> Result<bool>;
+    fn user_by_name(&mut self, name: &str) -> Result<Option<DashUser>>;
+    fn user(&mut self, id: &str) -> Result<Option<DashUser>>;
+    /// Failed sign-ins in a row and the end of a lockout.
+    fn set_user_login(
+        &mut self,
+        id: &str,
+        failed: u32,
+        locked_until: Option<DateTime<Utc>>,
+    ) -> Result<()>;
+    /// The user's chosen record columns (comma-separated keys).
+    fn set_user_columns(&mut self, id: &str, columns: &str) -> Result<()>;
+    /// Stores a browser session; sessions expired by `s.created_at` are deleted on the way.
+    fn add_web_session(&mut self, s: &WebSession) -> Result<()>;
+    fn web_session(&mut self, token_hash: &str) -> Result<Option<WebSession>>;
+    fn end_web_session(&mut self, token_hash: &str) -> Result<()>;
+    /// Telemetry points (kept by `kiosk_seen`) of these kiosks since `since`, by kiosk and time.
+    fn telemetry_history(
+        &mut self,
+        kiosks: &[String],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<TelemetryPoint>>;
+    /// Audit entries matching `q`, newest first, before sequence `before`.
+    fn audit_search(
+        &mut self,
+        q: &AuditQuery,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<AuditRow>>;
+}
+
+// ---- dashA types ----
+
+/// A person who signs in to the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DashUser {
+    pub id: String,
+    pub name: String,
+    /// admin, reviewer or viewer.
+    pub role: String,
+    /// Province codes the user may see and act on; empty: every province.
+    pub provinces: Vec<String>,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    pub failed_logins: u32,
+    pub locked_until: Option<DateTime<Utc>>,
+    pub columns: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A signed-in browser; the cookie holds the token, the database only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSession {
+    pub token_hash: String,
+    pub user_id: String,
+    pub csrf: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// One hello's storage figures, kept a while for the fleet page's forecast.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelemetryPoint {
+    pub kiosk_id: String,
+    pub at: DateTime<Utc>,
+    pub free_bytes: u64,
+    pub records_waiting: u64,
+}
+
+/// How long telemetry points are kept.
+pub const TELEMETRY_KEEP_DAYS: i64 = 30;
+
+/// Filters for `audit_search`; all given ones must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub actor: Option<String>,
+    /// Actions starting with this text.
+    pub action: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// `LIKE` pattern matching text that starts with `prefix`.
+pub fn like_prefix(prefix: &str) -> String {
+    let mut escaped = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped.push('%');
+    escaped
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -209,6 +305,9 @@ pub struct RecordQuery {
     /// Each word must begin a word of the record's search key (already a search key).
     pub name_key: Option<String>,
     pub id_number: Option<String>,
+    pub operator: Option<String>,
+    /// The record's province must be one of these (a user's scope); `Some(empty)` matches none.
+    pub provinces_in: Option<Vec<String>>,
 }
 
 /// Keyset page: records ordered by id (UUIDv7: creation order), newest first when asked.

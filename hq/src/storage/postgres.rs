@@ -18,9 +18,10 @@ use uuid::Uuid;
 
 use super::sqlite::counts;
 use super::{
-    audit_hash, blobs_bytes, blobs_from, heads_bytes, heads_from, AuditEntry, AuditRow,
-    DuplicateGroup, HqStorage, KioskCounts, KioskEntry, KioskTelemetry, OutboxEntry, Page,
-    Projection, RecordQuery, RecordRow, RecordState, Result, Session, StorageError, StoredRecord,
+    audit_hash, blobs_bytes, blobs_from, heads_bytes, heads_from, like_prefix, AuditEntry,
+    AuditQuery, AuditRow, DashUser, DuplicateGroup, HqStorage, KioskCounts, KioskEntry,
+    KioskTelemetry, OutboxEntry, Page, Projection, RecordQuery, RecordRow, RecordState, Result,
+    Session, StorageError, StoredRecord, TelemetryPoint, WebSession, TELEMETRY_KEEP_DAYS,
 };
 
 /// Hash partitions of `records`: enough for 100M rows at a few million per partition.
@@ -94,7 +95,26 @@ CREATE TABLE audit (
 ) PARTITION BY RANGE (at);
 "#,
     );
-    vec![first]
+    // dashA: dashboard users and sessions, kiosk telemetry history, operator and audit filters.
+    let dash = r#"
+CREATE TABLE dash_users (
+    id text PRIMARY KEY, name text NOT NULL UNIQUE, role text NOT NULL, provinces text NOT NULL,
+    password_hash text NOT NULL, failed_logins integer NOT NULL DEFAULT 0,
+    locked_until timestamptz, columns text, created_at timestamptz NOT NULL
+);
+CREATE TABLE dash_sessions (
+    token_hash text PRIMARY KEY, user_id text NOT NULL, csrf text NOT NULL,
+    created_at timestamptz NOT NULL, expires_at timestamptz NOT NULL
+);
+CREATE INDEX dash_sessions_expiry ON dash_sessions (expires_at);
+CREATE TABLE kiosk_telemetry (
+    kiosk_id text COLLATE "C" NOT NULL, at timestamptz NOT NULL, free_bytes bigint NOT NULL,
+    records_waiting bigint NOT NULL, PRIMARY KEY (kiosk_id, at)
+);
+CREATE INDEX records_operator ON records (operator_id, id);
+CREATE INDEX audit_actor ON audit (actor, seq);
+"#;
+    vec![first, dash.to_owned()]
 }
 
 /// Serialises migrations of concurrent `enroll-hq` processes (an arbitrary fixed key).
@@ -448,6 +468,16 @@ impl Session for PgSession {
             "UPDATE kiosks SET last_seen_at = $2, telemetry = $3 WHERE id = $1",
             &[&id, &at, &json],
         )?;
+        self.execute(
+            "INSERT INTO kiosk_telemetry(kiosk_id, at, free_bytes, records_waiting) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+            &[&id, &at, &(t.free_bytes as i64), &(t.records_waiting as i64)],
+        )?;
+        let old = at - chrono::Duration::days(TELEMETRY_KEEP_DAYS);
+        self.execute(
+            "DELETE FROM kiosk_telemetry WHERE kiosk_id = $1 AND at < $2",
+            &[&id, &old],
+        )?;
         Ok(())
     }
     fn kiosk_synced(&mut self, id: &str, at: DateTime<Utc>) -> Result<()> {
@@ -631,6 +661,7 @@ impl Session for PgSession {
             ("commune_code", &q.commune),
             ("status", &q.status),
             ("id_number", &q.id_number),
+            ("operator_id", &q.operator),
         ];
         for (col, v) in &eqs {
             if let Some(v) = v {
@@ -650,6 +681,10 @@ impl Session for PgSession {
         }
         for w in &words {
             cond(&mut sql, &mut args, "(' ' || search_key)", "LIKE", w);
+        }
+        if let Some(list) = &q.provinces_in {
+            args.push(list);
+            sql.push_str(&format!(" AND province_code = ANY(${})", args.len()));
         }
         if let Some(a) = &after {
             cond(
@@ -830,6 +865,194 @@ impl Session for PgSession {
                 })
             })
             .collect()
+    }
+
+    // ---- dashA ----
+    fn add_user(&mut self, u: &DashUser) -> Result<bool> {
+        let sql = format!(
+            "INSERT INTO dash_users({USER_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT DO NOTHING"
+        );
+        let n = self.execute(
+            &sql,
+            &[
+                &u.id,
+                &u.name,
+                &u.role,
+                &u.provinces.join(","),
+                &u.password_hash,
+                &(u.failed_logins as i32),
+                &u.locked_until,
+                &u.columns,
+                &u.created_at,
+            ],
+        )?;
+        Ok(n == 1)
+    }
+    fn user_by_name(&mut self, name: &str) -> Result<Option<DashUser>> {
+        let sql = format!("SELECT {USER_COLS} FROM dash_users WHERE name = $1");
+        self.query_opt(&sql, &[&name])?
+            .map(|r| user_of(&r))
+            .transpose()
+    }
+    fn user(&mut self, id: &str) -> Result<Option<DashUser>> {
+        let sql = format!("SELECT {USER_COLS} FROM dash_users WHERE id = $1");
+        self.query_opt(&sql, &[&id])?
+            .map(|r| user_of(&r))
+            .transpose()
+    }
+    fn set_user_login(
+        &mut self,
+        id: &str,
+        failed: u32,
+        locked_until: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        self.execute(
+            "UPDATE dash_users SET failed_logins = $2, locked_until = $3 WHERE id = $1",
+            &[&id, &(failed as i32), &locked_until],
+        )?;
+        Ok(())
+    }
+    fn set_user_columns(&mut self, id: &str, columns: &str) -> Result<()> {
+        self.execute(
+            "UPDATE dash_users SET columns = $2 WHERE id = $1",
+            &[&id, &columns],
+        )?;
+        Ok(())
+    }
+    fn add_web_session(&mut self, w: &WebSession) -> Result<()> {
+        self.execute(
+            "DELETE FROM dash_sessions WHERE expires_at < $1",
+            &[&w.created_at],
+        )?;
+        self.execute(
+            "INSERT INTO dash_sessions(token_hash, user_id, csrf, created_at, expires_at) VALUES ($1,$2,$3,$4,$5)",
+            &[&w.token_hash, &w.user_id, &w.csrf, &w.created_at, &w.expires_at],
+        )?;
+        Ok(())
+    }
+    fn web_session(&mut self, token_hash: &str) -> Result<Option<WebSession>> {
+        let row = self.query_opt(
+            "SELECT token_hash, user_id, csrf, created_at, expires_at FROM dash_sessions WHERE token_hash = $1",
+            &[&token_hash],
+        )?;
+        row.map(|r| {
+            Ok(WebSession {
+                token_hash: r.try_get(0)?,
+                user_id: r.try_get(1)?,
+                csrf: r.try_get(2)?,
+                created_at: r.try_get(3)?,
+                expires_at: r.try_get(4)?,
+            })
+        })
+        .transpose()
+    }
+    fn end_web_session(&mut self, token_hash: &str) -> Result<()> {
+        self.execute(
+            "DELETE FROM dash_sessions WHERE token_hash = $1",
+            &[&token_hash],
+        )?;
+        Ok(())
+    }
+    fn telemetry_history(
+        &mut self,
+        kiosks: &[String],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<TelemetryPoint>> {
+        let rows = self.query(
+            "SELECT kiosk_id, at, free_bytes, records_waiting FROM kiosk_telemetry
+             WHERE kiosk_id = ANY($1) AND at >= $2 ORDER BY kiosk_id, at",
+            &[&kiosks, &since],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok(TelemetryPoint {
+                    kiosk_id: r.try_get(0)?,
+                    at: r.try_get(1)?,
+                    free_bytes: r.try_get::<_, i64>(2)? as u64,
+                    records_waiting: r.try_get::<_, i64>(3)? as u64,
+                })
+            })
+            .collect()
+    }
+    fn audit_search(
+        &mut self,
+        q: &AuditQuery,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<AuditRow>> {
+        self.dash_audit_search(q, before, limit)
+    }
+}
+
+const USER_COLS: &str =
+    "id, name, role, provinces, password_hash, failed_logins, locked_until, columns, created_at";
+
+fn user_of(r: &Row) -> Result<DashUser> {
+    Ok(DashUser {
+        id: r.try_get(0)?,
+        name: r.try_get(1)?,
+        role: r.try_get(2)?,
+        provinces: super::sqlite::split_list(r.try_get(3)?),
+        password_hash: r.try_get(4)?,
+        failed_logins: r.try_get::<_, i32>(5)? as u32,
+        locked_until: r.try_get(6)?,
+        columns: r.try_get(7)?,
+        created_at: r.try_get(8)?,
+    })
+}
+
+fn audit_of(r: &Row) -> Result<AuditRow> {
+    Ok(AuditRow {
+        seq: r.try_get::<_, i64>(0)? as u64,
+        entry: AuditEntry {
+            at: r.try_get(1)?,
+            actor: r.try_get(2)?,
+            action: r.try_get(3)?,
+            subject: r.try_get(4)?,
+            detail: r.try_get(5)?,
+        },
+        prev_hash: hash32(r.try_get(6)?)?,
+        hash: hash32(r.try_get(7)?)?,
+    })
+}
+
+impl PgSession {
+    fn dash_audit_search(
+        &mut self,
+        q: &AuditQuery,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<AuditRow>> {
+        let mut sql = String::from(
+            "SELECT seq, at, actor, action, subject, detail, prev_hash, hash FROM audit WHERE true",
+        );
+        let action = q.action.as_deref().map(like_prefix);
+        let before = before.map(|b| b as i64);
+        let limit = i64::from(limit);
+        let mut args: Params<'_> = Vec::new();
+        fn arg<T: ToSql + Sync>(v: &Option<T>) -> Option<&(dyn ToSql + Sync)> {
+            v.as_ref().map(|v| v as &(dyn ToSql + Sync))
+        }
+        let conds = [
+            ("actor = ", arg(&q.actor)),
+            ("action LIKE ", arg(&action)),
+            ("at >= ", arg(&q.from)),
+            ("at < ", arg(&q.to)),
+            ("seq < ", arg(&before)),
+        ];
+        for (cond, v) in conds {
+            if let Some(v) = v {
+                args.push(v);
+                sql.push_str(&format!(" AND {cond}${}", args.len()));
+                if cond.starts_with("action") {
+                    sql.push_str(" ESCAPE '\\'");
+                }
+            }
+        }
+        args.push(&limit);
+        sql.push_str(&format!(" ORDER BY seq DESC LIMIT ${}", args.len()));
+        let rows = self.query(&sql, &args)?;
+        rows.iter().map(audit_of).collect()
     }
 }
 

@@ -10,13 +10,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use uuid::Uuid;
 
 use super::{
-    audit_hash, blobs_bytes, blobs_from, heads_bytes, heads_from, ts, AuditEntry, AuditRow,
-    DuplicateGroup, HqStorage, KioskCounts, KioskEntry, KioskTelemetry, OutboxEntry, Page,
-    Projection, RecordQuery, RecordRow, RecordState, Result, Session, StorageError, StoredRecord,
+    audit_hash, blobs_bytes, blobs_from, heads_bytes, heads_from, like_prefix, ts, AuditEntry,
+    AuditQuery, AuditRow, DashUser, DuplicateGroup, HqStorage, KioskCounts, KioskEntry,
+    KioskTelemetry, OutboxEntry, Page, Projection, RecordQuery, RecordRow, RecordState, Result,
+    Session, StorageError, StoredRecord, TelemetryPoint, WebSession, TELEMETRY_KEEP_DAYS,
 };
 
 /// Append-only: `PRAGMA user_version` counts the steps applied.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE kiosks (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, public_key TEXT NOT NULL UNIQUE,
@@ -55,7 +57,27 @@ CREATE TABLE audit (
     seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
     subject TEXT NOT NULL, detail TEXT NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL
 );
-"#];
+"#,
+    // dashA: dashboard users and sessions, kiosk telemetry history, operator and audit filters.
+    r#"
+CREATE TABLE dash_users (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, provinces TEXT NOT NULL,
+    password_hash TEXT NOT NULL, failed_logins INTEGER NOT NULL DEFAULT 0, locked_until TEXT,
+    columns TEXT, created_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE dash_sessions (
+    token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, csrf TEXT NOT NULL,
+    created_at TEXT NOT NULL, expires_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX dash_sessions_expiry ON dash_sessions(expires_at);
+CREATE TABLE kiosk_telemetry (
+    kiosk_id TEXT NOT NULL, at TEXT NOT NULL, free_bytes INTEGER NOT NULL,
+    records_waiting INTEGER NOT NULL, PRIMARY KEY (kiosk_id, at)
+) WITHOUT ROWID;
+CREATE INDEX records_operator ON records(operator_id, id);
+CREATE INDEX audit_actor ON audit(actor, seq);
+"#,
+];
 
 /// Idle connections kept for reuse; more are opened on demand and closed when returned.
 const KEEP_IDLE: usize = 16;
@@ -379,6 +401,15 @@ impl Session for SqliteSession {
             "UPDATE kiosks SET last_seen_at = ?2, telemetry = ?3 WHERE id = ?1",
             params![id, ts(at), json],
         )?;
+        self.c().execute(
+            "INSERT OR IGNORE INTO kiosk_telemetry(kiosk_id, at, free_bytes, records_waiting) VALUES (?1, ?2, ?3, ?4)",
+            params![id, ts(at), t.free_bytes as i64, t.records_waiting as i64],
+        )?;
+        let old = at - chrono::Duration::days(TELEMETRY_KEEP_DAYS);
+        self.c().execute(
+            "DELETE FROM kiosk_telemetry WHERE kiosk_id = ?1 AND at < ?2",
+            params![id, ts(old)],
+        )?;
         Ok(())
     }
     fn kiosk_synced(&mut self, id: &str, at: DateTime<Utc>) -> Result<()> {
@@ -530,10 +561,23 @@ impl Session for SqliteSession {
         eq(&mut sql, "commune_code", &q.commune);
         eq(&mut sql, "status", &q.status);
         eq(&mut sql, "id_number", &q.id_number);
+        eq(&mut sql, "operator_id", &q.operator);
         match &q.hq_status {
             Some(Some(s)) => eq(&mut sql, "hq_status", &Some(s.clone())),
             Some(None) => sql.push_str(" AND hq_status IS NULL"),
             None => {}
+        }
+        if let Some(list) = &q.provinces_in {
+            let mut marks = Vec::new();
+            for p in list {
+                args.push(p.clone().into());
+                marks.push(format!("?{}", args.len()));
+            }
+            if marks.is_empty() {
+                sql.push_str(" AND 0");
+            } else {
+                sql.push_str(&format!(" AND province_code IN ({})", marks.join(",")));
+            }
         }
         if let Some(t) = q.captured_from {
             args.push(ts(t).into());
@@ -736,9 +780,288 @@ impl Session for SqliteSession {
             })
             .collect()
     }
+
+    // ---- dashA ----
+    fn add_user(&mut self, u: &DashUser) -> Result<bool> {
+        self.dash_add_user(u)
+    }
+    fn user_by_name(&mut self, name: &str) -> Result<Option<DashUser>> {
+        self.dash_user_where("name", name)
+    }
+    fn user(&mut self, id: &str) -> Result<Option<DashUser>> {
+        self.dash_user_where("id", id)
+    }
+    fn set_user_login(
+        &mut self,
+        id: &str,
+        failed: u32,
+        locked_until: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        self.c().execute(
+            "UPDATE dash_users SET failed_logins = ?2, locked_until = ?3 WHERE id = ?1",
+            params![id, failed, locked_until.map(ts)],
+        )?;
+        Ok(())
+    }
+    fn set_user_columns(&mut self, id: &str, columns: &str) -> Result<()> {
+        self.c().execute(
+            "UPDATE dash_users SET columns = ?2 WHERE id = ?1",
+            params![id, columns],
+        )?;
+        Ok(())
+    }
+    fn add_web_session(&mut self, w: &WebSession) -> Result<()> {
+        self.c().execute(
+            "DELETE FROM dash_sessions WHERE expires_at < ?1",
+            params![ts(w.created_at)],
+        )?;
+        self.c().execute(
+            "INSERT INTO dash_sessions(token_hash, user_id, csrf, created_at, expires_at) VALUES (?1,?2,?3,?4,?5)",
+            params![w.token_hash, w.user_id, w.csrf, ts(w.created_at), ts(w.expires_at)],
+        )?;
+        Ok(())
+    }
+    fn web_session(&mut self, token_hash: &str) -> Result<Option<WebSession>> {
+        let raw = self
+            .c()
+            .query_row(
+                "SELECT token_hash, user_id, csrf, created_at, expires_at FROM dash_sessions WHERE token_hash = ?1",
+                params![token_hash],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                    ))
+                },
+            )
+            .optional()?;
+        raw.map(|(token_hash, user_id, csrf, c, e)| {
+            Ok(WebSession {
+                token_hash,
+                user_id,
+                csrf,
+                created_at: time1(c)?,
+                expires_at: time1(e)?,
+            })
+        })
+        .transpose()
+    }
+    fn end_web_session(&mut self, token_hash: &str) -> Result<()> {
+        self.c().execute(
+            "DELETE FROM dash_sessions WHERE token_hash = ?1",
+            params![token_hash],
+        )?;
+        Ok(())
+    }
+    fn telemetry_history(
+        &mut self,
+        kiosks: &[String],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<TelemetryPoint>> {
+        let mut s = self.c().prepare_cached(
+            "SELECT kiosk_id, at, free_bytes, records_waiting FROM kiosk_telemetry
+             WHERE kiosk_id = ?1 AND at >= ?2 ORDER BY at",
+        )?;
+        let mut out = Vec::new();
+        for k in kiosks {
+            let raws = s
+                .query_map(params![k, ts(since)], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            for (kiosk_id, at, free, waiting) in raws {
+                out.push(TelemetryPoint {
+                    kiosk_id,
+                    at: time1(at)?,
+                    free_bytes: free as u64,
+                    records_waiting: waiting as u64,
+                });
+            }
+        }
+        Ok(out)
+    }
+    fn audit_search(
+        &mut self,
+        q: &AuditQuery,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<AuditRow>> {
+        self.dash_audit_search(q, before, limit)
+    }
+}
+
+type AuditRaw = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Vec<u8>,
+    Vec<u8>,
+);
+
+fn audit_raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRaw> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+    ))
+}
+
+fn audit_of(raw: AuditRaw) -> Result<AuditRow> {
+    let (seq, at, actor, action, subject, detail, prev, hash) = raw;
+    let fixed = |b: Vec<u8>| {
+        <[u8; 32]>::try_from(b.as_slice())
+            .map_err(|_| StorageError::Corrupt("audit hash length".into()))
+    };
+    Ok(AuditRow {
+        seq: seq as u64,
+        entry: AuditEntry {
+            at: time1(at)?,
+            actor,
+            action,
+            subject,
+            detail,
+        },
+        prev_hash: fixed(prev)?,
+        hash: fixed(hash)?,
+    })
+}
+
+const USER_COLS: &str =
+    "id, name, role, provinces, password_hash, failed_logins, locked_until, columns, created_at";
+
+type UserRaw = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<String>,
+    Option<String>,
+    String,
+);
+
+fn user_raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRaw> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+    ))
+}
+
+fn user_of(u: UserRaw) -> Result<DashUser> {
+    let (id, name, role, provinces, password_hash, failed, locked, columns, created) = u;
+    Ok(DashUser {
+        id,
+        name,
+        role,
+        provinces: split_list(&provinces),
+        password_hash,
+        failed_logins: failed as u32,
+        locked_until: time(locked)?,
+        columns,
+        created_at: time1(created)?,
+    })
+}
+
+/// Comma-separated codes (provinces, columns) to a list.
+pub fn split_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 impl SqliteSession {
+    fn dash_add_user(&mut self, u: &DashUser) -> Result<bool> {
+        let n = self.c().execute(
+            &format!(
+                "INSERT OR IGNORE INTO dash_users({USER_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)"
+            ),
+            params![
+                u.id,
+                u.name,
+                u.role,
+                u.provinces.join(","),
+                u.password_hash,
+                u.failed_logins,
+                u.locked_until.map(ts),
+                u.columns,
+                ts(u.created_at)
+            ],
+        )?;
+        Ok(n == 1)
+    }
+    fn dash_user_where(&mut self, col: &str, v: &str) -> Result<Option<DashUser>> {
+        let sql = format!("SELECT {USER_COLS} FROM dash_users WHERE {col} = ?1");
+        self.c()
+            .query_row(&sql, params![v], user_raw)
+            .optional()?
+            .map(user_of)
+            .transpose()
+    }
+    fn dash_audit_search(
+        &mut self,
+        q: &AuditQuery,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<AuditRow>> {
+        let mut sql = String::from(
+            "SELECT seq, at, actor, action, subject, detail, prev_hash, hash FROM audit WHERE 1",
+        );
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let mut add = |sql: &mut String, cond: &str, v: rusqlite::types::Value| {
+            args.push(v);
+            sql.push_str(&format!(" AND {cond} ?{}", args.len()));
+        };
+        if let Some(a) = &q.actor {
+            add(&mut sql, "actor =", a.clone().into());
+        }
+        if let Some(a) = &q.action {
+            add(&mut sql, "action LIKE", like_prefix(a).into());
+            sql.push_str(" ESCAPE '\\'");
+        }
+        if let Some(t) = q.from {
+            add(&mut sql, "at >=", ts(t).into());
+        }
+        if let Some(t) = q.to {
+            add(&mut sql, "at <", ts(t).into());
+        }
+        if let Some(b) = before {
+            add(&mut sql, "seq <", (b as i64).into());
+        }
+        args.push(i64::from(limit).into());
+        sql.push_str(&format!(" ORDER BY seq DESC LIMIT ?{}", args.len()));
+        let mut s = self.c().prepare_cached(&sql)?;
+        let raws = s
+            .query_map(params_from_iter(args.iter()), audit_raw)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        raws.into_iter().map(audit_of).collect()
+    }
+
     fn append_audit(&mut self, entries: &[AuditEntry]) -> Result<()> {
         let prev: Option<Vec<u8>> = self
             .c()

@@ -18,11 +18,16 @@ pub fn workspace_bin(package: &str, bin: &str) -> PathBuf {
         .to_owned();
     let target = profile_dir.parent().expect("target dir").to_owned();
     let mut cmd = Command::new(env!("CARGO"));
-    cmd.args(["build", "--quiet", "-p", package, "--bin", bin])
+    cmd.args(["build", "--quiet"])
         .env("CARGO_TARGET_DIR", &target)
         .current_dir(env!("CARGO_MANIFEST_DIR"));
     if profile_dir.file_name().is_some_and(|n| n == "release") {
-        cmd.arg("--release");
+        cmd.args(["--release", "-p", package, "--bin", bin]);
+    } else {
+        // The same selection as the test command's own build step (`--workspace --bins`), so
+        // features resolve alike and this is a no-op; `-p` alone resolved them differently and
+        // rebuilt Slint and Tokio in every fresh checkout.
+        cmd.args(["--workspace", "--bins"]);
     }
     let status = cmd.status().expect("run cargo build");
     assert!(status.success(), "building {bin} failed");
