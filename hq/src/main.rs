@@ -39,6 +39,21 @@ enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:7070")]
         listen: String,
+        /// Seconds HQ waits on a silent peer (mid-request or not reading) before closing.
+        #[arg(long, default_value_t = 60)]
+        idle_timeout: u64,
+        /// Open connections at most, overall.
+        #[arg(long, default_value_t = 256)]
+        max_connections: usize,
+        /// Open connections at most from one address (kiosks behind one NAT share one).
+        #[arg(long, default_value_t = 32)]
+        max_connections_per_address: usize,
+        /// Records (new or changed) one kiosk may send per UTC day.
+        #[arg(long)]
+        quota_records_per_day: Option<u64>,
+        /// Blob bytes one kiosk may send over its life.
+        #[arg(long)]
+        quota_blob_bytes: Option<u64>,
     },
     /// Enrol or revoke one kiosk.
     #[command(subcommand)]
@@ -166,18 +181,34 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let hq = Hq::open_with(Options {
+    let mut hq = Hq::open_with(Options {
         database: cli.database.clone(),
         blobs: cli.blobs.clone(),
         ..Options::in_dir(&cli.data_dir)
     })
     .with_context(|| format!("opening HQ data in {}", cli.data_dir.display()))?;
     match cli.command {
-        Command::Serve { listen } => {
+        Command::Serve {
+            listen,
+            idle_timeout,
+            max_connections,
+            max_connections_per_address,
+            quota_records_per_day,
+            quota_blob_bytes,
+        } => {
+            let mut limits = hq.limits().clone();
+            limits.records_per_day = quota_records_per_day.unwrap_or(limits.records_per_day);
+            limits.blob_bytes_per_kiosk = quota_blob_bytes.unwrap_or(limits.blob_bytes_per_kiosk);
+            hq.set_limits(limits);
+            let conn = hq::conn::ConnLimits {
+                per_address: max_connections_per_address,
+                total: max_connections,
+                idle: std::time::Duration::from_secs(idle_timeout.max(1)),
+            };
             let listener = std::net::TcpListener::bind(&listen)
                 .with_context(|| format!("listening on {listen}"))?;
             eprintln!("enroll-hq listening on http://{}", listener.local_addr()?);
-            hq::server::serve(listener, hq)?;
+            hq::server::serve_with(listener, std::sync::Arc::new(hq), conn)?;
         }
         Command::Kiosk(KioskCmd::Add {
             name,

@@ -13,7 +13,8 @@ use http_body_util::BodyExt;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
-use crate::{Hq, HqError};
+use crate::conn::{ConnLimits, Guarded};
+use crate::{limits, Hq, HqError};
 
 /// Body chunks in flight per session: enough to keep the session busy, little memory.
 const CHUNKS_IN_FLIGHT: usize = 8;
@@ -25,14 +26,24 @@ pub fn serve(listener: std::net::TcpListener, hq: Hq) -> std::io::Result<()> {
 
 /// Serves an `Hq` that the caller also keeps (tests, benches, the dashboard later).
 pub fn serve_shared(listener: std::net::TcpListener, hq: Arc<Hq>) -> std::io::Result<()> {
+    serve_with(listener, hq, ConnLimits::default())
+}
+
+/// As `serve_shared`, with connection caps and idle timeout `conn`.
+pub fn serve_with(
+    listener: std::net::TcpListener,
+    hq: Arc<Hq>,
+    conn: ConnLimits,
+) -> std::io::Result<()> {
     listener.set_nonblocking(true)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_io()
+        .enable_time()
         .build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        axum::serve(listener, router(hq)).await
+        axum::serve(Guarded::new(listener, conn), router(hq)).await
     })
 }
 
@@ -43,21 +54,27 @@ pub fn router(hq: Arc<Hq>) -> Router {
         .with_state(hq)
 }
 
+/// A short, fixed answer naming the rule; what the peer sent is never echoed.
 fn refused(e: HqError) -> Response {
-    let status = match &e {
+    let (status, code) = match &e {
         HqError::Refused(r) if r.code.ends_with("kiosk") || r.code == "bad_signature" => {
-            StatusCode::FORBIDDEN
+            (StatusCode::FORBIDDEN, r.code)
         }
-        HqError::Refused(_) => StatusCode::BAD_REQUEST,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
+        HqError::Refused(r) if r.code == "too_large" => (StatusCode::PAYLOAD_TOO_LARGE, r.code),
+        HqError::Refused(r) => (StatusCode::BAD_REQUEST, r.code),
+        _ => {
+            eprintln!("enroll-hq: session failed: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+        }
     };
-    (status, e.to_string()).into_response()
+    (status, limits::body(code)).into_response()
 }
 
 /// A body chunk, or word that the connection broke.
 type Chunk = Result<Bytes, ()>;
 
 async fn sync(State(hq): State<Arc<Hq>>, body: Body) -> Response {
+    let (mut received, most) = (0u64, hq.limits().request_bytes);
     let (tx, rx) = mpsc::channel::<Chunk>(CHUNKS_IN_FLIGHT);
     let worker = tokio::task::spawn_blocking(move || session(&hq, rx));
     let mut body = body;
@@ -69,6 +86,11 @@ async fn sync(State(hq): State<Arc<Hq>>, body: Body) -> Response {
             },
             Err(_) => Err(()),
         };
+        received += chunk.as_ref().map_or(0, |d| d.len() as u64);
+        if received > most {
+            let _ = tx.send(Err(())).await;
+            return refused(limits::refused("too_large"));
+        }
         let broken = chunk.is_err();
         // The session stopped reading (it refused the stream): its answer says why.
         if tx.send(chunk).await.is_err() || broken {
@@ -80,11 +102,7 @@ async fn sync(State(hq): State<Arc<Hq>>, body: Body) -> Response {
         Ok(Ok(bytes)) => (StatusCode::OK, bytes).into_response(),
         Ok(Err(e)) => refused(e),
         // A panic inside the session: only this session fails.
-        Err(_) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "lỗi nội bộ / internal error",
-        )
-            .into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, limits::body("internal")).into_response(),
     }
 }
 
@@ -96,11 +114,7 @@ fn session(hq: &Hq, mut rx: mpsc::Receiver<Chunk>) -> Result<Vec<u8>, HqError> {
     while let Some(chunk) = rx.blocking_recv() {
         let Ok(data) = chunk else {
             // The connection broke: whole frames already applied stay applied.
-            return Err(HqError::Refused(crate::refusal(
-                "broken",
-                "kết nối bị ngắt",
-                "the connection broke",
-            )));
+            return Err(limits::refused("broken"));
         };
         opener.feed(&data);
         while let Some((plain, _)) = opener.next_frame()? {
