@@ -492,9 +492,6 @@ impl Hq {
                 ),
             )));
         }
-        if let Err(r) = crate::limits::hq_owned_untouched(existing, &record) {
-            return Ok(Err(r));
-        }
         let findings = enroll_sync::validate::validate(&record, now);
         let blocking = enroll_sync::validate::blocking(&record, &findings);
         if !blocking.is_empty() {

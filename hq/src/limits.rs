@@ -296,34 +296,6 @@ impl Hq {
     }
 }
 
-/// A kiosk's changes may not touch what HQ alone writes: `review.hq` (HQ's status and reason)
-/// must read after the merge as HQ held it before (absent for a new record).
-pub(crate) fn hq_owned_untouched(
-    before: Option<&crate::storage::StoredRecord>,
-    after: &enroll_sync::record::Enrollment,
-) -> Result<(), Refusal> {
-    let now = after
-        .review
-        .hq
-        .as_ref()
-        .map(|h| (crate::hq_state_str(h.status), h.reason.clone()));
-    let held = before.and_then(|b| b.p.hq_status.clone().map(|s| (s, b.p.hq_reason.clone())));
-    if now == held {
-        return Ok(());
-    }
-    Err(crate::refusal(
-        "write_authority",
-        format!(
-            "hồ sơ {}: ki-ốt không được ghi `review.hq` (chỉ khóa của HQ được ghi)",
-            after.id
-        ),
-        format!(
-            "record {}: a kiosk may not write `review.hq` (only HQ's key writes it)",
-            after.id
-        ),
-    ))
-}
-
 /// Whether two records came from the same kiosk.
 pub(crate) fn same_kiosk(s: &mut dyn Session, a: &Uuid, b: &Uuid) -> Result<bool, HqError> {
     let states = s.record_states(&[*a, *b])?;
