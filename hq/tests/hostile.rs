@@ -549,4 +549,3 @@ fn duplicate_notices_do_not_reveal_another_kiosks_record_ids() {
     let text = reason(&a, &a_ids[0]);
     assert!(text.contains(&a_ids[1].to_string()), "{text}");
 }
-
