@@ -3,7 +3,8 @@
 //! trips, an idle sync, HQ's peak RSS. One-shot scenarios (each is seconds long), so a plain
 //! bench binary rather than criterion's repeated sampling.
 //!
-//! `cargo bench -p enroll-hq --bench sync` (env BENCH_TEXT_RECORDS, BENCH_BIO_RECORDS scale it).
+//! `cargo bench -p enroll-hq --bench sync` (env BENCH_TEXT_RECORDS, BENCH_BIO_RECORDS scale it;
+//! BENCH_HQ_BIN runs another `enroll-hq` binary against the same kiosk side).
 
 use chrono::Utc;
 use enroll_sync::record::{Attribution, Enrollment};
@@ -41,9 +42,12 @@ fn random_bytes(n: usize, seed: &mut u64) -> Vec<u8> {
         .collect()
 }
 
-/// `enroll-hq` with `args` on `hq_dir`.
+/// `enroll-hq` with `args` on `hq_dir`; `BENCH_HQ_BIN` runs another build of it (a
+/// before/after comparison with the same kiosk side).
 fn hq_cmd(hq_dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_enroll-hq"));
+    let bin =
+        std::env::var_os("BENCH_HQ_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_enroll-hq").into());
+    let mut c = Command::new(bin);
     c.arg("--data-dir").arg(hq_dir);
     c
 }

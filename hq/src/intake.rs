@@ -36,6 +36,7 @@ pub struct Intake {
     ended: bool,
     applied: Vec<(Uuid, Vec<ChangeHash>, Vec<[u8; 32]>)>,
     rejections: Vec<Rejection>,
+    tally: crate::limits::Tally,
 }
 
 impl Intake {
@@ -119,6 +120,7 @@ impl Hq {
             ended: false,
             applied: Vec::new(),
             rejections: Vec::new(),
+            tally: Default::default(),
         })
     }
 
@@ -129,7 +131,15 @@ impl Hq {
         stream_header: &[u8],
         plain: &[u8],
     ) -> Result<(), HqError> {
+        // Until the signed header is verified, nothing but a header is even decoded.
+        if intake.header.is_none() && plain.first() != Some(&1) {
+            return Err(protocol_error(
+                "luồng không bắt đầu bằng phần đầu đã ký",
+                "the stream does not start with one signed header",
+            ));
+        }
         let frame = Frame::decode(plain)?;
+        crate::limits::check_frame(&self.limits, &mut intake.tally, &frame, intake.frames)?;
         if intake.ended {
             return Err(protocol_error(
                 "dữ liệu sau khung kết thúc",
@@ -153,14 +163,19 @@ impl Hq {
                 intake.hello = Some(h);
                 Ok(())
             }
-            (Frame::Blob(b), Some(_)) => self.take_blob(b),
+            (Frame::Blob(b), Some(_)) => self.take_allowed_blob(intake, b),
             (Frame::Changes(groups), Some(_)) => {
                 let kiosk = intake
                     .kiosk
                     .clone()
                     .ok_or_else(|| protocol_error("không rõ ki-ốt", "no kiosk"))?;
+                let changed = groups.iter().filter(|g| !g.changes.is_empty()).count();
+                self.quota_records(&mut *intake.session, &kiosk.id, changed as u64)?;
                 let (applied, rejections) =
                     self.take_changes(&mut *intake.session, &kiosk, groups)?;
+                intake
+                    .tally
+                    .referenced(applied.iter().flat_map(|a| a.2.iter()));
                 intake.applied.extend(applied);
                 intake.rejections.extend(rejections);
                 Ok(())
@@ -173,6 +188,10 @@ impl Hq {
                     ));
                 }
                 intake.ended = true;
+                if let Some(k) = &intake.kiosk {
+                    let t = &mut intake.tally;
+                    self.quota_blob_bytes(&mut *intake.session, t, &k.id, 0, true)?;
+                }
                 Ok(())
             }
         }
@@ -207,6 +226,29 @@ impl Hq {
             )));
         }
         Ok(k)
+    }
+
+    /// A blob chunk, kept only when a record of this kiosk in this stream refers to it.
+    fn take_allowed_blob(&self, intake: &mut Intake, b: BlobChunk) -> Result<(), HqError> {
+        match intake.tally.blob_allowed(&b.sha256) {
+            Ok(true) => {}
+            Ok(false) => return Ok(()),
+            Err(r) => {
+                intake.rejections.push(Rejection {
+                    record: Uuid::nil(),
+                    code: r.code.to_owned(),
+                    message_vi: r.message_vi,
+                    message_en: r.message_en,
+                });
+                return Ok(());
+            }
+        }
+        if let Some(k) = &intake.kiosk {
+            let n = b.data.len() as u64;
+            let t = &mut intake.tally;
+            self.quota_blob_bytes(&mut *intake.session, t, &k.id, n, false)?;
+        }
+        self.take_blob(b)
     }
 
     fn take_blob(&self, b: BlobChunk) -> Result<(), HqError> {
@@ -366,9 +408,9 @@ impl Hq {
                 if other == *id || !s.add_duplicate_pair(n, id, &other, now)? {
                     continue;
                 }
+                let same_kiosk = crate::limits::same_kiosk(s, id, &other)?;
                 for (a, b) in [(id, &other), (&other, id)] {
-                    let reason =
-                        format!("trùng số định danh với hồ sơ / same ID number as record {b}");
+                    let reason = crate::limits::duplicate_reason(b, same_kiosk);
                     self.change_status(s, a, HqState::Duplicate, Some(reason), "hq-dedup")?;
                 }
             }

@@ -6,7 +6,9 @@
 
 pub mod blobs;
 pub mod dashboard;
+pub mod conn;
 pub mod intake;
+pub mod limits;
 pub mod server;
 pub mod status;
 pub mod storage;
@@ -23,6 +25,7 @@ use enroll_sync::wire::WireError;
 pub use blobs::{BlobError, Blobs};
 pub use enroll_sync::record::HqState;
 pub use intake::Intake;
+pub use limits::Limits;
 pub use status::{hq_state_str, parse_hq_state};
 pub use storage::{
     HqStorage, KioskEntry, KioskTelemetry, Page, RecordQuery, RecordRow, Session, StorageError,
@@ -96,6 +99,10 @@ pub enum HqError {
 
 impl From<SealError> for HqError {
     fn from(e: SealError) -> Self {
+        if let SealError::FrameTooLarge(_) = e {
+            let (vi, en) = limits::text("limit_frame");
+            return HqError::Refused(refusal("limit_frame", vi, en));
+        }
         HqError::Refused(refusal(
             "sealed_stream",
             format!("tệp/luồng dữ liệu bị hỏng hoặc bị cắt, không dùng phần nào ({e})"),
@@ -126,6 +133,7 @@ pub struct Options {
     /// primary serves them.
     pub read_database: Option<String>,
     pub clock: Clock,
+    pub limits: Limits,
 }
 
 impl Options {
@@ -136,6 +144,7 @@ impl Options {
             blobs: None,
             read_database: None,
             clock: system_clock(),
+            limits: Limits::default(),
         }
     }
 }
@@ -150,6 +159,7 @@ pub struct Hq {
     seal: SealSecret,
     actor: ActorId,
     clock: Clock,
+    limits: Limits,
 }
 
 impl Hq {
@@ -173,7 +183,8 @@ impl Hq {
             Some(url) => Arc::new(storage::postgres::PgStorage::open(url)?),
         };
         let blobs = Blobs::open(dir, o.blobs.as_deref())?;
-        let hq = Hq::new(storage, blobs, sign, seal_holder.seal_secret(), o.clock)?;
+        let mut hq = Hq::new(storage, blobs, sign, seal_holder.seal_secret(), o.clock)?;
+        hq.limits = o.limits;
         Ok(match &o.read_database {
             Some(url) => {
                 hq.with_read_pool(Arc::new(storage::postgres::PgStorage::open_replica(url)?))
@@ -220,6 +231,7 @@ impl Hq {
             seal,
             actor,
             clock,
+            limits: Limits::default(),
         })
     }
 
@@ -247,8 +259,18 @@ impl Hq {
         self.seal.public()
     }
 
+    /// An opener for kiosk streams: the first frame (before the kiosk is known) is capped small.
     pub fn opener(&self) -> seal::Opener {
-        seal::Opener::new(&self.seal)
+        let l = seal::Limits {
+            first: self.limits.first_frame,
+            rest: self.limits.frame,
+        };
+        seal::Opener::with_limits(&self.seal, l)
+    }
+
+    /// Replaces the default caps and quotas.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
     }
 
     /// Every kiosk, a page at a time.

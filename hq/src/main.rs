@@ -46,6 +46,21 @@ enum Command {
         /// Dashboard cookies without `Secure`: only for plain-HTTP tests on loopback.
         #[arg(long)]
         insecure_cookies: bool,
+        /// Seconds HQ waits on a silent peer (mid-request or not reading) before closing.
+        #[arg(long, default_value_t = 60)]
+        idle_timeout: u64,
+        /// Open connections at most, overall.
+        #[arg(long, default_value_t = 256)]
+        max_connections: usize,
+        /// Open connections at most from one address (kiosks behind one NAT share one).
+        #[arg(long, default_value_t = 32)]
+        max_connections_per_address: usize,
+        /// Records (new or changed) one kiosk may send per UTC day.
+        #[arg(long)]
+        quota_records_per_day: Option<u64>,
+        /// Blob bytes one kiosk may send over its life.
+        #[arg(long)]
+        quota_blob_bytes: Option<u64>,
     },
     /// Dashboard users.
     #[command(subcommand)]
@@ -194,7 +209,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let hq = Hq::open_with(Options {
+    let mut hq = Hq::open_with(Options {
         database: cli.database.clone(),
         blobs: cli.blobs.clone(),
         read_database: cli.read_database.clone(),
@@ -205,14 +220,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve {
             listen,
             insecure_cookies,
+            idle_timeout,
+            max_connections,
+            max_connections_per_address,
+            quota_records_per_day,
+            quota_blob_bytes,
         } => {
+            let mut limits = hq.limits().clone();
+            limits.records_per_day = quota_records_per_day.unwrap_or(limits.records_per_day);
+            limits.blob_bytes_per_kiosk = quota_blob_bytes.unwrap_or(limits.blob_bytes_per_kiosk);
+            hq.set_limits(limits);
+            let conn = hq::conn::ConnLimits {
+                per_address: max_connections_per_address,
+                total: max_connections,
+                idle: std::time::Duration::from_secs(idle_timeout.max(1)),
+            };
             let listener = std::net::TcpListener::bind(&listen)
                 .with_context(|| format!("listening on {listen}"))?;
             eprintln!("enroll-hq listening on http://{}", listener.local_addr()?);
             let dash = hq::dashboard::DashConfig {
                 secure_cookies: !insecure_cookies,
             };
-            hq::server::serve_with(listener, std::sync::Arc::new(hq), dash)?;
+            hq::server::serve_with(listener, std::sync::Arc::new(hq), dash, conn)?;
         }
         Command::Users(UsersCmd::Add {
             name,

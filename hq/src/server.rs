@@ -13,8 +13,9 @@ use http_body_util::BodyExt;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
+use crate::conn::{ConnLimits, Guarded};
 use crate::dashboard::DashConfig;
-use crate::{Hq, HqError};
+use crate::{limits, Hq, HqError};
 
 /// Body chunks in flight per session: enough to keep the session busy, little memory.
 const CHUNKS_IN_FLIGHT: usize = 8;
@@ -26,23 +27,25 @@ pub fn serve(listener: std::net::TcpListener, hq: Hq) -> std::io::Result<()> {
 
 /// Serves an `Hq` that the caller also keeps (tests, benches).
 pub fn serve_shared(listener: std::net::TcpListener, hq: Arc<Hq>) -> std::io::Result<()> {
-    serve_with(listener, hq, DashConfig::default())
+    serve_with(listener, hq, DashConfig::default(), ConnLimits::default())
 }
 
-/// Serves sync and the dashboard with these dashboard settings.
+/// Serves sync and the dashboard with these dashboard settings, connection caps and idle timeout.
 pub fn serve_with(
     listener: std::net::TcpListener,
     hq: Arc<Hq>,
     dash: DashConfig,
+    conn: ConnLimits,
 ) -> std::io::Result<()> {
     listener.set_nonblocking(true)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_io()
+        .enable_time()
         .build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        axum::serve(listener, router_with(hq, dash)).await
+        axum::serve(Guarded::new(listener, conn), router_with(hq, dash)).await
     })
 }
 
@@ -58,23 +61,31 @@ pub fn router_with(hq: Arc<Hq>, dash: DashConfig) -> Router {
         .merge(crate::dashboard::routes_with(hq, dash))
 }
 
+/// A short, fixed answer naming the rule; what the peer sent is never echoed.
 fn refused(e: HqError) -> Response {
-    let status = match &e {
+    let (status, code) = match &e {
         HqError::Refused(r) if r.code.ends_with("kiosk") || r.code == "bad_signature" => {
-            StatusCode::FORBIDDEN
+            (StatusCode::FORBIDDEN, r.code)
         }
-        HqError::Refused(_) => StatusCode::BAD_REQUEST,
-        // The kiosk keeps everything and tries again later.
-        HqError::Blob(crate::BlobError::Store { .. }) => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
+        HqError::Refused(r) if r.code == "too_large" => (StatusCode::PAYLOAD_TOO_LARGE, r.code),
+        HqError::Refused(r) => (StatusCode::BAD_REQUEST, r.code),
+        // The kiosk keeps everything and tries again later; the text names HQ's own store, not input.
+        HqError::Blob(crate::BlobError::Store { .. }) => {
+            return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response()
+        }
+        _ => {
+            eprintln!("enroll-hq: session failed: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+        }
     };
-    (status, e.to_string()).into_response()
+    (status, limits::body(code)).into_response()
 }
 
 /// A body chunk, or word that the connection broke.
 type Chunk = Result<Bytes, ()>;
 
 async fn sync(State(hq): State<Arc<Hq>>, body: Body) -> Response {
+    let (mut received, most) = (0u64, hq.limits().request_bytes);
     let (tx, rx) = mpsc::channel::<Chunk>(CHUNKS_IN_FLIGHT);
     let worker = tokio::task::spawn_blocking(move || session(&hq, rx));
     let mut body = body;
@@ -86,6 +97,11 @@ async fn sync(State(hq): State<Arc<Hq>>, body: Body) -> Response {
             },
             Err(_) => Err(()),
         };
+        received += chunk.as_ref().map_or(0, |d| d.len() as u64);
+        if received > most {
+            let _ = tx.send(Err(())).await;
+            return refused(limits::refused("too_large"));
+        }
         let broken = chunk.is_err();
         // The session stopped reading (it refused the stream): its answer says why.
         if tx.send(chunk).await.is_err() || broken {
@@ -97,11 +113,7 @@ async fn sync(State(hq): State<Arc<Hq>>, body: Body) -> Response {
         Ok(Ok(bytes)) => (StatusCode::OK, bytes).into_response(),
         Ok(Err(e)) => refused(e),
         // A panic inside the session: only this session fails.
-        Err(_) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "lỗi nội bộ / internal error",
-        )
-            .into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, limits::body("internal")).into_response(),
     }
 }
 
@@ -113,11 +125,7 @@ fn session(hq: &Hq, mut rx: mpsc::Receiver<Chunk>) -> Result<Vec<u8>, HqError> {
     while let Some(chunk) = rx.blocking_recv() {
         let Ok(data) = chunk else {
             // The connection broke: whole frames already applied stay applied.
-            return Err(HqError::Refused(crate::refusal(
-                "broken",
-                "kết nối bị ngắt",
-                "the connection broke",
-            )));
+            return Err(limits::refused("broken"));
         };
         opener.feed(&data);
         while let Some((plain, _)) = opener.next_frame()? {

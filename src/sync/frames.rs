@@ -1,5 +1,6 @@
-//! Produces a sealed push or bundle stream lazily, frame by frame, as a `Read`: blobs (from
-//! the offset HQ holds, in chunks), then record changes signed one by one, then the end frame.
+//! Produces a sealed push or bundle stream lazily, frame by frame, as a `Read`: record changes
+//! signed one by one, then blobs (from the offset HQ holds, in chunks), then the end frame.
+//! Records come first because HQ keeps a blob only once a record of this kiosk refers to it.
 
 use automerge::ChangeHash;
 use enroll_sync::identity::DeviceKey;
@@ -96,32 +97,6 @@ impl<'s, P: FnMut(Progress)> FrameSource<'s, P> {
         if self.done {
             return Ok(false);
         }
-        if let Some((hash, have)) = self.blobs.pop_front() {
-            let Some(sha) = sha_from_hex(&hash) else {
-                return Ok(true);
-            };
-            if let Some((data, media_type)) = self.store.blob(&hash)? {
-                let mut offset = have.min(data.len() as u64) as usize;
-                while offset < data.len() {
-                    let end = (offset + BLOB_CHUNK).min(data.len());
-                    let chunk = BlobChunk {
-                        sha256: sha,
-                        media_type: media_type.clone(),
-                        total: data.len() as u64,
-                        offset: offset as u64,
-                        data: data[offset..end].to_vec(),
-                    };
-                    self.payload += (end - offset) as u64;
-                    let packed = matches!(
-                        media_type.as_str(),
-                        "image/jpeg" | "image/png" | "image/webp"
-                    );
-                    self.push_frame_with(&Frame::Blob(chunk), false, !packed);
-                    offset = end;
-                }
-            }
-            return Ok(true);
-        }
         let mut groups = Vec::new();
         let mut size = 0;
         while let Some((id, have)) = self.records.pop_front() {
@@ -157,6 +132,32 @@ impl<'s, P: FnMut(Progress)> FrameSource<'s, P> {
         }
         if !groups.is_empty() {
             self.push_frame(&Frame::Changes(groups), false);
+            return Ok(true);
+        }
+        if let Some((hash, have)) = self.blobs.pop_front() {
+            let Some(sha) = sha_from_hex(&hash) else {
+                return Ok(true);
+            };
+            if let Some((data, media_type)) = self.store.blob(&hash)? {
+                let mut offset = have.min(data.len() as u64) as usize;
+                while offset < data.len() {
+                    let end = (offset + BLOB_CHUNK).min(data.len());
+                    let chunk = BlobChunk {
+                        sha256: sha,
+                        media_type: media_type.clone(),
+                        total: data.len() as u64,
+                        offset: offset as u64,
+                        data: data[offset..end].to_vec(),
+                    };
+                    self.payload += (end - offset) as u64;
+                    let packed = matches!(
+                        media_type.as_str(),
+                        "image/jpeg" | "image/png" | "image/webp"
+                    );
+                    self.push_frame_with(&Frame::Blob(chunk), false, !packed);
+                    offset = end;
+                }
+            }
             return Ok(true);
         }
         let end = Frame::End {

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod identity;
 pub mod idnumber;
+pub mod limits;
 pub mod protocol;
 pub mod provision;
 pub mod record;

@@ -148,12 +148,37 @@ fn pack(plain: &[u8]) -> Vec<u8> {
     out
 }
 
-fn unpack(packed: &[u8]) -> Result<Vec<u8>, SealError> {
+fn unpack(packed: &[u8], limit: usize) -> Result<Vec<u8>, SealError> {
     match packed.split_first() {
-        Some((0, rest)) => Ok(rest.to_vec()),
-        Some((1, rest)) => miniz_oxide::inflate::decompress_to_vec_with_limit(rest, MAX_FRAME * 4)
-            .map_err(|_| SealError::BadCompression),
+        Some((0, rest)) if rest.len() <= limit => Ok(rest.to_vec()),
+        Some((0, rest)) => Err(SealError::FrameTooLarge(rest.len())),
+        Some((1, rest)) => {
+            miniz_oxide::inflate::decompress_to_vec_with_limit(rest, limit).map_err(|e| {
+                match e.status {
+                    miniz_oxide::inflate::TINFLStatus::HasMoreOutput => {
+                        SealError::FrameTooLarge(limit)
+                    }
+                    _ => SealError::BadCompression,
+                }
+            })
+        }
         _ => Err(SealError::BadCompression),
+    }
+}
+
+/// Plaintext caps for an opener: the first frame (before the peer is known) and the others.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub first: usize,
+    pub rest: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            first: MAX_FRAME * 4,
+            rest: MAX_FRAME * 4,
+        }
     }
 }
 
@@ -165,10 +190,17 @@ pub struct Opener {
     state: Option<(ChaCha20Poly1305, Vec<u8>)>,
     counter: u64,
     done: bool,
+    limits: Limits,
 }
 
 impl Opener {
     pub fn new(secret: &SealSecret) -> Self {
+        Self::with_limits(secret, Limits::default())
+    }
+
+    /// An opener that refuses frames whose plaintext (inflated) exceeds `limits`, checked on
+    /// the length prefix before decrypting and while inflating.
+    pub fn with_limits(secret: &SealSecret, limits: Limits) -> Self {
         Opener {
             secret: secret.clone(),
             buf: Vec::new(),
@@ -176,6 +208,7 @@ impl Opener {
             state: None,
             counter: 0,
             done: false,
+            limits,
         }
     }
 
@@ -219,7 +252,14 @@ impl Opener {
             return Ok(None);
         }
         let len = u32::from_be_bytes([avail[0], avail[1], avail[2], avail[3]]) as usize;
-        if !(TAG..=MAX_FRAME + 64).contains(&len) {
+        let limit = if self.counter == 0 {
+            self.limits.first
+        } else {
+            self.limits.rest
+        };
+        // Codec byte and tag on top of the plaintext; deflate never needs more than a little.
+        let most = (limit + TAG + 64).min(MAX_FRAME + 64);
+        if !(TAG..=most).contains(&len) {
             return Err(SealError::FrameTooLarge(len));
         }
         if avail.len() < 4 + len {
@@ -249,7 +289,7 @@ impl Opener {
         self.pos += 4 + len;
         self.counter += 1;
         self.done = last;
-        Ok(Some((unpack(&packed)?, last)))
+        Ok(Some((unpack(&packed, limit)?, last)))
     }
 
     /// The stream's header (magic and ephemeral key) once read: signatures bind to it.

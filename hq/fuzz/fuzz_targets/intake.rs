@@ -1,0 +1,108 @@
+//! HQ's intake of decrypted frames, as a provisioned kiosk (or an unknown peer) could send
+//! them: `cargo fuzz run intake`. Input: a mode byte (even: a valid signed header comes
+//! first; odd: the peer is unknown), then frames as `u16 length | bytes`. Change bytes in a
+//! changes frame are re-signed with the kiosk's key (and their checksum fixed), so the fuzzer
+//! reaches what a hostile kiosk holding its key reaches: Automerge parsing, merging,
+//! validation, storage. HQ runs on SQLite in a directory under /dev/shm.
+#![no_main]
+
+use chrono::TimeZone;
+use enroll_hq::{Hq, Options};
+use enroll_sync::identity::DeviceKey;
+use enroll_sync::protocol::{Frame, Header, SignedChange, StreamKind};
+use libfuzzer_sys::fuzz_target;
+use sha2::Digest;
+use std::sync::{Arc, OnceLock};
+
+const KIOSK: &str = "K00001";
+/// Any 40 bytes stand for the sealed stream's header: signatures bind to them.
+const STREAM_HEADER: [u8; 40] = *b"ENRSEAL1fuzz-ephemeral-key-0123456789abc";
+
+struct Setup {
+    hq: Hq,
+    key: DeviceKey,
+    header: Vec<u8>,
+}
+
+fn setup() -> &'static Setup {
+    static S: OnceLock<Setup> = OnceLock::new();
+    S.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("enroll-fuzz-{}", std::process::id()));
+        let dir = if std::path::Path::new("/dev/shm").is_dir() {
+            std::path::Path::new("/dev/shm").join(dir.file_name().expect("name"))
+        } else {
+            dir
+        };
+        let _ = std::fs::remove_dir_all(&dir);
+        let clock = Arc::new(|| {
+            chrono::Utc
+                .with_ymd_and_hms(2026, 6, 1, 8, 0, 0)
+                .single()
+                .expect("valid time")
+        });
+        let hq = Hq::open_with(Options {
+            clock,
+            ..Options::in_dir(&dir)
+        })
+        .expect("hq");
+        let key = DeviceKey::generate();
+        hq.add_kiosk("fuzz", &hex::encode(key.public()), Some(KIOSK))
+            .expect("kiosk");
+        let h = Header::new(StreamKind::Push, KIOSK, &key, &STREAM_HEADER);
+        Setup {
+            hq,
+            key,
+            header: Frame::Header(h).encode(),
+        }
+    })
+}
+
+/// Re-signs every change of a changes frame with the kiosk's key, fixing its checksum.
+fn resign(key: &DeviceKey, frame: &[u8]) -> Vec<u8> {
+    let Ok(Frame::Changes(mut groups)) = Frame::decode(frame) else {
+        return frame.to_vec();
+    };
+    for g in &mut groups {
+        for c in &mut g.changes {
+            let mut bytes = std::mem::take(&mut c.bytes);
+            let hash: [u8; 32] = sha2::Sha256::digest(bytes.get(8..).unwrap_or_default()).into();
+            if bytes.len() >= 8 {
+                bytes[4..8].copy_from_slice(&hash[..4]);
+            }
+            *c = SignedChange::sign(key, g.record, &automerge::ChangeHash(hash), bytes);
+        }
+    }
+    Frame::Changes(groups).encode()
+}
+
+fuzz_target!(|data: &[u8]| {
+    let s = setup();
+    let Some((&mode, mut rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(mut intake) = s.hq.intake() else {
+        return;
+    };
+    if mode & 1 == 0
+        && s.hq
+            .intake_frame(&mut intake, &STREAM_HEADER, &s.header)
+            .is_err()
+    {
+        panic!("the valid header was refused");
+    }
+    while rest.len() >= 2 {
+        let n = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+        let frame = &rest[2..(2 + n).min(rest.len())];
+        rest = &rest[(2 + n).min(rest.len())..];
+        let frame = resign(&s.key, frame);
+        if s.hq
+            .intake_frame(&mut intake, &STREAM_HEADER, &frame)
+            .is_err()
+        {
+            return;
+        }
+    }
+    if intake.ended() {
+        let _ = s.hq.reply(&mut intake);
+    }
+});
