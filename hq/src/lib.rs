@@ -6,6 +6,7 @@
 
 pub mod blobs;
 pub mod intake;
+pub mod review;
 pub mod server;
 pub mod status;
 pub mod storage;
