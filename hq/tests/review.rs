@@ -6,12 +6,10 @@
 
 #[macro_use]
 mod backend;
-mod common;
 
 use backend::Backend;
 
 use chrono::{DateTime, Duration, Utc};
-use common::{kiosk, stderr, stdout};
 use enroll_hq::review::quality::week_of;
 use enroll_hq::review::{Adjudication, Scope, SigState, Who};
 use enroll_hq::storage::review::{QualityBy, QualityQuery, SessionQuery};
@@ -50,21 +48,18 @@ fn start_hq(db: &Backend, dir: &Path) -> (Arc<Hq>, String) {
     (hq, url)
 }
 
+/// Enrols a kiosk as a field team does (request → HQ allowlist → provisioning), through the
+/// kiosk library.
 fn enrol(hq: &Hq, data: &Path, name: &str, url: &str) -> String {
-    let req = data.with_extension("req.json");
-    let out = kiosk(
-        data,
-        &["provision", "--request", req.to_str().expect("utf8")],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::create_dir_all(data).expect("dir");
+    let mut store = Store::open(data).expect("store");
+    let key = ksync::device_key(data).expect("key");
+    let req = ksync::enrolment_request(&store, &key);
     let entry = hq
-        .add_kiosk(name, stdout(&out).trim(), None)
+        .add_kiosk(name, &req.kiosk_public, None)
         .expect("add kiosk");
-    let prov = data.with_extension("prov.json");
     let text = serde_json::to_string(&hq.provisioning(&entry, url)).expect("json");
-    std::fs::write(&prov, text).expect("write");
-    let out = kiosk(data, &["provision", prov.to_str().expect("utf8")]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    ksync::provision(&mut store, &key, &text, &by("setup")).expect("provision");
     entry.id
 }
 
@@ -419,7 +414,15 @@ fn quality_figures_per_kiosk_and_operator(db: &Backend) {
     let (hq, url) = start_hq(db, &root.path().join("hq"));
     let k = root.path().join("k");
     let kiosk_id = enrol(&hq, &k, "Xã Chất lượng", &url);
-    let ids: Vec<Uuid> = (30..34).map(|s| save(&k, demo(s).record())).collect();
+    // Captured at day0 after 12 minutes at the kiosk.
+    let ids: Vec<Uuid> = (30..34)
+        .map(|s| {
+            let mut r = demo(s).record();
+            r.capture.started_at = Some(day0() - Duration::minutes(12));
+            r.capture.captured_at = Some(day0());
+            save(&k, r)
+        })
+        .collect();
     sync(&k, &url).expect("sync");
     let records: Vec<Enrollment> = ids.iter().map(|id| load(&k, id)).collect();
     let week = week_of(records[0].capture.captured_at.expect("captured"));
@@ -436,6 +439,7 @@ fn quality_figures_per_kiosk_and_operator(db: &Backend) {
     let w = &rows[0];
     assert_eq!((w.key.as_str(), w.week), (kiosk_id.as_str(), Some(week)));
     assert_eq!(w.records, 4);
+    assert_eq!(w.median_minutes(), Some(12));
     let fingers: u64 = records
         .iter()
         .map(|r| r.biometrics.fingers.len() as u64)
