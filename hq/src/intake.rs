@@ -49,6 +49,17 @@ impl Intake {
     pub fn rejections(&self) -> &[Rejection] {
         &self.rejections
     }
+    pub fn kind(&self) -> Option<StreamKind> {
+        self.header.as_ref().map(|h| h.kind)
+    }
+    /// Records applied or acknowledged so far.
+    pub fn applied_count(&self) -> usize {
+        self.applied.len()
+    }
+    /// The stream's own connection, for its log row once it ends.
+    pub(crate) fn session_mut(&mut self) -> &mut dyn Session {
+        &mut *self.session
+    }
 }
 
 /// One record's changes, decoded and signature-checked.
@@ -56,6 +67,8 @@ struct Checked {
     id: Uuid,
     changes: Vec<Change>,
     chunk: Vec<u8>,
+    /// (change hash, signature): kept for the record's timeline.
+    sigs: Vec<([u8; 32], Vec<u8>)>,
 }
 
 /// One record merged and checked, ready to write.
@@ -66,6 +79,7 @@ struct Prepared {
     acked: Vec<ChangeHash>,
     blobs: Vec<[u8; 32]>,
     enrollment_no: String,
+    quality: Option<crate::storage::review::QualityFacts>,
 }
 
 type Outcome = Result<Prepared, Refusal>;
@@ -321,7 +335,10 @@ impl Hq {
                     }
                 }
             }
-            self.write_outcomes(&mut *s, kiosk, now, std::mem::take(&mut outcomes))
+            let (applied, rejections) =
+                self.write_outcomes(&mut *s, kiosk, now, std::mem::take(&mut outcomes))?;
+            s.put_change_sigs(&applied_sigs(&checked, &applied, &kiosk.id))?;
+            Ok((applied, rejections))
         })();
         match result {
             Ok(r) => {
@@ -347,9 +364,11 @@ impl Hq {
         let mut rejections = Vec::new();
         let mut writes = Vec::new();
         let mut audit = Vec::new();
+        let mut quality = Vec::new();
         for (id, out) in outcomes {
             match out? {
                 Ok(p) => {
+                    quality.extend(p.quality);
                     if let Some(stored) = p.stored {
                         audit.push(AuditEntry {
                             at: now,
@@ -380,6 +399,7 @@ impl Hq {
             }
         }
         s.put_records(&writes)?;
+        s.put_quality(&quality)?;
         s.audit(&audit)?;
         let numbers: Vec<(Uuid, String)> = writes
             .iter()
@@ -526,8 +546,10 @@ impl Hq {
                 acked,
                 blobs,
                 enrollment_no,
+                quality: None,
             }));
         }
+        let quality = Some(crate::review::quality::facts(&record, &kiosk.id));
         let (doc_bytes, chunks) = match existing {
             Some(e) if e.chunks + 1 < COMPACT_AT => {
                 let mut b = e.doc.clone();
@@ -552,6 +574,7 @@ impl Hq {
             acked,
             blobs,
             enrollment_no,
+            quality,
         }))
     }
 
@@ -590,6 +613,7 @@ impl Hq {
             acked: heads.to_vec(),
             blobs: rec.blobs.clone(),
             enrollment_no: rec.p.enrollment_no.clone(),
+            quality: None,
         }))
     }
 
@@ -698,6 +722,7 @@ impl Hq {
     /// Imports one USB bundle: the whole file must open and parse before anything is applied.
     /// Returns the sealed receipt file's bytes and the receipt.
     pub fn import_bundle(&self, bytes: &[u8]) -> Result<(Vec<u8>, Receipt), HqError> {
+        let started = (self.now(), std::time::Instant::now());
         let mut o = self.opener();
         o.feed(bytes);
         let mut frames = Vec::new();
@@ -721,10 +746,12 @@ impl Hq {
                 ))
             }
         }
-        for f in &frames {
-            self.intake_frame(&mut intake, &header, f)?;
-        }
-        let (reply, receipt) = self.reply(&mut intake)?;
+        let answer = frames
+            .iter()
+            .try_for_each(|f| self.intake_frame(&mut intake, &header, f))
+            .and_then(|()| self.reply(&mut intake));
+        self.log_session(&mut intake, started, bytes.len() as u64, answer.as_ref());
+        let (reply, receipt) = answer?;
         let sealed = self.seal_reply(&intake, &reply)?;
         intake.session.audit(&[self.audit_entry(
             &receipt.kiosk_id,
@@ -769,6 +796,7 @@ fn check(key: &[u8], kiosk: &KioskEntry, g: &RecordChanges) -> Result<Checked, R
     let id = g.record;
     let mut changes = Vec::with_capacity(g.changes.len());
     let mut chunk = Vec::new();
+    let mut sigs = Vec::with_capacity(g.changes.len());
     for c in &g.changes {
         let Ok(change) = Change::from_bytes(c.bytes.clone()) else {
             return Err(refusal(
@@ -798,7 +826,38 @@ fn check(key: &[u8], kiosk: &KioskEntry, g: &RecordChanges) -> Result<Checked, R
             ));
         }
         chunk.extend_from_slice(&c.bytes);
+        sigs.push((change.hash().0, c.signature.to_vec()));
         changes.push(change);
     }
-    Ok(Checked { id, changes, chunk })
+    Ok(Checked {
+        id,
+        changes,
+        chunk,
+        sigs,
+    })
+}
+
+/// The signatures of the changes of records that were applied, for the timeline.
+#[allow(clippy::type_complexity)]
+fn applied_sigs(
+    checked: &[(RecordChanges, Option<Result<Checked, Refusal>>)],
+    applied: &[(Uuid, Vec<ChangeHash>, Vec<[u8; 32]>)],
+    kiosk_id: &str,
+) -> Vec<crate::storage::review::ChangeSig> {
+    let ok: HashSet<Uuid> = applied.iter().map(|a| a.0).collect();
+    checked
+        .iter()
+        .filter_map(|(_, c)| c.as_ref()?.as_ref().ok())
+        .filter(|c| ok.contains(&c.id))
+        .flat_map(|c| {
+            c.sigs
+                .iter()
+                .map(|(hash, signature)| crate::storage::review::ChangeSig {
+                    record: c.id,
+                    hash: *hash,
+                    signer: kiosk_id.to_owned(),
+                    signature: signature.clone(),
+                })
+        })
+        .collect()
 }

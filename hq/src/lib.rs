@@ -9,6 +9,7 @@ pub mod dashboard;
 pub mod conn;
 pub mod intake;
 pub mod limits;
+pub mod review;
 pub mod server;
 pub mod status;
 pub mod storage;

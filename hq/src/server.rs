@@ -117,24 +117,37 @@ async fn sync(State(hq): State<Arc<Hq>>, body: Body) -> Response {
     }
 }
 
-/// One stream on its own session, on a blocking thread.
-fn session(hq: &Hq, mut rx: mpsc::Receiver<Chunk>) -> Result<Vec<u8>, HqError> {
-    let mut opener = hq.opener();
+/// One stream on its own session, on a blocking thread; logged when it ends.
+fn session(hq: &Hq, rx: mpsc::Receiver<Chunk>) -> Result<Vec<u8>, HqError> {
+    let started = (hq.now(), std::time::Instant::now());
     let mut intake = hq.intake()?;
+    let mut bytes = 0;
+    let answer = read_stream(hq, &mut intake, rx, &mut bytes);
+    hq.log_session(&mut intake, started, bytes, answer.as_ref());
+    hq.seal_reply(&intake, &answer?.0)
+}
+
+fn read_stream(
+    hq: &Hq,
+    intake: &mut crate::Intake,
+    mut rx: mpsc::Receiver<Chunk>,
+    bytes: &mut u64,
+) -> Result<(enroll_sync::protocol::Reply, enroll_sync::protocol::Receipt), HqError> {
+    let mut opener = hq.opener();
     let mut header = Vec::new();
     while let Some(chunk) = rx.blocking_recv() {
         let Ok(data) = chunk else {
             // The connection broke: whole frames already applied stay applied.
             return Err(limits::refused("broken"));
         };
+        *bytes += data.len() as u64;
         opener.feed(&data);
         while let Some((plain, _)) = opener.next_frame()? {
             if header.is_empty() {
                 header = opener.stream_header().unwrap_or_default().to_vec();
             }
-            hq.intake_frame(&mut intake, &header, &plain)?;
+            hq.intake_frame(intake, &header, &plain)?;
         }
     }
-    let (reply, _) = hq.reply(&mut intake)?;
-    hq.seal_reply(&intake, &reply)
+    hq.reply(intake)
 }

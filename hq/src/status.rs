@@ -3,9 +3,13 @@
 
 use uuid::Uuid;
 
-use enroll_sync::record::{Attribution, HqState, HqStatus, RecordDoc, ReviewAction, ReviewEvent};
+use enroll_sync::protocol::SignedChange;
+use enroll_sync::record::{
+    Attribution, Enrollment, HqState, HqStatus, RecordDoc, ReviewAction, ReviewEvent,
+};
 
 use crate::intake::{project, record_blobs};
+use crate::storage::review::{ChangeSig, HQ_SIGNER};
 use crate::storage::{Session, StoredRecord};
 use crate::{Hq, HqError};
 
@@ -35,6 +39,42 @@ impl Hq {
         reason: Option<String>,
         by: &str,
     ) -> Result<(), HqError> {
+        let at = self.now();
+        let detail = hq_state_str(state);
+        self.hq_change(s, id, by, "record.hq_status", &detail, |record| {
+            record.review.hq = Some(HqStatus {
+                status: state,
+                reason: reason.clone(),
+                at,
+            });
+            record.review.history.push(ReviewEvent {
+                at,
+                by: by.to_owned(),
+                device: "HQ".into(),
+                action: ReviewAction::HqStatus,
+                reason: Some(format!(
+                    "{}: {}",
+                    hq_state_str(state),
+                    reason.unwrap_or_default()
+                )),
+                // HQ's own change is signed as a change (see `change_sigs`); kiosk signatures
+                // in review events cover approvals and returns only.
+                signature: None,
+            });
+        })
+    }
+
+    /// Inside the caller's transaction: one HQ change to a record made by `edit`, signed with
+    /// HQ's key, written, queued for the owning kiosk and audited as `action` by `by`.
+    pub(crate) fn hq_change(
+        &self,
+        s: &mut dyn Session,
+        id: &Uuid,
+        by: &str,
+        action: &str,
+        detail: &str,
+        edit: impl FnOnce(&mut Enrollment),
+    ) -> Result<(), HqError> {
         let rec = s
             .records(&[*id])?
             .pop()
@@ -43,25 +83,7 @@ impl Hq {
         let mut doc = RecordDoc::load(&rec.doc, self.actor.clone()).map_err(bad)?;
         let mut record = doc.read().map_err(bad)?;
         let at = self.now();
-        record.review.hq = Some(HqStatus {
-            status: state,
-            reason: reason.clone(),
-            at,
-        });
-        record.review.history.push(ReviewEvent {
-            at,
-            by: by.to_owned(),
-            device: "HQ".into(),
-            action: ReviewAction::HqStatus,
-            reason: Some(format!(
-                "{}: {}",
-                hq_state_str(state),
-                reason.unwrap_or_default()
-            )),
-            // HQ's own change is attributed by its actor and message; kiosk signatures
-            // cover approvals and returns only.
-            signature: None,
-        });
+        edit(&mut record);
         let who = Attribution {
             person: by.to_owned(),
             device: "HQ".into(),
@@ -75,6 +97,7 @@ impl Hq {
             .get_change_by_hash(&hash)
             .map(|c| c.raw_bytes().to_vec())
             .ok_or_else(|| HqError::Internal(format!("record {id}: new change not found")))?;
+        let signed = SignedChange::sign(&self.sign, *id, &hash, Vec::new());
         let mut bytes = rec.doc;
         bytes.extend_from_slice(&change);
         let stored = StoredRecord {
@@ -87,13 +110,14 @@ impl Hq {
             p: project(&record, at),
         };
         s.put_records(&[stored])?;
+        s.put_change_sigs(&[ChangeSig {
+            record: *id,
+            hash: hash.0,
+            signer: HQ_SIGNER.into(),
+            signature: signed.signature.to_vec(),
+        }])?;
         s.add_outbox(&rec.kiosk_id, id, &change)?;
-        s.audit(&[self.audit_entry(
-            by,
-            "record.hq_status",
-            &id.to_string(),
-            &hq_state_str(state),
-        )])?;
+        s.audit(&[self.audit_entry(by, action, &id.to_string(), detail)])?;
         Ok(())
     }
 }

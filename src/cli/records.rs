@@ -350,6 +350,13 @@ fn print_record(r: &Enrollment) {
             hq.reason.as_deref().unwrap_or("")
         );
     }
+    if let Some(d) = &r.review.duplicate {
+        let (vi, en) = d.verdict.label();
+        println!(
+            "{:<28} {vi} / {en}: {} ({})",
+            "Trùng hồ sơ / Duplicate", d.reason, d.by
+        );
+    }
     for e in &r.review.history {
         println!(
             "  {} {:?} {} @ {} {}",

@@ -10,6 +10,7 @@
 //! The storage never reads the clock: every time is passed in.
 
 pub mod postgres;
+pub mod review;
 pub mod sqlite;
 
 use automerge::ChangeHash;
@@ -147,6 +148,40 @@ pub trait Session: Send {
         before: Option<u64>,
         limit: u32,
     ) -> Result<Vec<AuditRow>>;
+    // --- dashB: record timeline, comments, duplicate adjudication, session log, quality ---
+    /// Keeps change signatures (an existing one for the same record and hash stays).
+    fn put_change_sigs(&mut self, sigs: &[review::ChangeSig]) -> Result<()>;
+    /// The signatures held for these changes of one record.
+    fn change_sigs(&mut self, record: &Uuid, hashes: &[[u8; 32]])
+        -> Result<Vec<review::ChangeSig>>;
+    fn add_comment(&mut self, c: &review::CommentRow) -> Result<u64>;
+    /// A record's comments in order, after `after`.
+    fn comments(
+        &mut self,
+        record: &Uuid,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<review::CommentRow>>;
+    /// Inserts or replaces the decision on one pair.
+    fn put_adjudication(&mut self, a: &review::AdjudicationRow) -> Result<()>;
+    /// Decisions on pairs of this ID number (a group has few records, so few pairs).
+    fn adjudications(
+        &mut self,
+        id_number: &str,
+        limit: u32,
+    ) -> Result<Vec<review::AdjudicationRow>>;
+    /// True when the pair was recorded as sharing an ID number.
+    fn is_duplicate_pair(&mut self, a: &Uuid, b: &Uuid) -> Result<bool>;
+    /// Appends a session row with its signed receipt; returns its sequence.
+    fn add_sync_session(&mut self, row: &review::SyncSessionRow, receipt: &[u8]) -> Result<u64>;
+    /// Sessions newest first.
+    fn sync_sessions(&mut self, q: &review::SessionQuery) -> Result<Vec<review::SyncSessionRow>>;
+    /// One session's row and signed receipt bytes.
+    fn sync_session(&mut self, seq: u64) -> Result<Option<(review::SyncSessionRow, Vec<u8>)>>;
+    /// Inserts or replaces each record's quality figures.
+    fn put_quality(&mut self, facts: &[review::QualityFacts]) -> Result<()>;
+    /// Figures per key and week for one page of keys.
+    fn quality(&mut self, q: &review::QualityQuery) -> Result<Vec<review::QualityWeek>>;
 }
 
 // ---- dashA types ----

@@ -24,6 +24,13 @@ use super::{
     Session, StorageError, StoredRecord, TelemetryPoint, WebSession, TELEMETRY_KEEP_DAYS,
 };
 
+mod review;
+
+use super::review::{
+    AdjudicationRow, ChangeSig, CommentRow, QualityFacts, QualityQuery, QualityWeek, SessionQuery,
+    SyncSessionRow,
+};
+
 /// Hash partitions of `records`: enough for 100M rows at a few million per partition.
 pub const RECORD_PARTITIONS: u32 = 16;
 /// Connections at most; sessions beyond wait for one to come back.
@@ -114,7 +121,7 @@ CREATE TABLE kiosk_telemetry (
 CREATE INDEX records_operator ON records (operator_id, id);
 CREATE INDEX audit_actor ON audit (actor, seq);
 "#;
-    vec![first, dash.to_owned()]
+    vec![first, dash.to_owned(), review::MIGRATION.to_owned()]
 }
 
 /// Serialises migrations of concurrent `enroll-hq` processes (an arbitrary fixed key).
@@ -981,6 +988,43 @@ impl Session for PgSession {
         limit: u32,
     ) -> Result<Vec<AuditRow>> {
         self.dash_audit_search(q, before, limit)
+    }
+    // --- dashB ---
+    fn put_change_sigs(&mut self, sigs: &[ChangeSig]) -> Result<()> {
+        review::put_change_sigs(self, sigs)
+    }
+    fn change_sigs(&mut self, record: &Uuid, hashes: &[[u8; 32]]) -> Result<Vec<ChangeSig>> {
+        review::change_sigs(self, record, hashes)
+    }
+    fn add_comment(&mut self, c: &CommentRow) -> Result<u64> {
+        review::add_comment(self, c)
+    }
+    fn comments(&mut self, record: &Uuid, after: u64, limit: u32) -> Result<Vec<CommentRow>> {
+        review::comments(self, record, after, limit)
+    }
+    fn put_adjudication(&mut self, a: &AdjudicationRow) -> Result<()> {
+        review::put_adjudication(self, a)
+    }
+    fn adjudications(&mut self, id_number: &str, limit: u32) -> Result<Vec<AdjudicationRow>> {
+        review::adjudications(self, id_number, limit)
+    }
+    fn is_duplicate_pair(&mut self, a: &Uuid, b: &Uuid) -> Result<bool> {
+        review::is_duplicate_pair(self, a, b)
+    }
+    fn add_sync_session(&mut self, row: &SyncSessionRow, receipt: &[u8]) -> Result<u64> {
+        review::add_sync_session(self, row, receipt)
+    }
+    fn sync_sessions(&mut self, q: &SessionQuery) -> Result<Vec<SyncSessionRow>> {
+        review::sync_sessions(self, q)
+    }
+    fn sync_session(&mut self, seq: u64) -> Result<Option<(SyncSessionRow, Vec<u8>)>> {
+        review::sync_session(self, seq)
+    }
+    fn put_quality(&mut self, facts: &[QualityFacts]) -> Result<()> {
+        review::put_quality(self, facts)
+    }
+    fn quality(&mut self, q: &QualityQuery) -> Result<Vec<QualityWeek>> {
+        review::quality(self, q)
     }
 }
 

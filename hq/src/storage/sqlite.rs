@@ -16,6 +16,13 @@ use super::{
     Session, StorageError, StoredRecord, TelemetryPoint, WebSession, TELEMETRY_KEEP_DAYS,
 };
 
+mod review;
+
+use super::review::{
+    AdjudicationRow, ChangeSig, CommentRow, QualityFacts, QualityQuery, QualityWeek, SessionQuery,
+    SyncSessionRow,
+};
+
 /// Append-only: `PRAGMA user_version` counts the steps applied.
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -77,6 +84,7 @@ CREATE TABLE kiosk_telemetry (
 CREATE INDEX records_operator ON records(operator_id, id);
 CREATE INDEX audit_actor ON audit(actor, seq);
 "#,
+    review::MIGRATION,
 ];
 
 /// Idle connections kept for reuse; more are opened on demand and closed when returned.
@@ -895,6 +903,44 @@ impl Session for SqliteSession {
         limit: u32,
     ) -> Result<Vec<AuditRow>> {
         self.dash_audit_search(q, before, limit)
+    }
+    // --- dashB ---
+    fn put_change_sigs(&mut self, sigs: &[ChangeSig]) -> Result<()> {
+        review::put_change_sigs(self.c(), sigs)
+    }
+    fn change_sigs(&mut self, record: &Uuid, hashes: &[[u8; 32]]) -> Result<Vec<ChangeSig>> {
+        review::change_sigs(self.c(), record, hashes)
+    }
+    fn add_comment(&mut self, c: &CommentRow) -> Result<u64> {
+        review::add_comment(self.c(), c)
+    }
+    fn comments(&mut self, record: &Uuid, after: u64, limit: u32) -> Result<Vec<CommentRow>> {
+        review::comments(self.c(), record, after, limit)
+    }
+    fn put_adjudication(&mut self, a: &AdjudicationRow) -> Result<()> {
+        review::put_adjudication(self.c(), a)
+    }
+    fn adjudications(&mut self, id_number: &str, limit: u32) -> Result<Vec<AdjudicationRow>> {
+        review::adjudications(self.c(), id_number, limit)
+    }
+    fn is_duplicate_pair(&mut self, a: &Uuid, b: &Uuid) -> Result<bool> {
+        review::is_duplicate_pair(self.c(), a, b)
+    }
+    fn add_sync_session(&mut self, row: &SyncSessionRow, receipt: &[u8]) -> Result<u64> {
+        review::add_sync_session(self.c(), row, receipt)
+    }
+    fn sync_sessions(&mut self, q: &SessionQuery) -> Result<Vec<SyncSessionRow>> {
+        review::sync_sessions(self.c(), q)
+    }
+    fn sync_session(&mut self, seq: u64) -> Result<Option<(SyncSessionRow, Vec<u8>)>> {
+        review::sync_session(self.c(), seq)
+    }
+    fn put_quality(&mut self, facts: &[QualityFacts]) -> Result<()> {
+        review::put_quality(self.c(), facts)
+    }
+    fn quality(&mut self, q: &QualityQuery) -> Result<Vec<QualityWeek>> {
+        review::quality(self.c(), q)
+    }
     }
 }
 

@@ -72,6 +72,14 @@ impl RecordDoc {
         to_json(&self.doc.hydrate(ROOT, None)?, &mut String::new())
     }
 
+    /// The document as JSON as it stood at `heads` (an empty slice: before any change).
+    pub fn json_at(&self, heads: &[ChangeHash]) -> Result<J, DocError> {
+        if heads.is_empty() {
+            return Ok(J::Object(serde_json::Map::new()));
+        }
+        to_json(&self.doc.hydrate(ROOT, Some(heads))?, &mut String::new())
+    }
+
     /// Makes the document equal `record`, writing only the fields that differ.
     /// Returns the new change's hash, or `None` when nothing changed.
     pub fn update(

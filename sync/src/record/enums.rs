@@ -282,3 +282,35 @@ impl HqState {
         }
     }
 }
+
+/// HQ's decision on records that share an ID number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DuplicateVerdict {
+    /// The records are one person's: one card at most.
+    SamePerson,
+    /// Different people share the number: the number itself needs correcting.
+    DifferentPeople,
+}
+
+impl DuplicateVerdict {
+    pub const ALL: [DuplicateVerdict; 2] = [Self::SamePerson, Self::DifferentPeople];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SamePerson => "same_person",
+            Self::DifferentPeople => "different_people",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    pub fn label(self) -> (&'static str, &'static str) {
+        match self {
+            Self::SamePerson => ("Cùng một người", "Same person"),
+            Self::DifferentPeople => ("Hai người khác nhau", "Different people"),
+        }
+    }
+}

@@ -356,6 +356,10 @@ pub struct Review {
     /// The latest status HQ sent back.
     #[serde(default)]
     pub hq: Option<HqStatus>,
+    /// HQ's adjudication of the records sharing this record's ID number (absent until made,
+    /// so records without one keep their document shape).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate: Option<DuplicateDecision>,
 }
 
 /// One step in the record's life, attributed to a person and a device.
@@ -389,6 +393,17 @@ pub struct HqStatus {
     pub status: HqState,
     #[serde(default)]
     pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// HQ's decision on a duplicate group. It names no other record: each kiosk sees only its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DuplicateDecision {
+    pub verdict: DuplicateVerdict,
+    pub reason: String,
+    /// The HQ user who decided.
+    pub by: String,
     pub at: DateTime<Utc>,
 }
 
