@@ -249,8 +249,8 @@ fn postgres_migrations_once_partitions_and_newer_schema_refused() {
             .expect("query")
             .get(0)
     };
-    // The first schema and dashA's dashboard tables.
-    assert_eq!(q("SELECT count(*) FROM schema_migrations"), 2);
+    // The first schema, the dashboard's tables and the review tables.
+    assert_eq!(q("SELECT count(*) FROM schema_migrations"), 3);
     assert_eq!(
         q("SELECT count(*) FROM pg_inherits WHERE inhparent = 'records'::regclass"),
         i64::from(enroll_hq::storage::postgres::RECORD_PARTITIONS)
