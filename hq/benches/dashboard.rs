@@ -4,8 +4,8 @@
 //! over loopback HTTP with a signed-in session. Reports p50/p99 of the server's answer time
 //! (target ≤ 200 ms each) and EXPLAINs the records queries when `BENCH_EXPLAIN=1`.
 //!
-//! `cargo bench -p enroll-hq --bench dashboard` (env BENCH_RECORDS, BENCH_KIOSKS,
-//! BENCH_SAMPLES scale it). Starts its own PostgreSQL 15 cluster (the tests' harness).
+//! `cargo run --release -p enroll-hq --features bench-tools --bin dashboard-bench` (env
+//! BENCH_RECORDS, BENCH_KIOSKS, BENCH_SAMPLES scale it). Starts its own PostgreSQL 15 cluster (the tests' harness).
 
 #[path = "../tests/backend/mod.rs"]
 mod backend;

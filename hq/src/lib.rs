@@ -5,8 +5,8 @@
 //! connection. Each sync session or command takes its own `Session` from the pool.
 
 pub mod blobs;
-pub mod dashboard;
 pub mod conn;
+pub mod dashboard;
 pub mod intake;
 pub mod limits;
 pub mod review;

@@ -154,6 +154,99 @@ impl Session for FaultySession {
     fn audit_since(&mut self, after: u64, limit: u32) -> Result<Vec<AuditRow>> {
         self.inner.audit_since(after, limit)
     }
+    fn add_user(&mut self, u: &DashUser) -> Result<bool> {
+        self.inner.add_user(u)
+    }
+    fn user_by_name(&mut self, name: &str) -> Result<Option<DashUser>> {
+        self.inner.user_by_name(name)
+    }
+    fn user(&mut self, id: &str) -> Result<Option<DashUser>> {
+        self.inner.user(id)
+    }
+    fn set_user_login(
+        &mut self,
+        id: &str,
+        failed: u32,
+        locked_until: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<()> {
+        self.inner.set_user_login(id, failed, locked_until)
+    }
+    fn set_user_columns(&mut self, id: &str, columns: &str) -> Result<()> {
+        self.inner.set_user_columns(id, columns)
+    }
+    fn add_web_session(&mut self, s: &WebSession) -> Result<()> {
+        self.inner.add_web_session(s)
+    }
+    fn web_session(&mut self, token_hash: &str) -> Result<Option<WebSession>> {
+        self.inner.web_session(token_hash)
+    }
+    fn end_web_session(&mut self, token_hash: &str) -> Result<()> {
+        self.inner.end_web_session(token_hash)
+    }
+    fn telemetry_history(
+        &mut self,
+        kiosks: &[String],
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<TelemetryPoint>> {
+        self.inner.telemetry_history(kiosks, since)
+    }
+    fn audit_search(
+        &mut self,
+        q: &AuditQuery,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<AuditRow>> {
+        self.inner.audit_search(q, before, limit)
+    }
+    fn put_change_sigs(&mut self, sigs: &[review::ChangeSig]) -> Result<()> {
+        self.inner.put_change_sigs(sigs)
+    }
+    fn change_sigs(
+        &mut self,
+        record: &Uuid,
+        hashes: &[[u8; 32]],
+    ) -> Result<Vec<review::ChangeSig>> {
+        self.inner.change_sigs(record, hashes)
+    }
+    fn add_comment(&mut self, c: &review::CommentRow) -> Result<u64> {
+        self.inner.add_comment(c)
+    }
+    fn comments(
+        &mut self,
+        record: &Uuid,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<review::CommentRow>> {
+        self.inner.comments(record, after, limit)
+    }
+    fn put_adjudication(&mut self, a: &review::AdjudicationRow) -> Result<()> {
+        self.inner.put_adjudication(a)
+    }
+    fn adjudications(
+        &mut self,
+        id_number: &str,
+        limit: u32,
+    ) -> Result<Vec<review::AdjudicationRow>> {
+        self.inner.adjudications(id_number, limit)
+    }
+    fn is_duplicate_pair(&mut self, a: &Uuid, b: &Uuid) -> Result<bool> {
+        self.inner.is_duplicate_pair(a, b)
+    }
+    fn add_sync_session(&mut self, row: &review::SyncSessionRow, receipt: &[u8]) -> Result<u64> {
+        self.inner.add_sync_session(row, receipt)
+    }
+    fn sync_sessions(&mut self, q: &review::SessionQuery) -> Result<Vec<review::SyncSessionRow>> {
+        self.inner.sync_sessions(q)
+    }
+    fn sync_session(&mut self, seq: u64) -> Result<Option<(review::SyncSessionRow, Vec<u8>)>> {
+        self.inner.sync_session(seq)
+    }
+    fn put_quality(&mut self, facts: &[review::QualityFacts]) -> Result<()> {
+        self.inner.put_quality(facts)
+    }
+    fn quality(&mut self, q: &review::QualityQuery) -> Result<Vec<review::QualityWeek>> {
+        self.inner.quality(q)
+    }
 }
 
 fn faulty_hq(b: &Backend, dir: &std::path::Path) -> Arc<Hq> {

@@ -941,7 +941,6 @@ impl Session for SqliteSession {
     fn quality(&mut self, q: &QualityQuery) -> Result<Vec<QualityWeek>> {
         review::quality(self.c(), q)
     }
-    }
 }
 
 type AuditRaw = (
