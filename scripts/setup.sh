@@ -18,13 +18,15 @@ packages=(
   postgresql-contrib # pg_trgm (name search index)
   chromium          # HQ dashboard browser tests (headless)
   chromium-driver   # WebDriver for those tests (fantoccini)
-  npm               # axe-core for the dashboard's accessibility checks
 )
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm installs axe-core for the dashboard's accessibility checks. Machines with NodeSource's
+# nodejs already have npm, and Debian's npm package conflicts with it.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
