@@ -260,7 +260,7 @@ fn postgres_migrations_once_partitions_and_newer_schema_refused() {
     match enroll_hq::storage::postgres::PgStorage::open(&url) {
         Err(StorageError::TooNew {
             found: 99,
-            known: 2,
+            known: 3,
         }) => {}
         Err(e) => panic!("unexpected error: {e}"),
         Ok(_) => panic!("a newer schema was accepted"),
