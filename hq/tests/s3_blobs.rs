@@ -5,7 +5,7 @@ mod common;
 mod s3support;
 
 use chrono::Utc;
-use common::{kiosk, stderr, stdout};
+use common::{kiosk, proxy, stderr, stdout};
 use enroll_hq::Blobs;
 use enroll_sync::client::{self, Traffic};
 use enroll_sync::identity::DeviceKey;
@@ -17,8 +17,8 @@ use kiosk::store::Store;
 use kiosk::sync::{self as ksync, Provisioned};
 use s3support::{free_port, Moto, BUCKET};
 use sha2::{Digest, Sha256};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -292,45 +292,6 @@ fn a_kiosk_syncs_photos_and_fingers_into_s3_through_the_real_binary() {
     let again = sync(&k, &serve.url).expect("idle sync");
     assert_eq!(again.round_trips, 1, "{again:?}");
     assert!(again.traffic.sent < 4_000, "{again:?}");
-}
-
-/// Forwards connections to `to`, cutting each once `budget` bytes have gone either way.
-fn proxy(listener: TcpListener, to: String, budget: Arc<AtomicI64>) {
-    for client in listener.incoming() {
-        let Ok(client) = client else { continue };
-        let Ok(server) = TcpStream::connect(&to) else {
-            continue;
-        };
-        let left = Arc::new(AtomicI64::new(budget.load(Ordering::SeqCst)));
-        for (mut from, mut into) in [
-            (
-                client.try_clone().expect("clone"),
-                server.try_clone().expect("clone"),
-            ),
-            (server, client),
-        ] {
-            let left = left.clone();
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                loop {
-                    let n = match from.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => n,
-                    };
-                    let before = left.fetch_sub(n as i64, Ordering::SeqCst);
-                    if before < n as i64 {
-                        let _ = into.write_all(&buf[..before.max(0) as usize]);
-                        break;
-                    }
-                    if into.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-                let _ = from.shutdown(std::net::Shutdown::Both);
-                let _ = into.shutdown(std::net::Shutdown::Both);
-            });
-        }
-    }
 }
 
 #[test]

@@ -8,7 +8,7 @@ mod common;
 use backend::Backend;
 
 use chrono::Utc;
-use common::{kiosk, stderr, stdout};
+use common::{kiosk, proxy, replace_hashes, stderr, stdout};
 use enroll_hq::{server, Page, RecordQuery};
 use enroll_sync::identity::DeviceKey;
 use enroll_sync::protocol::{Frame, Header, RecordChanges, SignedChange, StreamKind};
@@ -16,8 +16,7 @@ use enroll_sync::record::{Attribution, Enrollment, HqState};
 use enroll_sync::seal::Sealer;
 use kiosk::store::Store;
 use kiosk::sync::{self as ksync, Provisioned};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -276,45 +275,6 @@ fn concurrent_edits_at_kiosk_and_hq_converge(db: &Backend) {
     );
 }
 
-/// Forwards one connection to `to`, cutting both directions once `budget` bytes have passed.
-fn proxy(listener: TcpListener, to: String, cuts: Arc<AtomicI64>) {
-    for client in listener.incoming() {
-        let Ok(client) = client else { continue };
-        let Ok(server) = TcpStream::connect(&to) else {
-            continue;
-        };
-        let budget = Arc::new(AtomicI64::new(cuts.load(Ordering::SeqCst)));
-        for (mut from, mut into) in [
-            (
-                client.try_clone().expect("clone"),
-                server.try_clone().expect("clone"),
-            ),
-            (server, client),
-        ] {
-            let budget = budget.clone();
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                loop {
-                    let n = match from.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => n,
-                    };
-                    let left = budget.fetch_sub(n as i64, Ordering::SeqCst);
-                    if left < n as i64 {
-                        let _ = into.write_all(&buf[..left.max(0) as usize]);
-                        break;
-                    }
-                    if into.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-                let _ = from.shutdown(std::net::Shutdown::Both);
-                let _ = into.shutdown(std::net::Shutdown::Both);
-            });
-        }
-    }
-}
-
 /// A record with a photo bigger than one blob chunk, so blobs resume across cuts.
 fn add_photo_record(data: &Path) -> Uuid {
     let store = with_supervisor(data);
@@ -332,31 +292,6 @@ fn add_photo_record(data: &Path) -> Uuid {
     let mut store = store;
     store.save(&r, &by("op")).expect("save");
     r.id
-}
-
-/// Points the photo at `photo` and every other blob reference at a small real blob.
-fn replace_hashes(v: &mut serde_json::Value, store: &Store, photo: &str) {
-    match v {
-        serde_json::Value::Object(m) => {
-            for (k, x) in m.iter_mut() {
-                if k == "sha256" {
-                    *x = photo.into();
-                } else if k.ends_with("_sha256") && x.is_string() {
-                    let bytes = format!("{k}-{x}").into_bytes();
-                    *x = store
-                        .put_blob(&bytes, "application/octet-stream")
-                        .expect("blob")
-                        .into();
-                } else {
-                    replace_hashes(x, store, photo);
-                }
-            }
-        }
-        serde_json::Value::Array(items) => items
-            .iter_mut()
-            .for_each(|x| replace_hashes(x, store, photo)),
-        _ => {}
-    }
 }
 
 fn sessions_cut_at_random_points_leave_hq_exact(db: &Backend) {

@@ -84,7 +84,7 @@ impl DuplicateView {
             .map(|(_, e)| {
                 let mut out = BTreeMap::new();
                 let v = serde_json::to_value(e).unwrap_or_default();
-                flatten_fields(&v, &mut String::new(), &mut out);
+                super::timeline::flatten(&v, &mut String::new(), &mut out);
                 out
             })
             .collect();
@@ -103,33 +103,6 @@ impl DuplicateView {
                 Some((p.clone(), vi, en, values))
             })
             .collect()
-    }
-}
-
-fn flatten_fields(v: &serde_json::Value, path: &mut String, out: &mut BTreeMap<String, String>) {
-    use serde_json::Value as J;
-    let mut walk = |key: &str, child: &J, path: &mut String| {
-        let len = path.len();
-        if !path.is_empty() {
-            path.push('.');
-        }
-        path.push_str(key);
-        flatten_fields(child, path, out);
-        path.truncate(len);
-    };
-    match v {
-        J::Object(m) => m.iter().for_each(|(k, c)| walk(k, c, path)),
-        J::Array(a) => a
-            .iter()
-            .enumerate()
-            .for_each(|(i, c)| walk(&i.to_string(), c, path)),
-        J::Null => {}
-        J::String(s) => {
-            out.insert(path.clone(), s.clone());
-        }
-        other => {
-            out.insert(path.clone(), other.to_string());
-        }
     }
 }
 

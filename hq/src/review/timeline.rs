@@ -86,7 +86,7 @@ pub struct Timeline {
 }
 
 /// Scalars by field path (`a.b.0.c`), so two versions compare field by field.
-fn flatten(v: &J, path: &mut String, out: &mut BTreeMap<String, String>) {
+pub(crate) fn flatten(v: &J, path: &mut String, out: &mut BTreeMap<String, String>) {
     let mut walk = |key: &str, child: &J, path: &mut String| {
         let len = path.len();
         if !path.is_empty() {

@@ -856,22 +856,7 @@ impl Session for PgSession {
              WHERE seq > $1 ORDER BY seq LIMIT $2",
             &[&(after as i64), &i64::from(limit)],
         )?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditRow {
-                    seq: r.try_get::<_, i64>(0)? as u64,
-                    entry: AuditEntry {
-                        at: r.try_get(1)?,
-                        actor: r.try_get(2)?,
-                        action: r.try_get(3)?,
-                        subject: r.try_get(4)?,
-                        detail: r.try_get(5)?,
-                    },
-                    prev_hash: hash32(r.try_get(6)?)?,
-                    hash: hash32(r.try_get(7)?)?,
-                })
-            })
-            .collect()
+        rows.iter().map(audit_of).collect()
     }
 
     // ---- dashA ----

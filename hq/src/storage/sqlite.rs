@@ -754,39 +754,9 @@ impl Session for SqliteSession {
              WHERE seq > ?1 ORDER BY seq LIMIT ?2",
         )?;
         let rows = s
-            .query_map(params![after as i64, limit], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, Vec<u8>>(6)?,
-                    r.get::<_, Vec<u8>>(7)?,
-                ))
-            })?
+            .query_map(params![after as i64, limit], audit_raw)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        rows.into_iter()
-            .map(|(seq, at, actor, action, subject, detail, prev, hash)| {
-                let fixed = |b: Vec<u8>| {
-                    <[u8; 32]>::try_from(b.as_slice())
-                        .map_err(|_| StorageError::Corrupt("audit hash length".into()))
-                };
-                Ok(AuditRow {
-                    seq: seq as u64,
-                    entry: AuditEntry {
-                        at: time1(at)?,
-                        actor,
-                        action,
-                        subject,
-                        detail,
-                    },
-                    prev_hash: fixed(prev)?,
-                    hash: fixed(hash)?,
-                })
-            })
-            .collect()
+        rows.into_iter().map(audit_of).collect()
     }
 
     // ---- dashA ----

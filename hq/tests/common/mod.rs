@@ -2,9 +2,13 @@
 //! the workspace, built on first use) and HQ's library on real SQLite and loopback TCP.
 #![allow(dead_code)]
 
+use kiosk::store::Store;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// Another package's binary of this workspace, built in this test's target and profile
 /// (Cargo builds only the tested package's binaries for its tests; a no-op when fresh).
@@ -54,4 +58,69 @@ pub fn stdout(o: &Output) -> String {
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Forwards connections to `to`, cutting each once `cuts` bytes (read at its start) have gone
+/// either way.
+pub fn proxy(listener: TcpListener, to: String, cuts: Arc<AtomicI64>) {
+    for client in listener.incoming() {
+        let Ok(client) = client else { continue };
+        let Ok(server) = TcpStream::connect(&to) else {
+            continue;
+        };
+        let budget = Arc::new(AtomicI64::new(cuts.load(Ordering::SeqCst)));
+        for (mut from, mut into) in [
+            (
+                client.try_clone().expect("clone"),
+                server.try_clone().expect("clone"),
+            ),
+            (server, client),
+        ] {
+            let budget = budget.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = match from.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    let left = budget.fetch_sub(n as i64, Ordering::SeqCst);
+                    if left < n as i64 {
+                        let _ = into.write_all(&buf[..left.max(0) as usize]);
+                        break;
+                    }
+                    if into.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = from.shutdown(std::net::Shutdown::Both);
+                let _ = into.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    }
+}
+
+/// Points the photo at `photo` and every other blob reference at a small real blob.
+pub fn replace_hashes(v: &mut serde_json::Value, store: &Store, photo: &str) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if k == "sha256" {
+                    *x = photo.into();
+                } else if k.ends_with("_sha256") && x.is_string() {
+                    let bytes = format!("{k}-{x}").into_bytes();
+                    *x = store
+                        .put_blob(&bytes, "application/octet-stream")
+                        .expect("blob")
+                        .into();
+                } else {
+                    replace_hashes(x, store, photo);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items
+            .iter_mut()
+            .for_each(|x| replace_hashes(x, store, photo)),
+        _ => {}
+    }
 }
