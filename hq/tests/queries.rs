@@ -159,6 +159,31 @@ fn listing_search_lookup_duplicates_counts_and_fleet() {
         "5 hours of each kiosk and the one enrolled again"
     );
     assert_eq!(window.len(), expected);
+    // A date range pages by capture time, newest first, in pages of 3 (the kiosks' records
+    // interleave in time, so id order would differ).
+    let mut paged: Vec<enroll_hq::storage::RecordRow> = Vec::new();
+    loop {
+        let q = RecordQuery {
+            captured_from: Some(from),
+            captured_to: Some(fixed_now()),
+            ..RecordQuery::default()
+        };
+        let p = Page {
+            after: paged.last().map(|r| r.id),
+            limit: 3,
+            newest_first: true,
+        };
+        let got = hq.list_records(&q, &p).expect("page");
+        if got.is_empty() {
+            break;
+        }
+        paged.extend(got);
+    }
+    assert_eq!(paged.len(), expected);
+    let keys: Vec<_> = paged.iter().map(|r| (r.p.captured_at, r.id)).collect();
+    let mut sorted = keys.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(keys, sorted);
 
     // HQ status: the duplicate pair, and records without an HQ status.
     let dups = of_b(RecordQuery {

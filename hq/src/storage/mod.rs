@@ -345,7 +345,16 @@ pub struct RecordQuery {
     pub provinces_in: Option<Vec<String>>,
 }
 
-/// Keyset page: records ordered by id (UUIDv7: creation order), newest first when asked.
+impl RecordQuery {
+    /// A capture-date range pages by capture time, then id: the `(captured_at, id)` index then
+    /// serves the page instead of a walk through every record created after the range.
+    pub fn by_capture_time(&self) -> bool {
+        self.captured_from.is_some() || self.captured_to.is_some()
+    }
+}
+
+/// Keyset page: records ordered by id (UUIDv7: creation order), or by capture time when the
+/// query has a capture-date range; newest first when asked.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Page {
     /// The last id of the previous page.

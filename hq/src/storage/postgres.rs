@@ -693,18 +693,27 @@ impl Session for PgSession {
             args.push(list);
             sql.push_str(&format!(" AND province_code = ANY(${})", args.len()));
         }
+        let by_capture = q.by_capture_time();
+        let op = if page.newest_first { "<" } else { ">" };
         if let Some(a) = &after {
-            cond(
-                &mut sql,
-                &mut args,
-                "id",
-                if page.newest_first { "<" } else { ">" },
-                a,
-            );
+            if by_capture {
+                args.push(a);
+                sql.push_str(&format!(
+                    " AND (captured_at, id) {op} (SELECT captured_at, id FROM records WHERE id = ${})",
+                    args.len()
+                ));
+            } else {
+                cond(&mut sql, &mut args, "id", op, a);
+            }
         }
         let dir = if page.newest_first { "DESC" } else { "ASC" };
         args.push(&limit);
-        sql.push_str(&format!(" ORDER BY id {dir} LIMIT ${}", args.len()));
+        let order = if by_capture {
+            format!("captured_at {dir}, id {dir}")
+        } else {
+            format!("id {dir}")
+        };
+        sql.push_str(&format!(" ORDER BY {order} LIMIT ${}", args.len()));
         let rows = self.query(&sql, &args)?;
         rows.iter().map(row_of).collect()
     }

@@ -602,14 +602,27 @@ impl Session for SqliteSession {
                 args.len()
             ));
         }
+        let by_capture = q.by_capture_time();
         if let Some(after) = page.after {
             args.push(after.as_bytes().to_vec().into());
             let op = if page.newest_first { "<" } else { ">" };
-            sql.push_str(&format!(" AND id {op} ?{}", args.len()));
+            let n = args.len();
+            if by_capture {
+                sql.push_str(&format!(
+                    " AND (captured_at, id) {op} (SELECT captured_at, id FROM records WHERE id = ?{n})"
+                ));
+            } else {
+                sql.push_str(&format!(" AND id {op} ?{n}"));
+            }
         }
         let dir = if page.newest_first { "DESC" } else { "ASC" };
         args.push(i64::from(page.limit).into());
-        sql.push_str(&format!(" ORDER BY id {dir} LIMIT ?{}", args.len()));
+        let order = if by_capture {
+            format!("captured_at {dir}, id {dir}")
+        } else {
+            format!("id {dir}")
+        };
+        sql.push_str(&format!(" ORDER BY {order} LIMIT ?{}", args.len()));
         let mut s = self.c().prepare_cached(&sql)?;
         let raws = s
             .query_map(params_from_iter(args.iter()), row_raw)?
