@@ -1,16 +1,20 @@
 //! The HQ dashboard in a real browser (Chromium headless) against the real `enroll-hq serve`:
 //! sign-in and lockout, CSRF refusal, fleet colours and forecast, filters and accent-free
 //! search, bulk approval with a refused record reported and the change reaching the kiosk,
-//! the viewer role, province scope, CSV export, and axe-core on every page.
+//! the viewer role, province scope, CSV export, a record's page (timeline, HQ status, comments)
+//! with its change reaching the kiosk, duplicate adjudication reaching both kiosks, quality and
+//! sessions, and axe-core on every page.
 
 mod backend;
 mod browser;
+mod common;
 mod fixture;
 
 use browser::{Browser, HqServer};
 use chrono::{Duration, Utc};
+use common::replace_hashes;
 use enroll_hq::{Hq, KioskTelemetry, Options};
-use enroll_sync::record::{HqState, PersonName, RecordStatus};
+use enroll_sync::record::{DuplicateVerdict, FingerOutcome, HqState, PersonName, RecordStatus};
 use enroll_sync::refdata::refdata;
 use fixture::*;
 use kiosk::store::Store;
@@ -26,6 +30,7 @@ struct Seeded {
     now: chrono::DateTime<Utc>,
     hq: Arc<Hq>,
     k1: Kiosk,
+    k2: Kiosk,
     /// Province 1 (kiosk K00001): Nguyễn Văn An and Nguyễn Thị Bình (approved at the kiosk),
     /// Trần Văn Cường (captured, not yet approved by a supervisor).
     an: Uuid,
@@ -54,31 +59,6 @@ fn sync(k: &Kiosk) -> kiosk::sync::SyncReport {
     let mut store = Store::open(&k.data).expect("store");
     let _ = store.unlock("sup", PIN, Utc::now());
     kiosk::sync::sync(&mut store, &k.key, &k.prov, &k.url, &mut |_| {}).expect("sync")
-}
-
-/// Points every blob reference at a small real blob (the photo a JPEG-looking one).
-fn replace_hashes(v: &mut serde_json::Value, store: &Store, photo: &str) {
-    match v {
-        serde_json::Value::Object(m) => {
-            for (k, x) in m.iter_mut() {
-                if k == "sha256" {
-                    *x = photo.into();
-                } else if k.ends_with("_sha256") && x.is_string() {
-                    let bytes = format!("{k}-{x}").into_bytes();
-                    *x = store
-                        .put_blob(&bytes, "application/octet-stream")
-                        .expect("blob")
-                        .into();
-                } else {
-                    replace_hashes(x, store, photo);
-                }
-            }
-        }
-        serde_json::Value::Array(items) => items
-            .iter_mut()
-            .for_each(|x| replace_hashes(x, store, photo)),
-        _ => {}
-    }
 }
 
 /// A complete record (photo, fingers, consent) of this person, saved at the kiosk.
@@ -116,14 +96,58 @@ fn person(
     }
     r.review.status = status;
     r.capture.captured_at = Some(fixed_now() - Duration::hours(seed as i64));
-    let mut photo = vec![0xFF, 0xD8, 0xFF, 0xE0];
-    photo.extend(format!("photo of {seed}").bytes());
-    let sha = store.put_blob(&photo, "image/jpeg").expect("blob");
+    let sha = store
+        .put_blob(&photo_jpeg(seed), "image/jpeg")
+        .expect("blob");
     let mut v = serde_json::to_value(&r).expect("json");
     replace_hashes(&mut v, store, &sha);
-    let r: enroll_sync::record::Enrollment = serde_json::from_value(v).expect("record");
+    let mut r: enroll_sync::record::Enrollment = serde_json::from_value(v).expect("record");
+    for (i, f) in r.biometrics.fingers.iter_mut().enumerate() {
+        if let FingerOutcome::Captured { image_sha256, .. } = &mut f.outcome {
+            *image_sha256 = store
+                .put_blob(&ridges_png(seed, i), "image/png")
+                .expect("blob");
+        }
+    }
     store.save(&r, &by("op")).expect("save");
     r.id
+}
+
+/// Real images, so the pages and their screenshots show what HQ staff see: an oval on a plain
+/// background (the photo, JPEG) and a ridge pattern per finger (PNG).
+fn photo_jpeg(seed: u64) -> Vec<u8> {
+    let skin = image::Rgb([224, 180u8.wrapping_sub(seed as u8 * 9), 150]);
+    let img = image::RgbImage::from_fn(120, 160, |x, y| {
+        let (dx, dy) = (x as f32 - 60.0, y as f32 - 70.0);
+        if (dx / 38.0).powi(2) + (dy / 50.0).powi(2) < 1.0 {
+            skin
+        } else {
+            image::Rgb([200, 210, 225])
+        }
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut out, image::ImageFormat::Jpeg)
+        .expect("jpeg");
+    out.into_inner()
+}
+
+fn ridges_png(seed: u64, finger: usize) -> Vec<u8> {
+    let shift = (seed + finger as u64) as f32;
+    let img = image::GrayImage::from_fn(96, 96, |x, y| {
+        let (dx, dy) = (x as f32 - 48.0 + shift, (y as f32 - 52.0) * 0.8);
+        let r = (dx * dx + dy * dy).sqrt();
+        image::Luma([if ((r / 3.0) as u32).is_multiple_of(2) {
+            40
+        } else {
+            235
+        }])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageLuma8(img)
+        .write_to(&mut out, image::ImageFormat::Png)
+        .expect("png");
+    out.into_inner()
 }
 
 /// An HQ data directory (SQLite, or `database`) with two kiosks' records synced in, a third
@@ -210,6 +234,7 @@ fn seed(dir: &Path, database: Option<String>) -> Seeded {
         now,
         hq,
         k1,
+        k2,
         an,
         binh,
         cuong,
@@ -537,6 +562,230 @@ fn postgres_sign_in_search_and_fleet() {
         assert_eq!(b.count("#fleet tbody tr").await, 3);
         b.goto("/audit?actor=admin").await;
         assert!(b.text("#audit").await.contains("user.sign_in"));
+        b.close().await;
+    });
+}
+
+/// `kiosk sync` with the real binary, signed in as the kiosk's supervisor.
+fn kiosk_sync(k: &Kiosk) {
+    let out = std::process::Command::new(common::kiosk_bin())
+        .args(["sync", "--supervisor", "sup"])
+        .env("KIOSK_DATA_DIR", &k.data)
+        .env("KIOSK_PIN", PIN)
+        .env_remove("KIOSK_OPERATOR")
+        .output()
+        .expect("run kiosk sync");
+    assert!(
+        out.status.success(),
+        "kiosk sync: {}{}",
+        common::stdout(&out),
+        common::stderr(&out)
+    );
+}
+
+/// A GET from inside the page: (status, content type, body length).
+async fn fetch(b: &Browser, path: &str) -> (u64, String, u64) {
+    let v = b
+        .js_async(&format!(
+            "fetch({path:?}).then(r => r.arrayBuffer().then(a => done([r.status, r.headers.get('content-type') || '', a.byteLength])));"
+        ))
+        .await;
+    (
+        v[0].as_u64().expect("status"),
+        v[1].as_str().unwrap_or_default().to_owned(),
+        v[2].as_u64().expect("length"),
+    )
+}
+
+#[test]
+fn record_timeline_status_comments_duplicates_quality_and_sessions() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("hq");
+    let s = seed(&dir, None);
+    // A second record with An's ID number, enrolled at the other kiosk in the other province.
+    let an2 = {
+        let mut store = s.k2.store();
+        store.unlock("sup", PIN, Utc::now()).expect("unlock");
+        person(
+            &mut store,
+            1,
+            ("Nguyễn", "Văn", "Ân"),
+            &s.p2,
+            RecordStatus::Approved,
+        )
+    };
+    assert!(sync(&s.k2).rejected.is_empty());
+    let idno = s.hq.session().expect("s").records(&[s.an]).expect("r")[0]
+        .p
+        .id_number
+        .clone()
+        .expect("id number");
+    let server = HqServer::start(&dir, None);
+    server.add_user("rev", "reviewer", &[], PASSWORD);
+    server.add_user("view", "viewer", &[], PASSWORD);
+    server.add_user("rev1", "reviewer", &[s.p1.as_str()], PASSWORD);
+    runtime().block_on(async {
+        let b = Browser::start(&server.url).await;
+        b.sign_in("rev", PASSWORD).await;
+
+        // The record from the table: fields, photo, fingers, and a timeline from its history.
+        b.goto("/records?q=binh").await;
+        b.click(&format!("tr[data-id='{}'] a", s.binh)).await;
+        b.wait_for("#timeline").await;
+        assert!(b.text("#record-heading").await.contains("NGUYỄN THỊ BÌNH"));
+        assert!(b.text("#fields").await.contains("Họ"));
+        assert_eq!(b.count("#fingers li img").await, 10);
+        let first = b.text("#timeline li:last-child").await;
+        assert!(
+            first.contains("Cán bộ thu nhận") && first.contains("op"),
+            "{first}"
+        );
+        assert!(first.contains("Chữ ký hợp lệ (K00001)"), "{first}");
+        let photo = b
+            .js("return document.querySelector('.photo img').getAttribute('src')")
+            .await;
+        let photo = photo.as_str().expect("photo src").to_owned();
+        let (status, kind, len) = fetch(&b, &photo).await;
+        assert_eq!((status, kind.as_str()), (200, "image/jpeg"));
+        assert!(len > 4);
+        // Only blobs the record refers to are served.
+        let other = format!("/records/{}/image/{}", s.binh, "ab".repeat(32));
+        assert_eq!(fetch(&b, &other).await.0, 404);
+        b.axe_check().await;
+        b.screenshot("record").await;
+
+        // A return for recapture needs a reason; with one it is saved, shown and signed by HQ.
+        b.js("document.querySelector('#state').value = 'recapture_needed'; return 1")
+            .await;
+        b.click("#status-submit").await;
+        b.wait_for("#record-error").await;
+        assert!(b.text("#record-error").await.contains("lý do"));
+        b.js("document.querySelector('#state').value = 'recapture_needed'; return 1")
+            .await;
+        b.fill("#reason", "Ảnh mờ, chụp lại").await;
+        b.click("#status-submit").await;
+        b.wait_until("status saved", |t| {
+            t.contains("Ảnh mờ, chụp lại") && !t.contains("cần nhập")
+        })
+        .await;
+        assert!(b.text("#record-hq").await.contains("Ảnh mờ, chụp lại"));
+        let newest = b.text("#timeline li:first-child").await;
+        assert!(
+            newest.contains("Người dùng HQ") && newest.contains("rev"),
+            "{newest}"
+        );
+        assert!(
+            newest.contains("Chữ ký hợp lệ (HQ)") && newest.contains("Ảnh mờ"),
+            "{newest}"
+        );
+        b.js("document.querySelector('#timeline-h').scrollIntoView(); return 1")
+            .await;
+        b.screenshot("record-timeline").await;
+        // A comment thread.
+        b.fill(
+            "#comment-body",
+            "Đã gọi điện cho người dân, hẹn chụp lại thứ Hai",
+        )
+        .await;
+        b.click("#comment-submit").await;
+        b.wait_until("comment", |t| t.contains("hẹn chụp lại thứ Hai"))
+            .await;
+        assert!(b.text("#comment-list").await.contains("rev"));
+        // The change reaches the owning kiosk on its next `kiosk sync`.
+        kiosk_sync(&s.k1);
+        let at_kiosk = s.k1.store().load(&s.binh).expect("load").expect("present");
+        let hq = at_kiosk.review.hq.expect("HQ status at the kiosk");
+        assert_eq!(hq.status, HqState::RecaptureNeeded);
+        assert_eq!(hq.reason.as_deref(), Some("Ảnh mờ, chụp lại"));
+
+        // Duplicates: the group, side by side, decided with a reason.
+        b.goto("/duplicates").await;
+        assert_eq!(b.count("#duplicates tbody tr").await, 1);
+        b.axe_check().await;
+        b.click(&format!("tr[data-idno='{idno}'] a")).await;
+        b.wait_for("#sides").await;
+        assert_eq!(b.count("#sides article").await, 2);
+        let diff = b.text("#dup-diff").await;
+        assert!(diff.contains("Ân") && diff.contains("An"), "{diff}");
+        assert!(b.exists("#no-decision").await);
+        b.axe_check().await;
+        b.screenshot("duplicate").await;
+        b.click("#verdict-different_people").await;
+        b.click("#decide-submit").await;
+        b.wait_for("#dup-error").await;
+        b.click("#verdict-different_people").await;
+        b.fill("#dup-reason", "Hai người khác nhau: năm sinh và ảnh khác")
+            .await;
+        b.click("#decide-submit").await;
+        b.wait_for("#decision-list").await;
+        assert!(b
+            .text("#decision-list")
+            .await
+            .contains("năm sinh và ảnh khác"));
+        // The decision arrives at both kiosks; neither learns the other's record id.
+        kiosk_sync(&s.k1);
+        kiosk_sync(&s.k2);
+        for (k, id, other) in [(&s.k1, s.an, an2), (&s.k2, an2, s.an)] {
+            let r = k.store().load(&id).expect("load").expect("present");
+            let d = r.review.duplicate.clone().expect("decision at the kiosk");
+            assert_eq!(d.verdict, DuplicateVerdict::DifferentPeople);
+            assert_eq!(d.reason, "Hai người khác nhau: năm sinh và ảnh khác");
+            let json = serde_json::to_string(&r).expect("json");
+            assert!(!json.contains(&other.to_string()), "{} names {other}", k.id);
+        }
+
+        // Quality per kiosk and per operator, for the weeks up to the capture day.
+        b.goto("/quality?to=2026-06-01").await;
+        assert!(b.exists("tr[data-key=K00001]").await && b.exists("tr[data-key=K00002]").await);
+        assert_eq!(b.text("tr[data-key=K00001] td").await, "3");
+        assert_eq!(b.text("tr[data-key=K00002] td").await, "2");
+        assert!(b.exists("#quality-chart svg polyline").await);
+        b.axe_check().await;
+        b.screenshot("quality").await;
+        b.goto("/quality?by=operator&to=2026-06-01").await;
+        // The operator the records name (the example record's), across both kiosks.
+        assert_eq!(b.text("tr[data-key=op-1] td").await, "5");
+        b.goto("/quality?to=2025-01-06").await;
+        assert!(b.exists("#no-quality").await);
+
+        // Sessions: every sync above, with its signed receipt.
+        b.goto("/sessions?kiosk=K00002").await;
+        assert!(b.count("#sessions tbody tr").await >= 3);
+        let link = b
+            .js("return document.querySelector('#sessions a[download]').getAttribute('href')")
+            .await;
+        let link = link.as_str().expect("receipt link").to_owned();
+        let (status, kind, len) = fetch(&b, &link).await;
+        assert_eq!((status, kind.as_str()), (200, "application/octet-stream"));
+        assert!(len > 64, "{len}");
+        b.axe_check().await;
+        b.screenshot("sessions").await;
+        b.sign_out().await;
+
+        // A viewer reads the record but cannot act on it.
+        b.sign_in("view", PASSWORD).await;
+        b.goto(&format!("/records/{}", s.binh)).await;
+        assert!(b.exists("#timeline").await);
+        assert!(!b.exists("#status-form").await && !b.exists("#comment-form").await);
+        let csrf = b.csrf().await;
+        let path = format!("/records/{}/status", s.binh);
+        let refused = b
+            .post_form(
+                &path,
+                &[("csrf", &csrf), ("state", "rejected"), ("reason", "x")],
+            )
+            .await;
+        assert_eq!(refused, 403);
+        b.sign_out().await;
+
+        // A reviewer of province 1 sees half the group and nothing of the other record.
+        b.sign_in("rev1", PASSWORD).await;
+        b.goto(&format!("/duplicates/{idno}")).await;
+        assert_eq!(b.count("#sides article").await, 1);
+        assert!(!b.text("main").await.contains("ÂN"));
+        b.goto(&format!("/records/{an2}")).await;
+        assert!(b.text("main").await.contains("Không tìm thấy"));
+        assert_eq!(fetch(&b, &format!("/records/{an2}")).await.0, 404);
         b.close().await;
     });
 }

@@ -157,7 +157,15 @@ impl DashError {
 
 impl From<HqError> for DashError {
     fn from(e: HqError) -> Self {
-        DashError::Internal(e.to_string())
+        match e {
+            // Out of the user's provinces reads the same as missing.
+            HqError::NoSuchRecord(_) => DashError::NotFound,
+            HqError::Refused(r) => DashError::BadRequest {
+                vi: r.message_vi,
+                en: r.message_en,
+            },
+            e => DashError::Internal(e.to_string()),
+        }
     }
 }
 
@@ -202,6 +210,18 @@ impl IntoResponse for DashError {
         };
         (status, super::html(&page)).into_response()
     }
+}
+
+/// A blocking action whose refusal (HQ's own words) the page shows instead of failing.
+pub async fn attempt(
+    f: impl FnOnce() -> Result<(), HqError> + Send + 'static,
+) -> Result<Option<crate::Refusal>, DashError> {
+    blocking(move || match f() {
+        Ok(()) => Ok(None),
+        Err(HqError::Refused(r)) => Ok(Some(r)),
+        Err(e) => Err(e.into()),
+    })
+    .await
 }
 
 /// A blocking storage job off the async threads.

@@ -80,6 +80,7 @@ pub const COMMON: Messages = &[
     ("nav.records", "Hồ sơ", "Records"),
     ("nav.duplicates", "Trùng lặp", "Duplicates"),
     ("nav.quality", "Chất lượng", "Quality"),
+    ("nav.sessions", "Phiên đồng bộ", "Sessions"),
     ("nav.audit", "Nhật ký", "Audit"),
     ("nav.signout", "Đăng xuất", "Sign out"),
     ("lang.switch", "English", "Tiếng Việt"),

@@ -59,7 +59,7 @@ pub fn routes_with(hq: Arc<Hq>, cfg: DashConfig) -> Router {
 const HTMX_JS: &[u8] = include_bytes!("../../static/htmx.min.js");
 const APP_CSS: &[u8] = include_bytes!("../../static/app.css");
 /// Static URLs carry a version so they can be cached for a year.
-pub const STATIC_VERSION: &str = "1";
+pub const STATIC_VERSION: &str = "2";
 
 fn static_file(content_type: &'static str, body: &'static [u8]) -> Response {
     (
@@ -121,6 +121,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("nav.records", "/records"),
     ("nav.duplicates", "/duplicates"),
     ("nav.quality", "/quality"),
+    ("nav.sessions", "/sessions"),
     ("nav.audit", "/audit"),
 ];
 

@@ -24,6 +24,16 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// An axis value as a percentage: whole when it is, else one decimal (2.5 %, not 2 %).
+fn percent(v: f64) -> String {
+    let p = (v * 1000.0).round() / 10.0;
+    if p.fract() == 0.0 {
+        format!("{p:.0}")
+    } else {
+        format!("{p:.1}")
+    }
+}
+
 /// The chart as an `<svg>` element; `title` is its accessible name. Values are shares (0..=1)
 /// drawn as percentages on a 0–100 % axis.
 pub fn rates_chart(title: &str, series: &[Series]) -> String {
@@ -59,11 +69,11 @@ pub fn rates_chart(title: &str, series: &[Series]) -> String {
         let v = top_value * f64::from(i) / 4.0;
         let _ = write!(
             out,
-            r##"<line x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#c8c8c8"/><text x="{}" y="{:.1}" font-size="11" text-anchor="end" fill="#333">{:.0} %</text>"##,
+            r##"<line x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#c8c8c8"/><text x="{}" y="{:.1}" font-size="11" text-anchor="end" fill="#333">{} %</text>"##,
             w - right,
             left - 4.0,
             y(v) + 4.0,
-            v * 100.0,
+            percent(v),
             y = y(v)
         );
     }
@@ -76,6 +86,7 @@ pub fn rates_chart(title: &str, series: &[Series]) -> String {
             d.format("%d/%m")
         );
     }
+    let mut legend_x = left;
     for (i, s) in series.iter().enumerate() {
         let (colour, dash) = STYLES[i % STYLES.len()];
         let pts: Vec<String> = s
@@ -99,7 +110,9 @@ pub fn rates_chart(title: &str, series: &[Series]) -> String {
                 v * 100.0
             );
         }
-        let lx = left + 150.0 * i as f64;
+        let lx = legend_x;
+        // Each legend entry after the previous one's text (about 7 px per character at 12 px).
+        legend_x += 40.0 + 7.0 * s.name.chars().count() as f64;
         let _ = write!(
             out,
             r##"<line x1="{lx}" x2="{}" y1="{}" y2="{}" stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}"/><text x="{}" y="{}" font-size="12" fill="#222">{}</text>"##,
@@ -134,5 +147,7 @@ mod tests {
         assert!(svg.contains("Ảnh &amp; vân tay"));
         assert_eq!(svg.matches("<circle").count(), 2);
         assert!(svg.contains("16/11") && svg.contains("23/11"));
+        // The axis tops at 30 % in quarters: 7.5 % is not rounded to 8 %.
+        assert!(svg.contains(">7.5 %<") && svg.contains(">30 %<"), "{svg}");
     }
 }

@@ -2,9 +2,14 @@
 
 pub mod audit;
 pub mod bulk;
+pub mod duplicates;
 pub mod export;
 pub mod fleet;
+pub mod media;
+pub mod quality;
+pub mod record;
 pub mod records;
+pub mod sessions;
 pub mod signin;
 
 use axum::Router;
@@ -17,5 +22,9 @@ pub fn routes() -> Router<Arc<Dash>> {
         .merge(signin::routes())
         .merge(fleet::routes())
         .merge(records::routes())
+        .merge(record::routes())
+        .merge(duplicates::routes())
+        .merge(quality::routes())
+        .merge(sessions::routes())
         .merge(audit::routes())
 }
