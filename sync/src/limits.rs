@@ -33,6 +33,8 @@ pub enum ChunkRefusal {
     CompressedColumns,
     #[error("the change's columns are malformed")]
     Malformed,
+    #[error("an operation counter or actor index is larger than 32 bits")]
+    CounterTooLarge,
 }
 
 impl ChunkRefusal {
@@ -47,6 +49,7 @@ impl ChunkRefusal {
             ChunkRefusal::TooManyItems => "too_many_items",
             ChunkRefusal::CompressedColumns => "compressed_columns",
             ChunkRefusal::Malformed => "malformed_columns",
+            ChunkRefusal::CounterTooLarge => "counter_too_large",
         }
     }
 }
@@ -126,7 +129,7 @@ pub fn raw_change(bytes: &[u8]) -> Result<u64, ChunkRefusal> {
     let actor = c.uleb()?;
     c.take(actor)?;
     c.uleb()?;
-    c.uleb()?;
+    let start_op = c.uleb()?;
     c.sleb()?;
     let message = c.uleb()?;
     c.take(message)?;
@@ -144,63 +147,77 @@ pub fn raw_change(bytes: &[u8]) -> Result<u64, ChunkRefusal> {
         }
         specs.push((spec & 0b111, len));
     }
-    let mut rows_max = 0;
+    let (mut rows_max, mut top) = (0, 0);
     for (kind, len) in specs {
         let data = c.take(len)?;
-        rows_max = rows_max.max(column_rows(kind, data)?);
+        let (rows, largest) = column_rows(kind, data)?;
+        rows_max = rows_max.max(rows);
+        top = top.max(largest);
+    }
+    // Automerge keeps op counters and actor indices in 32 bits and panics past them.
+    let limit = u64::from(u32::MAX);
+    if start_op.saturating_add(rows_max) > limit || top > limit {
+        return Err(ChunkRefusal::CounterTooLarge);
     }
     Ok(rows_max)
 }
 
-/// Rows a column encodes, refusing at the cap: run-length (with literal and null runs),
-/// delta (run-length of signed values) and boolean (alternating run counts) columns.
-fn column_rows(kind: u64, data: &[u8]) -> Result<u64, ChunkRefusal> {
+fn add_rows(rows: u64, n: u64) -> Result<u64, ChunkRefusal> {
+    let rows = rows.saturating_add(n);
+    if rows > MAX_CHANGE_ROWS {
+        Err(ChunkRefusal::TooManyRows)
+    } else {
+        Ok(rows)
+    }
+}
+
+/// Rows a column encodes, refusing at the cap, and the largest counter or actor index it
+/// reaches (a delta column's running value): run-length (with literal and null runs), delta
+/// and boolean (alternating run counts) columns.
+fn column_rows(kind: u64, data: &[u8]) -> Result<(u64, u64), ChunkRefusal> {
     let mut c = Cursor(data);
     let mut rows: u64 = 0;
-    let mut add = |n: u64| {
-        rows = rows.saturating_add(n);
-        if rows > MAX_CHANGE_ROWS {
-            Err(ChunkRefusal::TooManyRows)
-        } else {
-            Ok(())
-        }
-    };
-    let value = |c: &mut Cursor<'_>| -> Result<(), ChunkRefusal> {
-        match kind {
-            3 => c.sleb().map(drop),
-            5 => {
-                let n = c.uleb()?;
-                c.take(n).map(drop)
-            }
-            _ => c.uleb().map(drop),
-        }
-    };
     match kind {
         // Raw value bytes: rows are counted by the value metadata column.
-        7 => return Ok(0),
+        7 => return Ok((0, 0)),
         4 => {
             while !c.0.is_empty() {
-                add(c.uleb()?)?;
+                rows = add_rows(rows, c.uleb()?)?;
             }
+            return Ok((rows, 0));
         }
-        _ => {
-            while !c.0.is_empty() {
-                let n = c.sleb()?;
-                if n > 0 {
-                    add(n as u64)?;
-                    value(&mut c)?;
-                } else if n < 0 {
-                    add(n.unsigned_abs())?;
-                    for _ in 0..n.unsigned_abs() {
-                        value(&mut c)?;
-                    }
-                } else {
-                    add(c.uleb()?)?;
+        _ => {}
+    }
+    let (mut top, mut running) = (0u64, 0i128);
+    while !c.0.is_empty() {
+        let n = c.sleb()?;
+        if n == 0 {
+            rows = add_rows(rows, c.uleb()?)?;
+            continue;
+        }
+        // A run repeats one value n times; a literal run (n < 0) lists |n| values.
+        let literal = n < 0;
+        let times = n.unsigned_abs();
+        rows = add_rows(rows, times)?;
+        let (values, repeat) = if literal { (times, 1) } else { (1, times) };
+        for _ in 0..values {
+            match kind {
+                3 => {
+                    running += i128::from(c.sleb()?) * i128::from(repeat);
+                    top = top.max(u64::try_from(running.max(0)).unwrap_or(u64::MAX));
+                }
+                5 => {
+                    let n = c.uleb()?;
+                    c.take(n)?;
+                }
+                1 | 2 => top = top.max(c.uleb()?),
+                _ => {
+                    c.uleb()?;
                 }
             }
         }
     }
-    Ok(rows)
+    Ok((rows, top))
 }
 
 #[cfg(test)]
@@ -217,6 +234,88 @@ mod tests {
         doc.put(automerge::ROOT, "name", "Nguyễn Văn An")
             .expect("put");
         doc.save_after(&[])
+    }
+
+    fn uleb(out: &mut Vec<u8>, mut v: u64) {
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(b);
+                return;
+            }
+            out.push(b | 0x80);
+        }
+    }
+
+    fn sleb(out: &mut Vec<u8>, mut v: i64) {
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            if (v == 0 && b & 0x40 == 0) || (v == -1 && b & 0x40 != 0) {
+                out.push(b);
+                return;
+            }
+            out.push(b | 0x80);
+        }
+    }
+
+    /// A raw change chunk from its parts (automerge's header order), columns as (spec, data).
+    fn chunk(start_op: u64, columns: &[(u64, Vec<u8>)]) -> Vec<u8> {
+        let mut body = vec![0, 16];
+        body.extend([0xAB; 16]);
+        uleb(&mut body, 1);
+        uleb(&mut body, start_op);
+        body.extend([0, 0, 0]);
+        uleb(&mut body, columns.len() as u64);
+        for (spec, data) in columns {
+            uleb(&mut body, *spec);
+            uleb(&mut body, data.len() as u64);
+        }
+        for (_, data) in columns {
+            body.extend(data);
+        }
+        let mut out = MAGIC.to_vec();
+        out.extend([0; 4]);
+        out.push(CHUNK_CHANGE);
+        uleb(&mut out, body.len() as u64);
+        out.extend(body);
+        out
+    }
+
+    #[test]
+    fn counters_past_32_bits_are_refused_before_automerge_sees_them() {
+        let delta = |first: i64, step: i64, times: i64| {
+            let mut d = Vec::new();
+            sleb(&mut d, 1);
+            sleb(&mut d, first);
+            sleb(&mut d, times);
+            sleb(&mut d, step);
+            d
+        };
+        let max = i64::from(u32::MAX);
+        // Four ops from start op 10, counters 5, 6, 7, 8: fine.
+        assert_eq!(raw_change(&chunk(10, &[(0x73, delta(5, 1, 3))])), Ok(4));
+        // The change's own op counters run past 32 bits (start op + ops).
+        assert_eq!(
+            raw_change(&chunk(u64::from(u32::MAX) - 2, &[(0x73, delta(5, 1, 3))])),
+            Err(ChunkRefusal::CounterTooLarge)
+        );
+        // A predecessor counter reaches 2^32 only by summing its deltas.
+        assert_eq!(
+            raw_change(&chunk(10, &[(0x73, delta(max - 1, 1, 3))])),
+            Err(ChunkRefusal::CounterTooLarge)
+        );
+        // An actor index or plain counter column value past 32 bits.
+        for spec in [0x11, 0x22] {
+            let mut col = Vec::new();
+            sleb(&mut col, 1);
+            uleb(&mut col, 1 << 33);
+            assert_eq!(
+                raw_change(&chunk(1, &[(spec, col)])),
+                Err(ChunkRefusal::CounterTooLarge)
+            );
+        }
     }
 
     #[test]
@@ -261,6 +360,6 @@ mod tests {
         null_run.extend(&huge);
         assert_eq!(column_rows(2, &null_run), Err(ChunkRefusal::TooManyRows));
         // A literal run of 3 uLEB values, then a repeat run of 5.
-        assert_eq!(column_rows(2, &[0x7d, 1, 2, 3, 5, 9]), Ok(8));
+        assert_eq!(column_rows(2, &[0x7d, 1, 2, 3, 5, 9]), Ok((8, 9)));
     }
 }
