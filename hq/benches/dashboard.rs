@@ -197,6 +197,7 @@ fn main() {
             DashConfig {
                 secure_cookies: false,
             },
+            enroll_hq::conn::ConnLimits::default(),
         )
     });
     std::thread::sleep(Duration::from_millis(300));
@@ -313,7 +314,7 @@ async fn explain(url: &str, province: &str) {
         format!("SELECT {cols} FROM records WHERE province_code = '{province}' ORDER BY id DESC LIMIT 51"),
         format!("SELECT {cols} FROM records WHERE (' ' || search_key) LIKE '% nguyen%' ORDER BY id DESC LIMIT 51"),
         format!("SELECT {cols} FROM records WHERE (' ' || search_key) LIKE '% ly%' AND (' ' || search_key) LIKE '% hoai%' AND (' ' || search_key) LIKE '% oanh%' ORDER BY id DESC LIMIT 51"),
-        format!("SELECT {cols} FROM records WHERE captured_at >= '2026-03-01' AND captured_at < '2026-03-08' ORDER BY id DESC LIMIT 51"),
+        format!("SELECT {cols} FROM records WHERE captured_at >= '2026-03-01' AND captured_at < '2026-03-08' ORDER BY captured_at DESC, id DESC LIMIT 51"),
     ] {
         println!("\nEXPLAIN ANALYZE {q}");
         for row in client
