@@ -760,6 +760,28 @@ fn record_timeline_status_comments_duplicates_quality_and_sessions() {
         assert!(len > 64, "{len}");
         b.axe_check().await;
         b.screenshot("sessions").await;
+
+        // On a tablet held upright nothing runs off the side of the page (wide tables scroll
+        // inside their own box).
+        b.client.set_window_size(820, 1180).await.expect("tablet size");
+        for path in [
+            "/fleet".to_owned(),
+            "/records".to_owned(),
+            format!("/records/{}", s.binh),
+            format!("/duplicates/{idno}"),
+            "/quality?to=2026-06-01".to_owned(),
+            "/sessions".to_owned(),
+            "/audit".to_owned(),
+        ] {
+            b.goto(&path).await;
+            let overflow = b
+                .js("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+                .await;
+            assert_eq!(overflow.as_i64(), Some(0), "{path} is wider than a tablet");
+        }
+        b.goto(&format!("/records/{}", s.binh)).await;
+        b.screenshot("record-tablet").await;
+        b.client.set_window_size(1366, 768).await.expect("laptop size");
         b.sign_out().await;
 
         // A viewer reads the record but cannot act on it.
