@@ -3,7 +3,8 @@
 //! trips, an idle sync, HQ's peak RSS. One-shot scenarios (each is seconds long), so a plain
 //! bench binary rather than criterion's repeated sampling.
 //!
-//! `cargo bench -p enroll-hq --bench sync` (env BENCH_TEXT_RECORDS, BENCH_BIO_RECORDS scale it).
+//! `cargo bench -p enroll-hq --bench sync` (env BENCH_TEXT_RECORDS, BENCH_BIO_RECORDS scale it;
+//! ENROLL_HQ_BIN names the server binary).
 
 use chrono::Utc;
 use enroll_sync::record::{Attribution, Enrollment};
@@ -41,9 +42,12 @@ fn random_bytes(n: usize, seed: &mut u64) -> Vec<u8> {
         .collect()
 }
 
-/// `enroll-hq` with `args` on `hq_dir`.
+/// `enroll-hq` with `args` on `hq_dir`; `ENROLL_HQ_BIN` runs another build of it (a baseline
+/// kept aside, to compare before and after in one run).
 fn hq_cmd(hq_dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_enroll-hq"));
+    let bin = std::env::var_os("ENROLL_HQ_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_enroll-hq").into());
+    let mut c = Command::new(bin);
     c.arg("--data-dir").arg(hq_dir);
     c
 }
@@ -113,12 +117,15 @@ fn timed(label: &str, hq_pid: u32, f: impl FnOnce() -> ksync::SyncReport) -> ksy
     let (k1, h1) = (cpu_secs("self"), cpu_secs(&hq_pid.to_string()));
     report(label, &r, secs);
     let n = r.records_sent.max(1) as f64;
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "  CPU: kiosk {:.2} s ({:.3} ms/record), HQ {:.2} s ({:.3} ms/record)",
+        "  CPU: kiosk {:.2} s ({:.3} ms/record), HQ {:.2} s ({:.3} ms/record); {:.0} records/s; load average {}",
         k1 - k0,
         (k1 - k0) * 1000.0 / n,
         h1 - h0,
-        (h1 - h0) * 1000.0 / n
+        (h1 - h0) * 1000.0 / n,
+        n / secs,
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
     );
     r
 }
