@@ -82,7 +82,12 @@ fn stat(path: &str) -> Option<(f64, u32, String, f64)> {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let n = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
     // After the name: state(0) ppid(1) … utime(11) stime(12) cutime(13) cstime(14).
-    Some(((n(11) + n(12)) / 100.0, n(1) as u32, comm, (n(13) + n(14)) / 100.0))
+    Some((
+        (n(11) + n(12)) / 100.0,
+        n(1) as u32,
+        comm,
+        (n(13) + n(14)) / 100.0,
+    ))
 }
 
 /// Where CPU time went, in seconds: this process (kiosks and HQ), HQ's threads within it
@@ -100,7 +105,11 @@ fn cpu_now(postmaster: Option<u32>) -> Cpu {
         total: stat("/proc/self/stat").map_or(0.0, |s| s.0),
         ..Cpu::default()
     };
-    for t in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+    for t in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let path = format!("{}/stat", t.path().display());
         if let Some((secs, _, comm, _)) = stat(&path) {
             if comm.starts_with("tokio-runtime") || comm.starts_with("hq-postgres") {

@@ -45,8 +45,8 @@ fn random_bytes(n: usize, seed: &mut u64) -> Vec<u8> {
 /// `enroll-hq` with `args` on `hq_dir`; `ENROLL_HQ_BIN` runs another build of it (a baseline
 /// kept aside, to compare before and after in one run).
 fn hq_cmd(hq_dir: &Path) -> Command {
-    let bin = std::env::var_os("ENROLL_HQ_BIN")
-        .unwrap_or_else(|| env!("CARGO_BIN_EXE_enroll-hq").into());
+    let bin =
+        std::env::var_os("ENROLL_HQ_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_enroll-hq").into());
     let mut c = Command::new(bin);
     c.arg("--data-dir").arg(hq_dir);
     c
