@@ -74,6 +74,86 @@ fn sync(k: &BenchKiosk, url: &str) -> Duration {
     t.elapsed()
 }
 
+/// (utime + stime, ppid, comm) of a process or thread, from its `stat` file; CPU in seconds.
+fn stat(path: &str) -> Option<(f64, u32, String, f64)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let (head, rest) = text.rsplit_once(')')?;
+    let comm = head.split_once('(')?.1.to_owned();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let n = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+    // After the name: state(0) ppid(1) … utime(11) stime(12) cutime(13) cstime(14).
+    Some((
+        (n(11) + n(12)) / 100.0,
+        n(1) as u32,
+        comm,
+        (n(13) + n(14)) / 100.0,
+    ))
+}
+
+/// Where CPU time went, in seconds: this process (kiosks and HQ), HQ's threads within it
+/// (tokio workers and the blocking session threads, rayon's pool started from them, the
+/// PostgreSQL client runtime), and the PostgreSQL server's processes.
+#[derive(Clone, Copy, Default)]
+struct Cpu {
+    total: f64,
+    hq: f64,
+    db: f64,
+}
+
+fn cpu_now(postmaster: Option<u32>) -> Cpu {
+    let mut c = Cpu {
+        total: stat("/proc/self/stat").map_or(0.0, |s| s.0),
+        ..Cpu::default()
+    };
+    for t in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let path = format!("{}/stat", t.path().display());
+        if let Some((secs, _, comm, _)) = stat(&path) {
+            if comm.starts_with("tokio-runtime") || comm.starts_with("hq-postgres") {
+                c.hq += secs;
+            }
+        }
+    }
+    if let Some(pm) = postmaster {
+        for p in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let name = p.file_name();
+            let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            if let Some((secs, ppid, _, children)) = stat(&format!("/proc/{pid}/stat")) {
+                if pid == pm {
+                    c.db += secs + children;
+                } else if ppid == pm {
+                    c.db += secs;
+                }
+            }
+        }
+    }
+    c
+}
+
+/// CPU per record between two readings: kiosks, HQ, database server.
+fn cpu_line(a: Cpu, b: Cpu, records: usize) -> String {
+    let per = |x: f64| x * 1000.0 / records.max(1) as f64;
+    let (hq, db) = (b.hq - a.hq, b.db - a.db);
+    let kiosk = (b.total - a.total) - hq;
+    format!(
+        "  CPU: kiosks {kiosk:.2} s ({:.3} ms/record), HQ {hq:.2} s ({:.3} ms/record), database {db:.2} s ({:.3} ms/record); load average {}",
+        per(kiosk),
+        per(hq),
+        per(db),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
@@ -121,13 +201,17 @@ fn main() {
     std::thread::spawn(move || server::serve_shared(listener, h));
 
     // 1. One kiosk, many text records.
+    let postmaster = pg.as_ref().and_then(backend::PgServer::postmaster_pid);
     let k = kiosk_with_records(&hq, &base.path().join("one"), "one", &url, one, 42);
+    let c0 = cpu_now(postmaster);
     let wall = sync(&k, &url);
+    let c1 = cpu_now(postmaster);
     println!(
         "{db}, 1 kiosk x {one} text records: {:.2} s wall, {:.0} records/s",
         wall.as_secs_f64(),
         one as f64 / wall.as_secs_f64()
     );
+    println!("{}", cpu_line(c0, c1, one));
 
     // 2. Many kiosks at once.
     let ks: Vec<BenchKiosk> = (0..kiosks)
@@ -142,25 +226,35 @@ fn main() {
             )
         })
         .collect();
-    let start = Barrier::new(kiosks);
-    let t = Instant::now();
+    let start = Barrier::new(kiosks + 1);
+    let mut c0 = Cpu::default();
+    let mut t = Instant::now();
     let mut times: Vec<Duration> = std::thread::scope(|s| {
         let handles: Vec<_> = ks
             .iter()
-            .map(|k| {
+            .enumerate()
+            .map(|(i, k)| {
                 let (start, url) = (&start, &url);
-                s.spawn(move || {
-                    start.wait();
-                    sync(k, url)
-                })
+                // Named so that its CPU is not taken for HQ's (threads it starts inherit it).
+                std::thread::Builder::new()
+                    .name(format!("kiosk-{i}"))
+                    .spawn_scoped(s, move || {
+                        start.wait();
+                        sync(k, url)
+                    })
+                    .expect("kiosk thread")
             })
             .collect();
+        c0 = cpu_now(postmaster);
+        t = Instant::now();
+        start.wait();
         handles
             .into_iter()
             .map(|h| h.join().expect("kiosk thread"))
             .collect()
     });
     let wall = t.elapsed();
+    let c1 = cpu_now(postmaster);
     times.sort();
     let total = kiosks * per;
     println!(
@@ -170,6 +264,7 @@ fn main() {
         percentile(&times, 0.50).as_secs_f64(),
         percentile(&times, 0.99).as_secs_f64(),
     );
+    println!("{}", cpu_line(c0, c1, total));
     let held = hq_records(&hq);
     assert_eq!(held, one + total, "HQ holds every record pushed");
     drop(hq);

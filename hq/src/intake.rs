@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use uuid::Uuid;
 
+use enroll_sync::identity::PublicKey;
 use enroll_sync::protocol::{
     blob_refs, heads_digest, sha_from_hex, BlobChunk, Downlink, Frame, Header, Hello, Receipt,
     RecordChanges, Rejection, Reply, StreamKind,
@@ -280,7 +281,10 @@ impl Hq {
         kiosk: &KioskEntry,
         groups: Vec<RecordChanges>,
     ) -> Result<(Vec<(Uuid, Vec<ChangeHash>, Vec<[u8; 32]>)>, Vec<Rejection>), HqError> {
-        let key = hex::decode(&kiosk.public_key).unwrap_or_default();
+        // Decoded once per frame; a key that does not decode verifies nothing.
+        let key = hex::decode(&kiosk.public_key)
+            .ok()
+            .and_then(|k| PublicKey::from_bytes(&k).ok());
         let ids: Vec<Uuid> = groups.iter().map(|g| g.record).collect();
         if ids.iter().collect::<HashSet<_>>().len() != ids.len() {
             return Err(protocol_error(
@@ -295,7 +299,7 @@ impl Hq {
         let checked: Vec<(RecordChanges, Option<Result<Checked, Refusal>>)> = groups
             .into_par_iter()
             .map(|g| {
-                let c = (!g.changes.is_empty()).then(|| check(&key, kiosk, &g));
+                let c = (!g.changes.is_empty()).then(|| check(key.as_ref(), kiosk, &g));
                 (g, c)
             })
             .collect();
@@ -342,7 +346,8 @@ impl Hq {
         })();
         match result {
             Ok(r) => {
-                s.commit()?;
+                // The receipt's commit, later, makes this frame durable before it is answered.
+                s.commit_unsynced()?;
                 Ok(r)
             }
             Err(e) => {
@@ -422,9 +427,14 @@ impl Hq {
         sorted.sort();
         sorted.dedup();
         s.lock_id_numbers(&sorted)?;
+        // One lookup for the frame; status changes below never change an ID number.
+        let mut holders: HashMap<String, Vec<Uuid>> = HashMap::new();
+        for (n, id) in s.records_with_id_numbers(&sorted)? {
+            holders.entry(n).or_default().push(id);
+        }
         let now = self.now();
         for (id, n) in numbers {
-            for other in s.records_with_id_number(n)? {
+            for &other in holders.get(n).map_or(&[][..], Vec::as_slice) {
                 if other == *id || !s.add_duplicate_pair(n, id, &other, now)? {
                     continue;
                 }
@@ -792,7 +802,11 @@ fn hello_telemetry(hello: &Hello, now: DateTime<Utc>) -> crate::KioskTelemetry {
 }
 
 /// Decodes one record's changes and checks every signature and record id.
-fn check(key: &[u8], kiosk: &KioskEntry, g: &RecordChanges) -> Result<Checked, Refusal> {
+fn check(
+    key: Option<&PublicKey>,
+    kiosk: &KioskEntry,
+    g: &RecordChanges,
+) -> Result<Checked, Refusal> {
     let id = g.record;
     let mut changes = Vec::with_capacity(g.changes.len());
     let mut chunk = Vec::new();
@@ -815,7 +829,7 @@ fn check(key: &[u8], kiosk: &KioskEntry, g: &RecordChanges) -> Result<Checked, R
                 ),
             ));
         }
-        if !c.verify(key, &change.hash()) {
+        if !key.is_some_and(|k| c.verify_by(k, &change.hash())) {
             return Err(refusal(
                 "bad_signature",
                 format!("chữ ký thay đổi của hồ sơ {id} không hợp lệ"),

@@ -352,9 +352,10 @@ fn save_in(
                     p.birth_date, p.province_code, p.commune_code, created_at, now, heads_bytes(&doc.heads())],
             )?;
             let seq = tx.last_insert_rowid();
+            // Change chunks rather than a snapshot: a push sends them as they are.
             tx.execute(
                 "INSERT INTO record_chunks(record_seq, n, data) VALUES (?1, 0, ?2)",
-                params![seq, doc.save()],
+                params![seq, doc.save_changes()],
             )?;
             SaveOutcome {
                 id: record.id,

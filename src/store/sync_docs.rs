@@ -3,8 +3,9 @@
 
 use automerge::{Change, ChangeHash};
 use enroll_sync::protocol::blob_refs;
-use enroll_sync::record::{Attribution, RecordDoc};
+use enroll_sync::record::{first_change_blob_refs, split_changes, Attribution, RecordDoc};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 use super::records::{heads_bytes, heads_from, load_chunks, Projection};
@@ -30,13 +31,13 @@ impl Store {
         for batch in ids.chunks(BATCH) {
             let mut raw = Vec::with_capacity(batch.len());
             for id in batch {
-                let seq: Option<i64> = self
+                let row: Option<(i64, Vec<u8>)> = self
                     .conn
-                    .prepare_cached("SELECT seq FROM records WHERE id = ?1")?
-                    .query_row([id.to_string()], |r| r.get(0))
+                    .prepare_cached("SELECT seq, heads FROM records WHERE id = ?1")?
+                    .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
                     .optional()?;
-                if let Some(seq) = seq {
-                    raw.push((*id, load_chunks(&self.conn, seq)?));
+                if let Some((seq, heads)) = row {
+                    raw.push((*id, heads_from(&heads), load_chunks(&self.conn, seq)?));
                 }
             }
             let per = raw.len().div_ceil(workers).max(1);
@@ -47,7 +48,7 @@ impl Store {
                     .map(|part| {
                         s.spawn(move || {
                             part.iter()
-                                .map(|(id, bytes)| pending_of(*id, bytes, actor))
+                                .map(|(id, heads, bytes)| pending_of(*id, heads, bytes, actor))
                                 .collect()
                         })
                     })
@@ -71,9 +72,21 @@ impl Store {
         id: &Uuid,
         have: &[ChangeHash],
     ) -> Result<Vec<(ChangeHash, Vec<u8>)>, StoreError> {
-        let Some((_, mut doc)) = self.doc_of(id)? else {
+        let seq: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT seq FROM records WHERE id = ?1")?
+            .query_row([id.to_string()], |r| r.get(0))
+            .optional()?;
+        let Some(seq) = seq else {
             return Ok(Vec::new());
         };
+        let bytes = load_chunks(&self.conn, seq)?;
+        // Records stored as change chunks (never compacted) give their changes without
+        // building the document: most records waiting for sync were saved once or twice.
+        if let Some(changes) = split_changes(&bytes) {
+            return Ok(changes_not_in(changes, have));
+        }
+        let mut doc = RecordDoc::load(&bytes, self.kiosk.actor.clone())?;
         let am = doc.automerge();
         let known: Vec<ChangeHash> = have
             .iter()
@@ -190,12 +203,53 @@ impl Store {
     }
 }
 
+/// The changes (stored in commit order, so dependencies first) that neither `have` nor any
+/// of their ancestors are; hashes in `have` that are not among them are ignored.
+fn changes_not_in(changes: Vec<Change>, have: &[ChangeHash]) -> Vec<(ChangeHash, Vec<u8>)> {
+    let deps: HashMap<ChangeHash, Vec<ChangeHash>> = changes
+        .iter()
+        .map(|c| (c.hash(), c.deps().to_vec()))
+        .collect();
+    let mut held: HashSet<ChangeHash> = HashSet::new();
+    let mut todo: Vec<ChangeHash> = have
+        .iter()
+        .filter(|h| deps.contains_key(h))
+        .copied()
+        .collect();
+    while let Some(h) = todo.pop() {
+        if held.insert(h) {
+            todo.extend(deps.get(&h).into_iter().flatten().copied());
+        }
+    }
+    let mut seen = HashSet::new();
+    changes
+        .into_iter()
+        .filter(|c| !held.contains(&c.hash()) && seen.insert(c.hash()))
+        .map(|c| (c.hash(), c.raw_bytes().to_vec()))
+        .collect()
+}
+
 /// One record's heads and blob references, from its stored bytes.
 fn pending_of(
     id: Uuid,
+    heads: &[ChangeHash],
     bytes: &[u8],
     actor: &automerge::ActorId,
 ) -> Result<PendingRecord, StoreError> {
+    // A record saved once (most of those waiting): read off its one change.
+    if let Some([change]) = split_changes(bytes).as_deref() {
+        if heads == [change.hash()] {
+            if let Some(mut blobs) = first_change_blob_refs(change) {
+                blobs.sort();
+                blobs.dedup();
+                return Ok(PendingRecord {
+                    id,
+                    heads: heads.to_vec(),
+                    blobs,
+                });
+            }
+        }
+    }
     let mut doc = RecordDoc::load(bytes, actor.clone())?;
     let record = doc.read().map_err(|e| StoreError::BadRecord {
         id: id.to_string(),

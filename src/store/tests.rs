@@ -340,3 +340,43 @@ fn acknowledgements_track_what_hq_holds() {
     store.save(&a, &by()).expect("edit");
     assert_eq!(store.unacknowledged().expect("list"), vec![a.id, b.id]);
 }
+
+#[test]
+fn changes_after_reads_stored_changes_as_the_document_would_give_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(dir.path()).expect("open");
+    let mut record = named("Võ", "Thị", "Sáu");
+    store.save(&record, &by()).expect("save");
+    let first = store.heads(&record.id).expect("heads").expect("present");
+    // Numbers other than the example's, so that each save is an edit.
+    record.contact.phone = Some("0987654321".into());
+    assert!(store.save(&record, &by()).expect("edit").changed);
+    record.contact.phone = Some("0987654322".into());
+    assert!(store.save(&record, &by()).expect("edit again").changed);
+    let (_, mut doc) = store.doc_of(&record.id).expect("doc").expect("present");
+    let mut from_doc = |have: &[automerge::ChangeHash]| -> Vec<automerge::ChangeHash> {
+        doc.automerge()
+            .get_changes(have)
+            .iter()
+            .map(|c| c.hash())
+            .collect()
+    };
+    let all = from_doc(&[]);
+    let later = from_doc(&first);
+    let stored = |have: &[automerge::ChangeHash]| -> Vec<automerge::ChangeHash> {
+        let changes = store.changes_after(&record.id, have).expect("changes");
+        for (hash, bytes) in &changes {
+            let c = automerge::Change::from_bytes(bytes.clone()).expect("a change");
+            assert_eq!(c.hash(), *hash);
+        }
+        changes.into_iter().map(|(h, _)| h).collect()
+    };
+    assert_eq!(all.len(), 3);
+    assert_eq!(stored(&[]), all);
+    assert_eq!(stored(&first), later);
+    assert_eq!(later.len(), 2);
+    let now = store.heads(&record.id).expect("heads").expect("present");
+    assert!(stored(&now).is_empty());
+    // Heads this store never saw are ignored, as the document does.
+    assert_eq!(stored(&[automerge::ChangeHash([7; 32])]), all);
+}

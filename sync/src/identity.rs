@@ -100,17 +100,39 @@ pub fn verify(
     parts: &[&[u8]],
     signature: &[u8],
 ) -> Result<(), IdentityError> {
-    let public: [u8; PUBLIC_KEY_LEN] =
-        public.try_into().map_err(|_| IdentityError::BadPublicKey)?;
-    let key = VerifyingKey::from_bytes(&public).map_err(|_| IdentityError::BadPublicKey)?;
-    let signature: [u8; SIGNATURE_LEN] = signature
-        .try_into()
-        .map_err(|_| IdentityError::BadSignature)?;
-    key.verify_strict(
-        &signed_message(domain, parts),
-        &Signature::from_bytes(&signature),
-    )
-    .map_err(|_| IdentityError::BadSignature)
+    PublicKey::from_bytes(public)?.verify(domain, parts, signature)
+}
+
+/// A device's public key decoded once: decoding the curve point costs about as much as a
+/// third of a check, and a push carries thousands of signatures by the same key.
+#[derive(Clone)]
+pub struct PublicKey(VerifyingKey);
+
+impl PublicKey {
+    pub fn from_bytes(public: &[u8]) -> Result<Self, IdentityError> {
+        let public: [u8; PUBLIC_KEY_LEN] =
+            public.try_into().map_err(|_| IdentityError::BadPublicKey)?;
+        let key = VerifyingKey::from_bytes(&public).map_err(|_| IdentityError::BadPublicKey)?;
+        Ok(PublicKey(key))
+    }
+
+    /// Checks `signature` over `domain` and `parts` (strict: no malleable encodings).
+    pub fn verify(
+        &self,
+        domain: &str,
+        parts: &[&[u8]],
+        signature: &[u8],
+    ) -> Result<(), IdentityError> {
+        let signature: [u8; SIGNATURE_LEN] = signature
+            .try_into()
+            .map_err(|_| IdentityError::BadSignature)?;
+        self.0
+            .verify_strict(
+                &signed_message(domain, parts),
+                &Signature::from_bytes(&signature),
+            )
+            .map_err(|_| IdentityError::BadSignature)
+    }
 }
 
 /// The X25519 public key matching an Ed25519 public key (for sealing to a device).

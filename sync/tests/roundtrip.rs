@@ -184,6 +184,35 @@ proptest! {
     }
 
     #[test]
+    fn change_chunks_give_changes_and_blob_refs_without_a_document(seed in any::<u64>()) {
+        let record = random_record(seed);
+        let mut doc = RecordDoc::create(&record, ActorId::random(), &attribution("op", "KS01")).expect("create");
+        let stored = doc.save_changes();
+        let loaded = RecordDoc::load(&stored, ActorId::random()).expect("loads like a snapshot");
+        prop_assert_eq!(loaded.read().expect("read"), record.clone());
+        let changes = split_changes(&stored).expect("change chunks");
+        prop_assert_eq!(changes.iter().map(|c| c.hash()).collect::<Vec<_>>(), doc.heads());
+        let mut fast = first_change_blob_refs(&changes[0]).expect("a first change");
+        let mut slow = Vec::new();
+        enroll_sync::protocol::blob_refs(&serde_json::to_value(&record).expect("json"), &mut slow);
+        fast.sort();
+        slow.sort();
+        prop_assert_eq!(fast, slow);
+        prop_assert!(split_changes(&doc.save()).is_none(), "a snapshot is not change chunks");
+        // A later edit is a second chunk; it is not a first change.
+        let heads = doc.heads();
+        let mut edited = random_record(seed ^ 1);
+        edited.id = record.id;
+        if doc.update(&edited, &attribution("sup", "KS01")).expect("update").is_some() {
+            let mut both = stored.clone();
+            both.extend(doc.save_after(&heads));
+            let changes = split_changes(&both).expect("change chunks");
+            prop_assert_eq!(changes.len(), 2);
+            prop_assert!(first_change_blob_refs(&changes[1]).is_none());
+        }
+    }
+
+    #[test]
     fn json_round_trip(seed in any::<u64>()) {
         let record = random_record(seed);
         let json = serde_json::to_string(&record).expect("serialise");

@@ -52,6 +52,12 @@ pub trait Session: Send {
     fn begin(&mut self) -> Result<()>;
     fn commit(&mut self) -> Result<()>;
     fn rollback(&mut self) -> Result<()>;
+    /// Commits without waiting for the disk where the back-end can. The log is written in
+    /// order, so the next plain `commit` on any session makes this one durable too; used for
+    /// a sync session's frames, which nobody sees acknowledged before the receipt's commit.
+    fn commit_unsynced(&mut self) -> Result<()> {
+        self.commit()
+    }
 
     fn meta(&mut self, key: &str) -> Result<Option<Vec<u8>>>;
     fn set_meta(&mut self, key: &str, value: &[u8]) -> Result<()>;
@@ -79,6 +85,20 @@ pub trait Session: Send {
     /// Serialises deduplication of these ID numbers until the transaction ends.
     fn lock_id_numbers(&mut self, numbers: &[String]) -> Result<()>;
     fn records_with_id_number(&mut self, id_number: &str) -> Result<Vec<Uuid>>;
+    /// Every record holding one of these ID numbers, as (ID number, record id), ordered by
+    /// both: one round trip for a whole frame where the back-end is remote.
+    fn records_with_id_numbers(&mut self, numbers: &[String]) -> Result<Vec<(String, Uuid)>> {
+        let mut out = Vec::new();
+        let mut sorted: Vec<&String> = numbers.iter().collect();
+        sorted.sort();
+        sorted.dedup();
+        for n in sorted {
+            for id in self.records_with_id_number(n)? {
+                out.push((n.clone(), id));
+            }
+        }
+        Ok(out)
+    }
     /// Records one duplicate pair (order-free); false when the pair was already recorded.
     fn add_duplicate_pair(
         &mut self,

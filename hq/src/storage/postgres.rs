@@ -414,6 +414,12 @@ impl Session for PgSession {
         self.in_tx = false;
         self.batch("COMMIT")
     }
+    fn commit_unsynced(&mut self) -> Result<()> {
+        // The WAL is flushed in order: the next synchronous commit (the receipt's, or any
+        // other session's answer) flushes this one too.
+        self.batch("SET LOCAL synchronous_commit = off")?;
+        self.commit()
+    }
     fn rollback(&mut self) -> Result<()> {
         if self.in_tx {
             self.in_tx = false;
@@ -624,6 +630,18 @@ impl Session for PgSession {
             &[&id_number],
         )?;
         rows.iter().map(|r| uuid(r.try_get(0)?)).collect()
+    }
+    fn records_with_id_numbers(&mut self, numbers: &[String]) -> Result<Vec<(String, Uuid)>> {
+        if numbers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = self.query(
+            "SELECT id_number, id FROM records WHERE id_number = ANY($1) ORDER BY id_number, id",
+            &[&numbers],
+        )?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, uuid(r.try_get(1)?)?)))
+            .collect()
     }
     fn add_duplicate_pair(
         &mut self,

@@ -196,6 +196,12 @@ impl PgServer {
         format!("postgres://enroll@127.0.0.1:{}/postgres", self.port)
     }
 
+    /// The postmaster's process id (benches add up the server's CPU time).
+    pub fn postmaster_pid(&self) -> Option<u32> {
+        let pid = std::fs::read_to_string(self.dir.path().join("data/postmaster.pid")).ok()?;
+        pid.lines().next()?.trim().parse().ok()
+    }
+
     fn data(&self) -> String {
         self.dir.path().join("data").display().to_string()
     }

@@ -109,6 +109,16 @@ impl RecordDoc {
         self.doc.save_after(heads)
     }
 
+    /// Every change as its own (compressed where that helps) change chunk: loads like
+    /// `save()`, and `split_changes` gives the changes back without building the document.
+    pub fn save_changes(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for mut c in self.doc.get_changes(&[]) {
+            out.extend_from_slice(&c.bytes());
+        }
+        out
+    }
+
     /// Merges changes from elsewhere (idempotent; out-of-order changes wait for their deps).
     pub fn apply(&mut self, chunk: &[u8]) -> Result<(), DocError> {
         self.doc.load_incremental(chunk)?;
@@ -118,6 +128,79 @@ impl RecordDoc {
     pub fn automerge(&mut self) -> &mut AutoCommit {
         &mut self.doc
     }
+}
+
+/// Stored bytes as the separate changes they hold, when they are only change chunks (no
+/// document snapshot): each change with its hash, without building a document. `None` for
+/// anything else (a snapshot, a bundle, damaged bytes); the caller then loads the document.
+pub fn split_changes(bytes: &[u8]) -> Option<Vec<automerge::Change>> {
+    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+    const CHANGE: u8 = 1;
+    const COMPRESSED_CHANGE: u8 = 2;
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        // magic (4) | checksum (4) | chunk type (1) | data length (ULEB128) | data
+        if rest.len() < 9 || rest[..4] != MAGIC || !matches!(rest[8], CHANGE | COMPRESSED_CHANGE) {
+            return None;
+        }
+        let (mut len, mut shift, mut at) = (0usize, 0u32, 9usize);
+        loop {
+            let b = *rest.get(at)?;
+            at += 1;
+            len |= usize::from(b & 0x7f).checked_shl(shift)?;
+            if b & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+            if shift > 56 {
+                return None;
+            }
+        }
+        let end = at.checked_add(len).filter(|&e| e <= rest.len())?;
+        out.push(automerge::Change::try_from(&rest[..end]).ok()?);
+        rest = &rest[end..];
+    }
+    Some(out)
+}
+
+/// The blob references (`sha256` / `*_sha256` string values, as `protocol::blob_refs` finds
+/// them in the record's JSON) of a record saved once: one change with nothing before it that
+/// only makes maps and lists and puts scalars, never overwriting, so each of its values is the
+/// record's. Read off the operations without building the document; `None` for anything else.
+pub fn first_change_blob_refs(change: &automerge::Change) -> Option<Vec<String>> {
+    use automerge::legacy::{Key, ObjectId, OpType};
+    use automerge::ObjType;
+    if !change.deps().is_empty() || change.seq() != 1 {
+        return None;
+    }
+    let first = change.start_op().get();
+    let mut out = Vec::new();
+    // Objects made under a blob key: `blob_refs` does not look inside them.
+    let mut skipped = std::collections::HashSet::new();
+    for (i, op) in change.decode().operations.iter().enumerate() {
+        if !op.pred.is_empty() {
+            return None;
+        }
+        let inside_skipped = match &op.obj {
+            ObjectId::Root => false,
+            ObjectId::Id(o) => skipped.contains(&o.counter()),
+        };
+        let blob_key = matches!(&op.key, Key::Map(k) if k == "sha256" || k.ends_with("_sha256"));
+        match &op.action {
+            OpType::Make(ObjType::Map | ObjType::List) => {
+                if inside_skipped || blob_key {
+                    skipped.insert(first + i as u64);
+                }
+            }
+            OpType::Put(ScalarValue::Str(s)) if blob_key && !inside_skipped => {
+                out.push(s.to_string())
+            }
+            OpType::Put(_) => {}
+            _ => return None,
+        }
+    }
+    Some(out)
 }
 
 /// Writes into `obj` only the keys whose values differ between `old` (the document now) and `new`.
