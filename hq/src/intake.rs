@@ -812,7 +812,11 @@ fn check(
     let mut chunk = Vec::new();
     let mut sigs = Vec::with_capacity(g.changes.len());
     for c in &g.changes {
-        let Ok(change) = Change::from_bytes(c.bytes.clone()) else {
+        let parsed = enroll_sync::record::guarded(|| {
+            Change::from_bytes(c.bytes.clone())
+                .map_err(|_| enroll_sync::record::DocError::Inconsistent)
+        });
+        let Ok(change) = parsed else {
             return Err(refusal(
                 "malformed_change",
                 format!("thay đổi của hồ sơ {id} sai định dạng"),

@@ -27,6 +27,11 @@ struct Setup {
 fn setup() -> &'static Setup {
     static S: OnceLock<Setup> = OnceLock::new();
     S.get_or_init(|| {
+        // libfuzzer-sys aborts from its panic hook, before any `catch_unwind` runs. HQ catches
+        // Automerge's panics on hostile changes and refuses them (`record::guarded`): with the
+        // default hook those stay refusals, and a panic that escapes the target still aborts
+        // (libfuzzer-sys catches it at the target's edge).
+        drop(std::panic::take_hook());
         let dir = std::env::temp_dir().join(format!("enroll-fuzz-{}", std::process::id()));
         let dir = if std::path::Path::new("/dev/shm").is_dir() {
             std::path::Path::new("/dev/shm").join(dir.file_name().expect("name"))

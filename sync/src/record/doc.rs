@@ -20,6 +20,16 @@ pub enum DocError {
     UnexpectedValue { path: String },
     #[error("the record document does not match the record form: {0}")]
     Shape(#[from] serde_json::Error),
+    #[error("Automerge failed on these changes (they are inconsistent)")]
+    Inconsistent,
+}
+
+/// Runs Automerge on bytes from elsewhere. Automerge 0.12 panics on some well-formed but
+/// inconsistent changes (an operation on an object no change made); that is a refusal of
+/// those bytes, not a crash of whoever read them. The document a panic interrupted is
+/// dropped by the caller with the error.
+pub fn guarded<T>(f: impl FnOnce() -> Result<T, DocError>) -> Result<T, DocError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(Err(DocError::Inconsistent))
 }
 
 /// Who made a change, on which device, when: stored in every change's message and time.
@@ -59,7 +69,7 @@ impl RecordDoc {
 
     /// Loads a document from saved bytes: a snapshot, optionally followed by change chunks.
     pub fn load(bytes: &[u8], actor: ActorId) -> Result<Self, DocError> {
-        let doc = AutoCommit::load(bytes)?.with_actor(actor);
+        let doc = guarded(|| Ok(AutoCommit::load(bytes)?))?.with_actor(actor);
         Ok(Self { doc })
     }
 
@@ -69,7 +79,7 @@ impl RecordDoc {
     }
 
     fn read_json(&self) -> Result<J, DocError> {
-        to_json(&self.doc.hydrate(ROOT, None)?, &mut String::new())
+        guarded(|| to_json(&self.doc.hydrate(ROOT, None)?, &mut String::new()))
     }
 
     /// The document as JSON as it stood at `heads` (an empty slice: before any change).
@@ -121,8 +131,7 @@ impl RecordDoc {
 
     /// Merges changes from elsewhere (idempotent; out-of-order changes wait for their deps).
     pub fn apply(&mut self, chunk: &[u8]) -> Result<(), DocError> {
-        self.doc.load_incremental(chunk)?;
-        Ok(())
+        guarded(|| Ok(self.doc.load_incremental(chunk)?)).map(drop)
     }
 
     pub fn automerge(&mut self) -> &mut AutoCommit {
@@ -367,4 +376,19 @@ fn to_json(value: &hydrate::Value, path: &mut String) -> Result<J, DocError> {
             J::Object(out)
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_inside_automerge_is_a_refusal_and_errors_pass_through() {
+        let caught: Result<(), DocError> = guarded(|| panic!("Obj Missing from Index"));
+        assert!(matches!(caught, Err(DocError::Inconsistent)));
+        let passed: Result<(), DocError> =
+            guarded(|| Err(DocError::UnexpectedValue { path: "/a".into() }));
+        assert!(matches!(passed, Err(DocError::UnexpectedValue { .. })));
+        assert_eq!(guarded(|| Ok(7)).ok(), Some(7));
+    }
 }

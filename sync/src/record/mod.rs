@@ -5,7 +5,7 @@
 mod doc;
 mod enums;
 
-pub use doc::{first_change_blob_refs, split_changes, Attribution, DocError, RecordDoc};
+pub use doc::{first_change_blob_refs, guarded, split_changes, Attribution, DocError, RecordDoc};
 pub use enums::*;
 
 use chrono::{DateTime, Utc};
