@@ -6,6 +6,7 @@
 
 pub mod blobs;
 pub mod intake;
+pub mod kiosk_audit;
 pub mod server;
 pub mod status;
 pub mod storage;
@@ -289,6 +290,7 @@ impl Hq {
         Ok(())
     }
 
+    /// The kiosk's provisioning file, signed with HQ's signing key.
     pub fn provisioning(
         &self,
         kiosk: &KioskEntry,
@@ -302,7 +304,9 @@ impl Hq {
             kiosk_id: kiosk.id.clone(),
             kiosk_name: kiosk.name.clone(),
             kiosk_public: kiosk.public_key.clone(),
+            signature: None,
         }
+        .sign(&self.sign)
     }
 
     pub(crate) fn audit_entry(
