@@ -735,6 +735,7 @@ fn hello_telemetry(hello: &Hello, now: DateTime<Utc>) -> crate::KioskTelemetry {
             oldest_waiting_at: time(t.oldest_waiting_ms),
             last_capture_at: time(t.last_capture_ms),
             clock: time(t.clock_ms).unwrap_or(now),
+            ..Default::default()
         },
         None => crate::KioskTelemetry {
             records_waiting: hello.records.len() as u64,

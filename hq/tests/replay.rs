@@ -727,7 +727,7 @@ fn a_truncated_or_rewritten_kiosk_audit_log_is_caught_at_hq(db: &Backend) {
         .audit_since(0, 100_000)
         .expect("audit")
         .into_iter()
-        .filter(|e| e.action == "kiosk.audit_broken")
+        .filter(|e| e.entry.action == "kiosk.audit_broken")
         .count();
     assert_eq!(found, 2, "one finding per kiosk");
     fixture::assert_audit_chain(&hq);

@@ -118,7 +118,8 @@ impl Ctrl {
         self.worker.post(move |store: &mut Store| {
             let prov = crate::sync::Provisioned::load(store).ok();
             Box::new(move |c: &Rc<Ctrl>| {
-                let g = c.app().global::<SettingsState>();
+                let app = c.app();
+                let g = app.global::<SettingsState>();
                 match prov {
                     Some(p) => {
                         g.set_hq_address(s(&p.hq_url));
