@@ -84,6 +84,56 @@ fn export_then_sync_from_the_screen() {
         let text = status(&k);
         assert!(text.contains("5 hồ sơ được trung tâm xác nhận"), "{text}");
         assert!(sync_state(&k.window).get_sync_progress() >= 1.0);
+
+        // Settings show HQ's key fingerprint to compare; the address is a field for the
+        // supervisor only.
+        let prov: enroll_sync::provision::Provisioning = serde_json::from_slice(
+            &std::fs::read(data.with_extension("prov.json")).expect("provisioning file"),
+        )
+        .expect("json");
+        let hq_key = hex::decode(&prov.hq_sign_public).expect("hex");
+        let fingerprint = enroll_sync::provision::spoken_fingerprint(&hq_key);
+        let text_role = Some(i_slint_backend_testing::AccessibleRole::Text);
+        // The waits above let the idle lock fall: the supervisor signs in again.
+        state(&k.window).invoke_lock();
+        settle(&k).await;
+        press(&k, "Lê Văn Nam (giám sát)").await;
+        sign_in(&k, SUPERVISOR_PIN).await;
+        state(&k.window).invoke_navigate("settings".into());
+        settle(&k).await;
+        let g = settings_state(&k.window);
+        assert_eq!(g.get_hq_fingerprint().to_string(), fingerprint);
+        assert_eq!(g.get_hq_address().to_string(), url);
+        assert!(
+            state(&k.window).get_is_supervisor(),
+            "signed in as the supervisor"
+        );
+        let field = find(&k.window, "Địa chỉ trung tâm (HQ)");
+        assert_ne!(field.accessible_role(), text_role, "a supervisor edits it");
+        state(&k.window).invoke_lock();
+        settle(&k).await;
+        press(&k, "Trần Thị Mai").await;
+        sign_in(&k, OPERATOR_PIN).await;
+        assert!(!state(&k.window).get_is_supervisor());
+        assert_eq!(
+            state(&k.window).get_operator_name().to_string(),
+            "Trần Thị Mai"
+        );
+        state(&k.window).invoke_navigate("settings".into());
+        settle(&k).await;
+        let shown: Vec<_> = find_all(&k.window, "Địa chỉ trung tâm (HQ)")
+            .into_iter()
+            .filter(|e| e.accessible_role() != text_role)
+            .collect();
+        assert!(shown.is_empty(), "an operator cannot edit the HQ address");
+        assert_eq!(
+            settings_state(&k.window).get_hq_fingerprint().to_string(),
+            fingerprint
+        );
+        // Even called directly, the operator's change is refused and nothing moves.
+        settings_state(&k.window).invoke_set_hq("http://10.6.6.6:7070".into());
+        settle(&k).await;
+        assert_eq!(settings_state(&k.window).get_hq_address().to_string(), url);
     });
     let store = Store::open(&tmp.path().join("kiosk")).expect("store");
     assert!(

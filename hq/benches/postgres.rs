@@ -54,7 +54,7 @@ fn kiosk_with_records(
         .add_kiosk(name, &hex::encode(key.public()), None)
         .expect("add kiosk");
     let text = serde_json::to_string(&hq.provisioning(&entry, url)).expect("json");
-    let prov = ksync::provision(&mut store, &key, &text, &by()).expect("provision");
+    let prov = ksync::provision(&mut store, &key, &text, &by(), None).expect("provision");
     let mut g = kiosk::demo::DemoGenerator::new(seed, Utc::now());
     for _ in 0..n {
         store.save(&g.record(), &by()).expect("save");

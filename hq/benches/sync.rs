@@ -75,7 +75,7 @@ fn provision(hq_dir: &Path, data: &Path, name: &str, url: &str) -> Provisioned {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = std::fs::read_to_string(&file).expect("provisioning file");
-    ksync::provision(&mut store, &key, &text, &by()).expect("provision")
+    ksync::provision(&mut store, &key, &text, &by(), None).expect("provision")
 }
 
 /// CPU seconds (user + system) of a process, from /proc.

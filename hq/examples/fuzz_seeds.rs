@@ -42,6 +42,7 @@ fn main() {
             .collect(),
         blobs: vec![[3; 32]],
         telemetry: None,
+        audit: None,
     });
     let blob = Frame::Blob(BlobChunk {
         sha256: [3; 32],

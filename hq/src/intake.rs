@@ -14,7 +14,7 @@ use uuid::Uuid;
 use enroll_sync::identity::PublicKey;
 use enroll_sync::protocol::{
     blob_refs, heads_digest, sha_from_hex, BlobChunk, Downlink, Frame, Header, Hello, Receipt,
-    RecordChanges, Rejection, Reply, StreamKind,
+    RecordChanges, Rejection, Reply, StreamKind, PROTOCOL,
 };
 use enroll_sync::record::{Enrollment, HqState, RecordDoc};
 use enroll_sync::seal::{self, SealError};
@@ -218,6 +218,19 @@ impl Hq {
         h: &Header,
         stream_header: &[u8],
     ) -> Result<KioskEntry, HqError> {
+        if h.version != PROTOCOL {
+            return Err(HqError::Refused(refusal(
+                "protocol_version",
+                format!(
+                    "phần mềm ki-ốt dùng giao thức đồng bộ {}, HQ cần giao thức {PROTOCOL}: hãy cập nhật phần mềm ki-ốt",
+                    h.version
+                ),
+                format!(
+                    "the kiosk software speaks sync protocol {}, HQ needs protocol {PROTOCOL}: update the kiosk software",
+                    h.version
+                ),
+            )));
+        }
         let Some(k) = s.kiosk(&h.kiosk_id)? else {
             return Err(HqError::Refused(refusal(
                 "unknown_kiosk",
@@ -642,11 +655,11 @@ impl Hq {
             kiosk_id: kiosk.id.clone(),
             issued_ms: now.timestamp_millis().max(0) as u64,
             stream_id: header.stream_id,
+            kind: header.kind as u8,
             rejections: intake.rejections.clone(),
             ..Receipt::default()
         };
-        let mut hq_heads = Vec::new();
-        let mut blobs_have = Vec::new();
+        // A record is acknowledged only while HQ holds every blob it references whole.
         for (id, heads, blobs) in &intake.applied {
             if self.all_blobs(blobs)? {
                 receipt.acks.push((*id, heads.clone()));
@@ -665,17 +678,22 @@ impl Hq {
                 if same && self.all_blobs(&st.blobs)? {
                     receipt.acks.push((st.id, st.heads));
                 } else {
-                    hq_heads.push((st.id, st.heads));
+                    receipt.hq_heads.push((st.id, st.heads));
                 }
             }
             for b in &hello.blobs {
                 let (have, complete) = self.blobs.have(b)?;
                 if !complete {
-                    blobs_have.push((*b, have));
+                    receipt.blobs_have.push((*b, have));
                 }
             }
             s.set_cursor(&kiosk.id, hello.cursor)?;
-            s.kiosk_seen(&kiosk.id, now, &hello_telemetry(hello, now))?;
+            let audit = crate::kiosk_audit::check(&mut **s, &kiosk, hello.audit.as_ref(), now)?;
+            receipt.audit = audit.held.map(|h| (h.count, h.head));
+            let mut telemetry = hello_telemetry(hello, now);
+            telemetry.audit_entries = audit.held.map_or(0, |h| h.count);
+            telemetry.audit_problem = audit.problem;
+            s.kiosk_seen(&kiosk.id, now, &telemetry)?;
             let mut down: BTreeMap<Uuid, Vec<Vec<u8>>> = BTreeMap::new();
             receipt.cursor = hello.cursor;
             for e in s.outbox_since(&kiosk.id, hello.cursor, DOWNLINK_MAX)? {
@@ -683,22 +701,26 @@ impl Hq {
                 receipt.cursor = receipt.cursor.max(e.seq);
             }
             let ids: Vec<Uuid> = down.keys().copied().collect();
-            let heads: HashMap<Uuid, Vec<ChangeHash>> = s
+            let states: HashMap<Uuid, (Vec<ChangeHash>, Vec<[u8; 32]>)> = s
                 .record_states(&ids)?
                 .into_iter()
-                .map(|st| (st.id, st.heads))
+                .map(|st| (st.id, (st.heads, st.blobs)))
                 .collect();
+            let acked: HashSet<Uuid> = receipt.acks.iter().map(|a| a.0).collect();
             for (id, changes) in down {
+                let (heads, blobs) = states.get(&id).cloned().unwrap_or_default();
+                // The kiosk takes HQ's heads as acknowledged only when HQ says so, here.
+                if !acked.contains(&id) && !heads.is_empty() && self.all_blobs(&blobs)? {
+                    receipt.acks.push((id, heads.clone()));
+                }
                 receipt.downlink.push(Downlink {
                     record: id,
-                    heads: heads.get(&id).cloned().unwrap_or_default(),
+                    heads,
                     changes,
                 });
             }
         }
-        let mut reply = Reply::signed(&receipt, &self.sign);
-        reply.hq_heads = hq_heads;
-        reply.blobs_have = blobs_have;
+        let reply = Reply::signed(&receipt, &self.sign);
         if header.kind != StreamKind::Hello {
             s.put_receipt(&receipt.id, &kiosk.id, now, &reply.receipt)?;
             s.kiosk_synced(&kiosk.id, now)?;
@@ -792,6 +814,7 @@ fn hello_telemetry(hello: &Hello, now: DateTime<Utc>) -> crate::KioskTelemetry {
             oldest_waiting_at: time(t.oldest_waiting_ms),
             last_capture_at: time(t.last_capture_ms),
             clock: time(t.clock_ms).unwrap_or(now),
+            ..Default::default()
         },
         None => crate::KioskTelemetry {
             records_waiting: hello.records.len() as u64,

@@ -8,6 +8,7 @@ pub mod blobs;
 pub mod conn;
 pub mod dashboard;
 pub mod intake;
+pub mod kiosk_audit;
 pub mod limits;
 pub mod review;
 pub mod server;
@@ -340,6 +341,7 @@ impl Hq {
         Ok(())
     }
 
+    /// The kiosk's provisioning file, signed with HQ's signing key.
     pub fn provisioning(
         &self,
         kiosk: &KioskEntry,
@@ -353,7 +355,9 @@ impl Hq {
             kiosk_id: kiosk.id.clone(),
             kiosk_name: kiosk.name.clone(),
             kiosk_public: kiosk.public_key.clone(),
+            signature: None,
         }
+        .sign(&self.sign)
     }
 
     pub(crate) fn audit_entry(

@@ -3,7 +3,7 @@
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use enroll_hq::{self as hq, Hq, HqError, Options, Page, RecordQuery};
-use enroll_sync::provision::{fingerprint, EnrolmentRequest};
+use enroll_sync::provision::{fingerprint, spoken_fingerprint, EnrolmentRequest};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -298,11 +298,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             std::fs::write(&out, serde_json::to_string_pretty(&file)?)
                 .with_context(|| format!("writing {}", out.display()))?;
             println!(
-                "đã đăng ký ki-ốt / kiosk enrolled: {} ({}) key {}\nprovisioning file: {}",
+                "đã đăng ký ki-ốt / kiosk enrolled: {} ({}) key {}\nprovisioning file: {}\n\
+                 dấu khóa HQ (đọc cho người vận hành so) / HQ key fingerprint (read it to the operator): {}",
                 entry.id,
                 entry.name,
                 fingerprint(&entry.public_key),
-                out.display()
+                out.display(),
+                spoken_fingerprint(&hq.sign_public())
             );
         }
         Command::Kiosk(KioskCmd::Revoke { id }) => {

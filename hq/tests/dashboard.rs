@@ -219,6 +219,7 @@ fn seed(dir: &Path, database: Option<String>) -> Seeded {
             oldest_waiting_at: Some(now - Duration::hours(5)),
             last_capture_at: None,
             clock: now,
+            ..KioskTelemetry::default()
         };
         s.kiosk_seen("K00003", now - Duration::days(i), &t)
             .expect("seen");

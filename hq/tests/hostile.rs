@@ -196,6 +196,7 @@ fn huge_header(seal: &[u8; 32], n: usize) -> Vec<u8> {
     let mut s = Sealer::new(seal).expect("sealer");
     let mut out = s.header().to_vec();
     let h = Header {
+        version: enroll_sync::protocol::PROTOCOL,
         kind: StreamKind::Hello,
         kiosk_id: "A".repeat(n),
         stream_id: [0; 16],

@@ -59,7 +59,7 @@ fn enrol(hq: &Hq, data: &Path, name: &str, url: &str) -> String {
         .add_kiosk(name, &req.kiosk_public, None)
         .expect("add kiosk");
     let text = serde_json::to_string(&hq.provisioning(&entry, url)).expect("json");
-    ksync::provision(&mut store, &key, &text, &by("setup")).expect("provision");
+    ksync::provision(&mut store, &key, &text, &by("setup"), None).expect("provision");
     entry.id
 }
 

@@ -486,7 +486,8 @@ fn a_blob_whose_hash_does_not_check_is_never_visible() {
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let frames = seal::open_all(&key.seal_secret(), &body).expect("sealed to the kiosk");
     let reply = Reply::decode(&frames[0]).expect("reply");
-    assert_eq!(reply.blobs_have, vec![(id, 0)]);
+    let receipt = enroll_sync::protocol::Receipt::decode(&reply.receipt).expect("receipt");
+    assert_eq!(receipt.blobs_have, vec![(id, 0)]);
     let reader =
         Blobs::open_s3(&root.path().join("reader"), &spec(), moto.builder()).expect("blobs");
     assert_eq!(reader.get(&id).expect("get"), None);

@@ -412,6 +412,21 @@ fn bundles_in_any_order_and_every_refusal_states_its_reason(db: &Backend) {
     let url = start_hq(db, &hq_dir);
     let k = root.path().join("k");
     let kiosk_id = enrol(db, &hq_dir, &k, "Xã E", &url);
+    // Receipts are taken in by a signed-in supervisor.
+    drop(with_supervisor(&k));
+    let import_receipt = |file: &Path| {
+        std::process::Command::new(common::kiosk_bin())
+            .args([
+                "import-receipt",
+                file.to_str().expect("utf8"),
+                "--supervisor",
+                "sup",
+            ])
+            .env("KIOSK_DATA_DIR", &k)
+            .env("KIOSK_PIN", PIN)
+            .output()
+            .expect("run kiosk")
+    };
     let first = add_demo(&k, 5, 11);
     let b1: PathBuf = root.path().join("b1.bundle");
     let out = kiosk(&k, &["export", "--out", b1.to_str().expect("utf8")]);
@@ -449,7 +464,7 @@ fn bundles_in_any_order_and_every_refusal_states_its_reason(db: &Backend) {
         root.path().join("b1.receipt"),
         root.path().join("b2.receipt"),
     ] {
-        let out = kiosk(&k, &["import-receipt", f.to_str().expect("utf8")]);
+        let out = import_receipt(&f);
         assert!(out.status.success(), "{}", stderr(&out));
     }
     assert_eq!(
@@ -466,7 +481,7 @@ fn bundles_in_any_order_and_every_refusal_states_its_reason(db: &Backend) {
     forged[n - 20] ^= 1;
     let f = root.path().join("forged.receipt");
     std::fs::write(&f, forged).expect("write");
-    let out = kiosk(&k, &["import-receipt", f.to_str().expect("utf8")]);
+    let out = import_receipt(&f);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 
     let prov = Provisioned::load(&Store::open(&k).expect("s")).expect("prov");

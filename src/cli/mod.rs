@@ -95,8 +95,8 @@ enum Command {
     Sync(sync::SyncArgs),
     /// Write one sealed, signed USB bundle of everything HQ has not acknowledged.
     Export(sync::ExportArgs),
-    /// Import HQ's signed receipt for a USB bundle.
-    ImportReceipt { file: PathBuf },
+    /// Import HQ's signed receipt for a USB bundle (a signed-in supervisor).
+    ImportReceipt(sync::ImportReceiptArgs),
     /// A whole visit through the real UI with simulated devices and a loopback HQ: a PNG of
     /// each screen and a report (no display needed).
     Tour(tour::TourArgs),
@@ -185,7 +185,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Provision(args)) => sync::provision(args, &data_dir),
         Some(Command::Sync(args)) => sync::run(args, &data_dir),
         Some(Command::Export(args)) => sync::export(args, &data_dir),
-        Some(Command::ImportReceipt { file }) => sync::import_receipt(&file, &data_dir),
+        Some(Command::ImportReceipt(args)) => sync::import_receipt(args, &data_dir),
         Some(Command::Tour(args)) => tour::run(args),
     }
 }

@@ -21,6 +21,19 @@ pub struct ProvisionArgs {
     /// Write this kiosk's enrolment request (its device key) for HQ, and print the key.
     #[arg(long, value_name = "OUT")]
     request: Option<PathBuf>,
+    /// Sign in as this supervisor (PIN from KIOSK_PIN or the terminal): needed to move an
+    /// already provisioned kiosk to another HQ.
+    #[arg(long)]
+    supervisor: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ImportReceiptArgs {
+    /// HQ's receipt file for a bundle this kiosk exported.
+    file: PathBuf,
+    /// The supervisor taking the receipt in (PIN from KIOSK_PIN or the terminal).
+    #[arg(long)]
+    supervisor: String,
 }
 
 #[derive(Args)]
@@ -64,10 +77,17 @@ fn failed(e: SyncError) -> CliError {
         SyncError::NotProvisioned
         | SyncError::WrongDevice(_)
         | SyncError::BadProvisioning(_)
+        | SyncError::Unsigned(_)
+        | SyncError::NotSealedToThisKiosk
         | SyncError::WrongKiosk { .. }
         | SyncError::Reply(_)
         | SyncError::Seal(_) => CliError::Input(e.to_string()),
-        SyncError::Refused { .. } => CliError::Rejected(e.to_string()),
+        SyncError::Refused { .. }
+        | SyncError::HqChangeNeedsSupervisor { .. }
+        | SyncError::NotOurRequest
+        | SyncError::ForeignReceipt
+        | SyncError::ReceiptAlreadyImported(_)
+        | SyncError::StaleReceipt { .. } => CliError::Rejected(e.to_string()),
         other => CliError::Failed(other.into()),
     }
 }
@@ -95,13 +115,20 @@ pub fn provision(args: ProvisionArgs, data_dir: &Path) -> Result<(), CliError> {
             file.display()
         ))
     })?;
+    let session = match &args.supervisor {
+        Some(name) => Some(super::accounts::supervisor(&mut store, name)?),
+        None => None,
+    };
     let by = by(&store);
-    let p = sync::provision(&mut store, &key, &text, &by).map_err(failed)?;
+    let p = sync::provision(&mut store, &key, &text, &by, session.as_ref()).map_err(failed)?;
     println!(
-        "đã cấp cấu hình / provisioned: ki-ốt / kiosk {} → HQ {} (HQ key {})",
+        "đã cấp cấu hình / provisioned: ki-ốt / kiosk {} → HQ {}\n\
+         dấu khóa HQ / HQ key fingerprint: {}\n\
+         So với dấu khóa HQ đọc cho bạn; nếu khác, báo giám sát viên ngay. / \
+         Compare it with the fingerprint HQ read to you; if it differs, tell your supervisor at once.",
         p.kiosk_id,
         p.hq_url,
-        fingerprint(&hex::encode(p.hq_sign))
+        p.hq_fingerprint()
     );
     Ok(())
 }
@@ -193,12 +220,13 @@ pub fn export(args: ExportArgs, data_dir: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
-pub fn import_receipt(file: &Path, data_dir: &Path) -> Result<(), CliError> {
+pub fn import_receipt(args: ImportReceiptArgs, data_dir: &Path) -> Result<(), CliError> {
     let mut store = Store::open(data_dir)?;
     let prov = Provisioned::load(&store).map_err(failed)?;
     let key = sync::device_key(data_dir).map_err(failed)?;
+    let session = super::accounts::supervisor(&mut store, &args.supervisor)?;
     let (receipt, acked, merged) =
-        sync::import_receipt(&mut store, &key, &prov, file).map_err(failed)?;
+        sync::import_receipt(&mut store, &key, &prov, &session, &args.file).map_err(failed)?;
     println!(
         "biên nhận / receipt {}: {acked} hồ sơ được xác nhận / records acknowledged, {merged} thay đổi từ HQ / changed by HQ, {} bị từ chối / refused",
         receipt.id,

@@ -4,15 +4,18 @@
 //! time, Ed25519 by the device key) are made on export; both catch a cut-off tail.
 
 use chrono::{DateTime, Utc};
+use enroll_sync::audit::{
+    chain_hash, checkpoint_parts, AuditProof, Checkpoint, Link, CHECKPOINT_DOMAIN,
+};
 use enroll_sync::identity::{self, DeviceKey};
 use enroll_sync::record::Attribution;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::{timestamp, Store, StoreError};
 
-const CHECKPOINT_DOMAIN: &str = "kiosk/audit-checkpoint/v1";
+/// Audit entries one hello carries at most; a longer backlog follows on the next syncs.
+pub const AUDIT_PER_HELLO: usize = 20_000;
 const HEAD_KEY: &str = "audit_head";
 const CHECKPOINT_KEY: &str = "audit_checkpoint";
 
@@ -46,11 +49,7 @@ pub struct AuditCheckpoint {
 
 impl AuditCheckpoint {
     fn parts(count: i64, head: &[u8], at: &str) -> [Vec<u8>; 3] {
-        [
-            count.to_be_bytes().to_vec(),
-            head.to_vec(),
-            at.as_bytes().to_vec(),
-        ]
+        checkpoint_parts(count, head, at)
     }
 
     /// Checks the signature against `public` (the kiosk's device key as HQ knows it).
@@ -122,18 +121,6 @@ impl AuditReport {
 
 fn as_hex<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&hex::encode(bytes))
-}
-
-/// The chain hash of an entry: length-prefixed fields after the previous hash.
-fn chain_hash(prev: &[u8], seq: i64, fields: [&str; 6]) -> Vec<u8> {
-    let mut h = Sha256::new();
-    h.update(prev);
-    h.update(seq.to_be_bytes());
-    for f in fields {
-        h.update((f.len() as u64).to_be_bytes());
-        h.update(f.as_bytes());
-    }
-    h.finalize().to_vec()
 }
 
 fn read_head(conn: &Connection) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
@@ -321,6 +308,62 @@ impl Store {
         Ok(AuditExport {
             entries: self.audit_since(after)?,
             checkpoint,
+        })
+    }
+
+    /// For a hello: the entries after `acked` (the count HQ last acknowledged; fewer if the log
+    /// is now shorter), at most `AUDIT_PER_HELLO`, and a checkpoint over the last one sent,
+    /// signed now. HQ checks that the chain it holds continues into it.
+    pub fn audit_proof(
+        &self,
+        acked: u64,
+        key: &DeviceKey,
+        now: DateTime<Utc>,
+    ) -> Result<AuditProof, StoreError> {
+        let last: i64 =
+            self.conn
+                .query_row("SELECT COALESCE(MAX(seq), 0) FROM audit", [], |r| r.get(0))?;
+        let after = (acked as i64).min(last).max(0);
+        let after_hash: Vec<u8> = if after == 0 {
+            vec![0u8; 32]
+        } else {
+            self.conn
+                .query_row("SELECT hash FROM audit WHERE seq = ?1", [after], |r| {
+                    r.get(0)
+                })
+                .optional()?
+                .unwrap_or_else(|| vec![0u8; 32])
+        };
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, at, actor, device, action, COALESCE(subject, ''), COALESCE(detail, ''), hash
+             FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let mut head = after_hash.clone();
+        let mut count = after as u64;
+        let mut entries = Vec::new();
+        let mut rows = stmt.query(params![after, AUDIT_PER_HELLO as i64])?;
+        while let Some(r) = rows.next()? {
+            let seq: i64 = r.get(0)?;
+            entries.push(Link {
+                seq: seq as u64,
+                fields: [
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ],
+            });
+            head = r.get(7)?;
+            count = seq as u64;
+        }
+        let hash32 = |h: &[u8]| <[u8; 32]>::try_from(h).unwrap_or([0u8; 32]);
+        Ok(AuditProof {
+            after: after as u64,
+            after_hash: hash32(&after_hash),
+            entries,
+            checkpoint: Checkpoint::sign(key, count, hash32(&head), timestamp(now)),
         })
     }
 

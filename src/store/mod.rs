@@ -6,6 +6,7 @@ mod accounts;
 mod acks;
 mod audit;
 mod blobs;
+mod bundles;
 mod drafts;
 mod keyslots;
 mod purge;
@@ -16,8 +17,11 @@ mod sync_docs;
 mod usage;
 
 pub use acks::Ack;
-pub use audit::{AuditCheckpoint, AuditEntry, AuditExport, AuditProblem, AuditReport};
+pub use audit::{
+    AuditCheckpoint, AuditEntry, AuditExport, AuditProblem, AuditReport, AUDIT_PER_HELLO,
+};
 pub use blobs::sha256_hex;
+pub use bundles::Bundle;
 pub use drafts::Draft;
 pub use keyslots::{DataKey, KdfParams};
 pub use records::{ListQuery, RecordSummary, SaveOutcome};

@@ -42,6 +42,8 @@ pub struct FrameSource<'s, P: FnMut(Progress)> {
     pub bytes_out: u64,
     /// A store error met while producing frames (the stream is then cut short on purpose).
     pub error: Option<SyncError>,
+    /// The id in the stream's signed header: HQ's receipt must echo it.
+    pub stream_id: [u8; 16],
     pub progress: Option<P>,
     last_progress: Instant,
     bytes_total: u64,
@@ -58,6 +60,7 @@ impl<'s, P: FnMut(Progress)> FrameSource<'s, P> {
         let mut sealer = Sealer::new(&prov.hq_seal)?;
         let mut out = sealer.header().to_vec();
         let header = Header::new(kind, &prov.kiosk_id, key, sealer.header());
+        let stream_id = header.stream_id;
         out.extend(sealer.frame(&Frame::Header(header).encode(), false));
         let mut frames = 1;
         if let Some(h) = plan.hello {
@@ -86,6 +89,7 @@ impl<'s, P: FnMut(Progress)> FrameSource<'s, P> {
             records_sent: 0,
             bytes_out: 0,
             error: None,
+            stream_id,
             progress: None,
             last_progress: Instant::now(),
             bytes_total,

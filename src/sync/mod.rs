@@ -17,6 +17,9 @@ use enroll_sync::identity::{DeviceKey, IdentityError};
 use enroll_sync::protocol::{
     Frame, Header, Hello, Receipt, Reply, ReplyError, StreamKind, Telemetry,
 };
+
+/// Where the kiosk keeps the audit checkpoint HQ last acknowledged (`count:hexhead`).
+const AUDIT_ACKED: &str = "audit_acked";
 use enroll_sync::record::Attribution;
 use enroll_sync::seal::{self, SealError, Sealer};
 use std::collections::HashMap;
@@ -49,6 +52,20 @@ pub enum SyncError {
     WrongDevice(String),
     #[error("tệp cấu hình không hợp lệ / the provisioning file is not valid: {0}")]
     BadProvisioning(String),
+    #[error(transparent)]
+    Unsigned(#[from] enroll_sync::provision::ProvisionError),
+    #[error("ki-ốt đang gắn với HQ có dấu khóa {old}; tệp này đổi sang HQ {new}. Chỉ giám sát viên đã đăng nhập mới được đổi HQ / this kiosk belongs to the HQ with key fingerprint {old}; this file changes it to HQ {new}. Only a signed-in supervisor may change HQ")]
+    HqChangeNeedsSupervisor { old: String, new: String },
+    #[error("câu trả lời của HQ không thuộc yêu cầu vừa gửi (bị phát lại hoặc nhầm); không ghi nhận gì / HQ's answer does not belong to the request just sent (replayed or mixed up); nothing was recorded")]
+    NotOurRequest,
+    #[error("biên nhận không mở được bằng khóa của ki-ốt này: của ki-ốt khác, hoặc bị hỏng / the receipt does not open with this kiosk's key: it is another kiosk's, or damaged")]
+    NotSealedToThisKiosk,
+    #[error("biên nhận không dành cho gói dữ liệu nào ki-ốt này đã xuất; không ghi nhận gì / the receipt is not for a bundle this kiosk exported; nothing was recorded")]
+    ForeignReceipt,
+    #[error("biên nhận này đã được nhập lúc {0}; không ghi nhận lại / this receipt was already imported at {0}; nothing recorded again")]
+    ReceiptAlreadyImported(String),
+    #[error("biên nhận cho gói dữ liệu cũ hơn gói đã được HQ xác nhận (xuất lúc {newer}); không ghi nhận / the receipt is for a bundle older than one HQ already acknowledged (exported at {newer}); nothing recorded")]
+    StaleReceipt { newer: String },
     #[error("không đọc/ghi được / cannot read or write {path}: {source}")]
     Io {
         path: String,
@@ -93,6 +110,7 @@ fn hq_attribution(receipt: &Receipt) -> Attribution {
 }
 
 /// Opens HQ's sealed reply and checks HQ's signature and that it is meant for this kiosk.
+/// Whether it answers a particular request is checked by [`answering`].
 pub fn open_reply(
     key: &DeviceKey,
     prov: &Provisioned,
@@ -111,17 +129,39 @@ pub fn open_reply(
     Ok((reply, receipt))
 }
 
+/// Opens HQ's reply to the stream `stream_id` of `kind` this kiosk just sent: an old reply
+/// replayed, or one for another request, is refused before anything is acted on.
+pub fn answering(
+    key: &DeviceKey,
+    prov: &Provisioned,
+    bytes: &[u8],
+    stream_id: &[u8; 16],
+    kind: StreamKind,
+) -> Result<Receipt, SyncError> {
+    let (_, receipt) = open_reply(key, prov, bytes)?;
+    if !receipt.answers(stream_id, kind) {
+        return Err(SyncError::NotOurRequest);
+    }
+    Ok(receipt)
+}
+
+/// The audit count HQ last acknowledged, 0 when none.
+fn audit_acked(store: &Store) -> Result<u64, SyncError> {
+    Ok(store
+        .sync_setting(AUDIT_ACKED)?
+        .and_then(|v| v.split(':').next()?.parse().ok())
+        .unwrap_or(0))
+}
+
 /// Applies a verified receipt: HQ's changes merged, acknowledgements recorded, cursor moved.
 /// Returns (records acknowledged, records changed by HQ). Replaying a receipt changes nothing.
 pub fn apply_receipt(store: &mut Store, receipt: &Receipt) -> Result<(usize, usize), SyncError> {
     let by = hq_attribution(receipt);
     let mut merged = 0;
+    // HQ's own changes are merged; only `acks` says what HQ holds whole (blobs included).
     for d in &receipt.downlink {
         if store.merge_remote(&d.record, &d.changes, &by)? {
             merged += 1;
-        }
-        if store.heads(&d.record)?.as_deref() == Some(d.heads.as_slice()) {
-            store.mark_acknowledged(&d.record, &d.heads, &receipt.id, by.at)?;
         }
     }
     // One transaction for all of them: a receipt can acknowledge thousands of records.
@@ -129,6 +169,9 @@ pub fn apply_receipt(store: &mut Store, receipt: &Receipt) -> Result<(usize, usi
     let current = cursor(store)?;
     if receipt.cursor > current {
         store.set_cursor(CURSOR_PEER, &receipt.cursor.to_be_bytes(), by.at)?;
+    }
+    if let Some((count, head)) = receipt.audit {
+        store.set_sync_setting(AUDIT_ACKED, &format!("{count}:{}", hex::encode(head)))?;
     }
     store.audit(
         &by,
@@ -191,24 +234,38 @@ pub fn sync(
             .filter_map(|b| enroll_sync::protocol::sha_from_hex(b))
             .collect(),
         telemetry: Some(telemetry(store)?),
+        audit: Some(store.audit_proof(audit_acked(store)?, key, Utc::now())?),
     };
-    let body = single_stream(key, prov, StreamKind::Hello, Frame::Hello(hello))?;
+    let (body, stream_id) = single_stream(key, prov, StreamKind::Hello, Frame::Hello(hello))?;
     let answer = post(url, &mut body.as_slice(), &mut report)?;
-    let (reply, receipt) = open_reply(key, prov, &answer)?;
+    let receipt = answering(key, prov, &answer, &stream_id, StreamKind::Hello)?;
     let (acked, merged) = apply_receipt(store, &receipt)?;
     report.acknowledged += acked;
     report.merged_from_hq += merged;
-    let acked_now: std::collections::HashSet<Uuid> = receipt.acks.iter().map(|a| a.0).collect();
-    let hq_heads: HashMap<Uuid, Vec<ChangeHash>> = reply.hq_heads.into_iter().collect();
+    // Left out of the push: records HQ now holds whole exactly as they stand here.
+    let acked_now: HashMap<Uuid, Vec<ChangeHash>> = receipt.acks.iter().cloned().collect();
+    let mut settled = std::collections::HashSet::new();
+    for p in &pending {
+        let Some(a) = acked_now.get(&p.id) else {
+            continue;
+        };
+        if store
+            .heads(&p.id)?
+            .is_some_and(|current| same_heads(a, &current))
+        {
+            settled.insert(p.id);
+        }
+    }
+    let hq_heads: HashMap<Uuid, Vec<ChangeHash>> = receipt.hq_heads.iter().cloned().collect();
     // Heads HQ said it holds this session (its own changes included), per record.
     let mut hq_holds = hq_heads.clone();
     for d in &receipt.downlink {
         hq_holds.entry(d.record).or_default().extend(&d.heads);
     }
-    let lacking: HashMap<String, u64> = reply
+    let lacking: HashMap<String, u64> = receipt
         .blobs_have
-        .into_iter()
-        .map(|(h, n)| (hex::encode(h), n))
+        .iter()
+        .map(|(h, n)| (hex::encode(h), *n))
         .collect();
     let plan = PushPlan {
         blobs: blobs
@@ -217,7 +274,7 @@ pub fn sync(
             .collect(),
         records: pending
             .iter()
-            .filter(|p| !acked_now.contains(&p.id))
+            .filter(|p| !settled.contains(&p.id))
             .map(|p| (p.id, hq_heads.get(&p.id).cloned().unwrap_or_default()))
             .collect(),
         hello: None,
@@ -228,6 +285,7 @@ pub fn sync(
     let mut source =
         FrameSource::<&mut dyn FnMut(Progress)>::new(store, key, prov, StreamKind::Push, plan)?;
     source.progress = Some(progress);
+    let push_id = source.stream_id;
     let answer = post(url, &mut source, &mut report)?;
     report.payload += source.payload;
     report.records_sent += source.records_sent;
@@ -235,7 +293,7 @@ pub fn sync(
         return Err(e);
     }
     drop(source);
-    let (_, receipt) = open_reply(key, prov, &answer)?;
+    let receipt = answering(key, prov, &answer, &push_id, StreamKind::Push)?;
     let (acked, _) = apply_receipt(store, &receipt)?;
     report.acknowledged += acked;
     // HQ holds what it acknowledged plus its own heads: if that covers a record's current
@@ -285,19 +343,29 @@ fn telemetry(store: &Store) -> Result<Telemetry, SyncError> {
     })
 }
 
+fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
+    let mut a = a.to_vec();
+    let mut b = b.to_vec();
+    a.sort();
+    b.sort();
+    a == b
+}
+
+/// A three-frame stream, and the stream id its signed header carries.
 fn single_stream(
     key: &DeviceKey,
     prov: &Provisioned,
     kind: StreamKind,
     frame: Frame,
-) -> Result<Vec<u8>, SyncError> {
+) -> Result<(Vec<u8>, [u8; 16]), SyncError> {
     let mut s = Sealer::new(&prov.hq_seal)?;
     let mut out = s.header().to_vec();
     let header = Header::new(kind, &prov.kiosk_id, key, s.header());
+    let stream_id = header.stream_id;
     out.extend(s.frame(&Frame::Header(header).encode(), false));
     out.extend(s.frame(&frame.encode(), false));
     out.extend(s.frame(&Frame::End { frames: 2 }.encode(), true));
-    Ok(out)
+    Ok((out, stream_id))
 }
 
 /// Writes one sealed, signed bundle of everything HQ has not acknowledged (atomically: a
@@ -351,27 +419,62 @@ pub fn export_with_progress(
     let mut source =
         FrameSource::<&mut dyn FnMut(Progress)>::new(store, key, prov, StreamKind::Bundle, plan)?;
     source.progress = Some(progress);
+    let stream_id = source.stream_id;
     let written = std::io::copy(&mut source, &mut file).map_err(io)?;
     if let Some(e) = source.error.take() {
         return Err(e);
     }
     file.sync_all().map_err(io)?;
     std::fs::rename(&tmp, out).map_err(io)?;
+    // Remembered so that only this bundle's receipt is taken for it, once.
+    store.record_bundle(&stream_id, Utc::now())?;
     Ok((pending.len(), written))
 }
 
-/// Imports HQ's receipt file for a bundle.
+/// Imports HQ's receipt file for a bundle, for a signed-in supervisor: it must be signed by
+/// this kiosk's HQ, answer a bundle this kiosk wrote, and be neither imported already nor older
+/// than a bundle whose receipt was imported.
 pub fn import_receipt(
     store: &mut Store,
     key: &DeviceKey,
     prov: &Provisioned,
+    supervisor: &crate::accounts::Session,
     file: &Path,
 ) -> Result<(Receipt, usize, usize), SyncError> {
     let bytes = std::fs::read(file).map_err(|source| SyncError::Io {
         path: file.display().to_string(),
         source,
     })?;
-    let (_, receipt) = open_reply(key, prov, &bytes)?;
+    let (_, receipt) = match open_reply(key, prov, &bytes) {
+        Err(SyncError::Seal(SealError::Damaged(0) | SealError::NotSealed)) => {
+            return Err(SyncError::NotSealedToThisKiosk)
+        }
+        other => other?,
+    };
+    if receipt.kind != StreamKind::Bundle as u8 {
+        return Err(SyncError::ForeignReceipt);
+    }
+    let Some(bundle) = store.bundle(&receipt.stream_id)? else {
+        return Err(SyncError::ForeignReceipt);
+    };
+    if let Some(at) = bundle.imported_at {
+        return Err(SyncError::ReceiptAlreadyImported(at));
+    }
+    if let Some(newer) = store.newest_receipted_bundle()? {
+        if newer.seq > bundle.seq {
+            return Err(SyncError::StaleReceipt {
+                newer: newer.exported_at,
+            });
+        }
+    }
     let (acked, merged) = apply_receipt(store, &receipt)?;
+    let now = Utc::now();
+    store.bundle_receipted(&receipt.stream_id, &receipt.id, now)?;
+    let by = Attribution {
+        person: supervisor.person.clone(),
+        device: store.kiosk().code.clone(),
+        at: now,
+    };
+    store.audit(&by, "sync.import_receipt", Some(&receipt.id), None)?;
     Ok((receipt, acked, merged))
 }

@@ -8,12 +8,15 @@
 //!    --hq-url http://<hq>:7070 --out /media/usb/<name>.provision.json` (prints the kiosk id
 //!    and the key fingerprint: compare it with the one the kiosk printed).
 //! 3. On the kiosk: `kiosk provision /media/usb/<name>.provision.json` — refused if the file was
-//!    made for another device's key. The kiosk's code becomes its HQ id (`K00001`).
+//!    made for another device's key or HQ's signature on it does not verify. The kiosk prints
+//!    HQ's key fingerprint (five groups of digits): compare it with the one HQ printed (read it
+//!    over the phone). The kiosk's code becomes its HQ id (`K00001`). Once provisioned, a file
+//!    naming another HQ key is taken only with a signed-in supervisor (`--supervisor NAME`).
 //!
 //! Over the phone instead of a stick: read the 64-hex key to HQ (`--key HEX`).
 
 use enroll_sync::identity::DeviceKey;
-use enroll_sync::provision::{EnrolmentRequest, Provisioning, FORMAT};
+use enroll_sync::provision::{spoken_fingerprint, EnrolmentRequest, Provisioning, REQUEST_FORMAT};
 use enroll_sync::record::Attribution;
 
 use super::SyncError;
@@ -52,27 +55,31 @@ impl Provisioned {
 /// What this kiosk hands to HQ to be enrolled.
 pub fn enrolment_request(store: &Store, key: &DeviceKey) -> EnrolmentRequest {
     EnrolmentRequest {
-        format: FORMAT,
+        format: REQUEST_FORMAT,
         kiosk_public: hex::encode(key.public()),
         current_code: store.kiosk().code.clone(),
     }
 }
 
-/// Imports HQ's provisioning file: it must name this device's key.
+impl Provisioned {
+    /// HQ's signing key as people compare it: five groups of four digits.
+    pub fn hq_fingerprint(&self) -> String {
+        spoken_fingerprint(&self.hq_sign)
+    }
+}
+
+/// Imports HQ's provisioning file: signed by the HQ key it names, made for this device's key.
+/// On a kiosk already provisioned, a file naming another HQ key needs `supervisor`.
 pub fn provision(
     store: &mut Store,
     key: &DeviceKey,
     text: &str,
     by: &Attribution,
+    supervisor: Option<&crate::accounts::Session>,
 ) -> Result<Provisioned, SyncError> {
     let p: Provisioning =
         serde_json::from_str(text).map_err(|e| SyncError::BadProvisioning(e.to_string()))?;
-    if p.format != FORMAT {
-        return Err(SyncError::BadProvisioning(format!(
-            "format {} (this kiosk reads {FORMAT})",
-            p.format
-        )));
-    }
+    p.verify()?;
     if !p.hq_url.starts_with("http://") {
         return Err(SyncError::BadProvisioning(format!(
             "hq_url `{}` must start with http://",
@@ -95,11 +102,31 @@ pub fn provision(
         hq_seal: key32(&p.hq_seal_public, "hq_seal_public")?,
         kiosk_id: p.kiosk_id.clone(),
     };
+    let mut by = by.clone();
+    match Provisioned::load(store) {
+        Ok(old) if old.hq_sign != out.hq_sign => match supervisor {
+            Some(s) if s.is_supervisor() => by.person = s.person.clone(),
+            _ => {
+                return Err(SyncError::HqChangeNeedsSupervisor {
+                    old: old.hq_fingerprint(),
+                    new: out.hq_fingerprint(),
+                })
+            }
+        },
+        Ok(_) | Err(SyncError::NotProvisioned) => {}
+        Err(e) => return Err(e),
+    }
+    let by = &by;
     store.set_sync_setting("hq_url", &p.hq_url)?;
     store.set_sync_setting("hq_sign_public", &p.hq_sign_public)?;
     store.set_sync_setting("hq_seal_public", &p.hq_seal_public)?;
     store.set_sync_setting("kiosk_id", &p.kiosk_id)?;
     store.set_kiosk_code(&p.kiosk_id)?;
-    store.audit(by, "sync.provision", Some(&p.kiosk_id), Some(&p.hq_url))?;
+    store.audit(
+        by,
+        "sync.provision",
+        Some(&p.kiosk_id),
+        Some(&format!("{} key {}", p.hq_url, out.hq_fingerprint())),
+    )?;
     Ok(out)
 }

@@ -394,6 +394,7 @@ impl Ctrl {
                 self.search_records(&q);
             }
             "supervisor" => self.refresh_awaiting(),
+            "settings" => self.refresh_hq_settings(),
             _ => {}
         }
         g.set_page(s(page));

@@ -1,4 +1,6 @@
-//! Settings kept in `ui-settings.json`: language, text size, idle lock, read-aloud, HQ address.
+//! Settings kept in `ui-settings.json`: language, text size, idle lock, read-aloud. The HQ
+//! address and HQ's key fingerprint come from the provisioning in the store; only a signed-in
+//! supervisor may change the address.
 
 use super::*;
 
@@ -11,7 +13,6 @@ pub struct Settings {
     pub idle_seconds: u32,
     pub read_aloud: bool,
     pub volume: u8,
-    pub hq_address: String,
     /// The kiosk's time zone as minutes east of UTC; times on screen use it. Vietnam
     /// (Asia/Ho_Chi_Minh) has kept +07:00 without daylight saving since 1975, so a fixed
     /// offset is exact there and needs no time-zone database.
@@ -26,7 +27,6 @@ impl Default for Settings {
             idle_seconds: 300,
             read_aloud: true,
             volume: 75,
-            hq_address: String::new(),
             utc_offset_minutes: 7 * 60,
         }
     }
@@ -48,8 +48,6 @@ impl Ctrl {
             .set_read_aloud_enabled(set.read_aloud);
         app.global::<SettingsState>()
             .set_volume(i32::from(set.volume));
-        app.global::<SettingsState>()
-            .set_hq_address(s(&set.hq_address));
         select_language(&set.language);
         drop(st);
         self.touched();
@@ -111,9 +109,78 @@ impl Ctrl {
             c.apply_settings();
             c.save_settings()
         });
-        on!(self, g, on_set_hq, |c, v: SharedString| {
-            c.state.borrow_mut().settings.hq_address = v.to_string();
-            c.save_settings()
+        on!(self, g, on_set_hq, |c, v: SharedString| c
+            .set_hq_address(&v));
+    }
+
+    /// Shows the provisioned HQ address and HQ's key fingerprint (read from the store).
+    pub(super) fn refresh_hq_settings(self: &Rc<Self>) {
+        self.worker.post(move |store: &mut Store| {
+            let prov = crate::sync::Provisioned::load(store).ok();
+            Box::new(move |c: &Rc<Ctrl>| {
+                let app = c.app();
+                let g = app.global::<SettingsState>();
+                match prov {
+                    Some(p) => {
+                        g.set_hq_address(s(&p.hq_url));
+                        g.set_hq_fingerprint(s(p.hq_fingerprint()));
+                    }
+                    None => {
+                        g.set_hq_address(s(""));
+                        g.set_hq_fingerprint(s(""));
+                    }
+                }
+            })
+        });
+    }
+
+    /// A supervisor changes where HQ is; HQ's keys stay as HQ signed them.
+    fn set_hq_address(self: &Rc<Self>, url: &str) {
+        let by = self.state.borrow().session.as_ref().and_then(|sess| {
+            sess.is_supervisor()
+                .then(|| enroll_sync::record::Attribution {
+                    person: sess.person.clone(),
+                    device: String::new(),
+                    at: chrono::Utc::now(),
+                })
+        });
+        let Some(mut by) = by else {
+            self.banner(
+                "Chỉ giám sát viên được đổi địa chỉ trung tâm.",
+                "Only a supervisor may change the HQ address.",
+                true,
+            );
+            self.refresh_hq_settings();
+            return;
+        };
+        let url = url.trim().to_owned();
+        if !url.starts_with("http://") || url.len() <= "http://".len() {
+            self.banner(
+                "Địa chỉ trung tâm phải bắt đầu bằng http://",
+                "The HQ address must start with http://",
+                true,
+            );
+            return;
+        }
+        self.worker.post(move |store: &mut Store| {
+            let result = (|| -> Result<(), crate::store::StoreError> {
+                if store.sync_setting("kiosk_id")?.is_none() {
+                    return Ok(());
+                }
+                by.device = store.kiosk().code.clone();
+                store.set_sync_setting("hq_url", &url)?;
+                store.audit(&by, "sync.hq_url", None, Some(&url))
+            })();
+            Box::new(move |c: &Rc<Ctrl>| {
+                if result.is_err() {
+                    c.banner(
+                        "Không lưu được địa chỉ trung tâm.",
+                        "The HQ address could not be saved.",
+                        true,
+                    );
+                }
+                c.refresh_hq_settings();
+            })
         });
     }
 

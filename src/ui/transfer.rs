@@ -54,6 +54,10 @@ fn failure(e: &SyncError) -> (String, String) {
             "không ghi được tệp. Kiểm tra USB đã cắm và còn chỗ trống, rồi thử lại",
             "the file could not be written. Check the USB stick is in and has room, then try again",
         ),
+        SyncError::NotOurRequest => (
+            "câu trả lời nhận được không phải của trung tâm cho lần gửi này, nên không ghi nhận gì. Hãy thử lại; nếu vẫn lỗi, báo giám sát viên",
+            "the answer received was not HQ's answer to this request, so nothing was recorded. Try again; if it keeps failing, tell your supervisor",
+        ),
         SyncError::Refused { .. } | SyncError::WrongKiosk { .. } | SyncError::WrongDevice(_) => (
             "trung tâm từ chối máy này. Hãy báo giám sát viên",
             "HQ refused this kiosk. Tell your supervisor",

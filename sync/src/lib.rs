@@ -1,6 +1,7 @@
 //! The enrollment record and everything both the kiosk and HQ need to agree on: the record's
 //! typed form and its Automerge document, the data rules, the reference lists, text folding.
 
+pub mod audit;
 pub mod client;
 pub mod identity;
 pub mod idnumber;

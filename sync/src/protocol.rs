@@ -2,17 +2,24 @@
 //!
 //! Kiosk → HQ is a sealed stream of frames: `Header` (signed by the device key, bound to the
 //! stream's ephemeral key), then `Hello`, or `Blob` chunks and `Changes`, then `End`.
-//! HQ → kiosk is one sealed `Reply` holding a `Receipt` signed by HQ.
+//! HQ → kiosk is one sealed `Reply` holding a `Receipt` signed by HQ. The receipt carries
+//! everything the kiosk acts on and echoes the stream id the kiosk chose for its request, so a
+//! reply answers one request only (protocol 2).
 
 use automerge::ChangeHash;
 use uuid::Uuid;
 
+use crate::audit::{AuditProof, Checkpoint, Link};
 use crate::identity::{self, DeviceKey, SIGNATURE_LEN};
 use crate::wire::{Reader, WireError, Writer};
 
 pub const DOMAIN_CHANGE: &str = "enroll/change/v1";
 pub const DOMAIN_SESSION: &str = "enroll/session/v1";
-pub const DOMAIN_RECEIPT: &str = "enroll/receipt/v1";
+pub const DOMAIN_RECEIPT: &str = "enroll/receipt/v2";
+
+/// The sync protocol this build speaks; the header carries it and HQ refuses any other.
+/// 2: receipts hold HQ's heads, blob offsets and audit checkpoint, bound to the stream id.
+pub const PROTOCOL: u8 = 2;
 
 /// Blobs travel in chunks of at most this many bytes.
 pub const BLOB_CHUNK: usize = 256 * 1024;
@@ -29,6 +36,8 @@ pub enum StreamKind {
 /// Who sends the stream; signed together with the stream's ephemeral key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
+    /// The protocol the sender speaks (`PROTOCOL`); 1 for kiosks that did not say.
+    pub version: u8,
     pub kind: StreamKind,
     pub kiosk_id: String,
     pub stream_id: [u8; 16],
@@ -43,11 +52,15 @@ impl Header {
             .str(&self.kiosk_id)
             .fixed(&self.stream_id)
             .u64(self.created_ms);
+        if self.version >= 2 {
+            w.u8(self.version);
+        }
         w.finish()
     }
 
     pub fn new(kind: StreamKind, kiosk_id: &str, key: &DeviceKey, stream_header: &[u8]) -> Self {
         let mut h = Header {
+            version: PROTOCOL,
             kind,
             kiosk_id: kiosk_id.to_owned(),
             stream_id: rand::random(),
@@ -138,6 +151,8 @@ pub struct Hello {
     pub blobs: Vec<[u8; 32]>,
     /// What the kiosk reports about itself, for HQ's fleet view (absent from older kiosks).
     pub telemetry: Option<Telemetry>,
+    /// The kiosk's audit log since the checkpoint HQ last acknowledged, ending in a new one.
+    pub audit: Option<AuditProof>,
 }
 
 /// A kiosk's state as it reports it in each hello. Times are Unix milliseconds, 0 = none.
@@ -193,6 +208,31 @@ fn get_uuid(r: &mut Reader<'_>) -> Result<Uuid, WireError> {
     Ok(Uuid::from_bytes(r.array()?))
 }
 
+fn get_audit(r: &mut Reader<'_>) -> Result<AuditProof, WireError> {
+    let after = r.u64()?;
+    let after_hash = r.array()?;
+    // Each entry is at least its number and six length prefixes.
+    let n = r.count(32)?;
+    let mut entries = Vec::with_capacity(n);
+    for _ in 0..n {
+        let seq = r.u64()?;
+        let fields = [r.str()?, r.str()?, r.str()?, r.str()?, r.str()?, r.str()?];
+        entries.push(Link { seq, fields });
+    }
+    let checkpoint = Checkpoint {
+        count: r.u64()?,
+        head: r.array()?,
+        at: r.str()?,
+        signature: r.array()?,
+    };
+    Ok(AuditProof {
+        after,
+        after_hash,
+        entries,
+        checkpoint,
+    })
+}
+
 impl Frame {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::new();
@@ -203,6 +243,9 @@ impl Frame {
                     .str(&h.kiosk_id)
                     .fixed(&h.stream_id);
                 w.u64(h.created_ms).fixed(&h.signature);
+                if h.version >= 2 {
+                    w.u8(h.version);
+                }
             }
             Frame::Hello(h) => {
                 w.u8(2).u64(h.cursor).u32(h.records.len() as u32);
@@ -213,10 +256,32 @@ impl Frame {
                 for b in &h.blobs {
                     w.fixed(b);
                 }
-                if let Some(t) = &h.telemetry {
-                    w.u8(1).str(&t.software_version).u64(t.free_bytes);
-                    w.u64(t.records_waiting).u64(t.oldest_waiting_ms);
-                    w.u64(t.last_capture_ms).u64(t.clock_ms);
+                match &h.telemetry {
+                    Some(t) => {
+                        w.u8(1).str(&t.software_version).u64(t.free_bytes);
+                        w.u64(t.records_waiting).u64(t.oldest_waiting_ms);
+                        w.u64(t.last_capture_ms).u64(t.clock_ms);
+                    }
+                    None => {
+                        w.u8(0);
+                    }
+                }
+                match &h.audit {
+                    Some(a) => {
+                        w.u8(1).u64(a.after).fixed(&a.after_hash);
+                        w.u32(a.entries.len() as u32);
+                        for e in &a.entries {
+                            w.u64(e.seq);
+                            for f in &e.fields {
+                                w.str(f);
+                            }
+                        }
+                        let c = &a.checkpoint;
+                        w.u64(c.count).fixed(&c.head).str(&c.at).fixed(&c.signature);
+                    }
+                    None => {
+                        w.u8(0);
+                    }
                 }
             }
             Frame::Blob(b) => {
@@ -252,13 +317,18 @@ impl Frame {
                     3 => StreamKind::Bundle,
                     _ => return Err(WireError("unknown stream kind")),
                 };
-                Frame::Header(Header {
+                let mut h = Header {
+                    version: 1,
                     kind,
                     kiosk_id: r.str()?,
                     stream_id: r.array()?,
                     created_ms: r.u64()?,
                     signature: r.array()?,
-                })
+                };
+                if !r.is_empty() {
+                    h.version = r.u8()?;
+                }
+                Frame::Header(h)
             }
             2 => {
                 let cursor = r.u64()?;
@@ -269,26 +339,29 @@ impl Frame {
                 }
                 let n = r.count(32)?;
                 let blobs = (0..n).map(|_| r.array()).collect::<Result<_, _>>()?;
-                let telemetry = if r.is_empty() {
-                    None
-                } else {
-                    if r.u8()? != 1 {
-                        return Err(WireError("unknown telemetry version"));
-                    }
-                    Some(Telemetry {
+                let telemetry = match r.u8()? {
+                    0 => None,
+                    1 => Some(Telemetry {
                         software_version: r.str()?,
                         free_bytes: r.u64()?,
                         records_waiting: r.u64()?,
                         oldest_waiting_ms: r.u64()?,
                         last_capture_ms: r.u64()?,
                         clock_ms: r.u64()?,
-                    })
+                    }),
+                    _ => return Err(WireError("unknown telemetry version")),
+                };
+                let audit = match r.u8()? {
+                    0 => None,
+                    1 => Some(get_audit(&mut r)?),
+                    _ => return Err(WireError("unknown audit proof version")),
                 };
                 Frame::Hello(Hello {
                     cursor,
                     records,
                     blobs,
                     telemetry,
+                    audit,
                 })
             }
             3 => Frame::Blob(BlobChunk {
@@ -346,26 +419,37 @@ pub struct Downlink {
     pub changes: Vec<Vec<u8>>,
 }
 
-/// HQ's signed statement: which record heads it holds, what it refused, its own changes.
+/// HQ's signed statement, answering one stream: which record heads it holds whole, what it
+/// refused, its own changes, and (for a hello) what to send next. Everything a kiosk acts on
+/// is in here, under HQ's signature.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Receipt {
     pub id: String,
     pub kiosk_id: String,
     pub issued_ms: u64,
-    /// The stream (push or bundle) this answers; zero for a hello.
+    /// The stream this answers: the random id the kiosk put in its signed header.
     pub stream_id: [u8; 16],
+    /// The kind of that stream (`StreamKind as u8`).
+    pub kind: u8,
     /// HQ's change log position after `downlink`.
     pub cursor: u64,
+    /// Records HQ holds at these heads with every blob they reference, whole and checked.
     pub acks: Vec<(Uuid, Vec<ChangeHash>)>,
     pub rejections: Vec<Rejection>,
     pub downlink: Vec<Downlink>,
+    /// For offered records not acknowledged: the heads HQ holds (send changes after these).
+    pub hq_heads: Vec<(Uuid, Vec<ChangeHash>)>,
+    /// For offered blobs: how many bytes HQ holds (a complete blob is not offered back).
+    pub blobs_have: Vec<([u8; 32], u64)>,
+    /// The kiosk's audit checkpoint HQ holds after this stream: (entries, chain head).
+    pub audit: Option<(u64, [u8; 32])>,
 }
 
 impl Receipt {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::new();
         w.str(&self.id).str(&self.kiosk_id).u64(self.issued_ms);
-        w.fixed(&self.stream_id).u64(self.cursor);
+        w.fixed(&self.stream_id).u8(self.kind).u64(self.cursor);
         w.u32(self.acks.len() as u32);
         for (id, heads) in &self.acks {
             w.fixed(id.as_bytes());
@@ -385,6 +469,23 @@ impl Receipt {
                 w.bytes(c);
             }
         }
+        w.u32(self.hq_heads.len() as u32);
+        for (id, heads) in &self.hq_heads {
+            w.fixed(id.as_bytes());
+            put_heads(&mut w, heads);
+        }
+        w.u32(self.blobs_have.len() as u32);
+        for (h, n) in &self.blobs_have {
+            w.fixed(h).u64(*n);
+        }
+        match &self.audit {
+            Some((count, head)) => {
+                w.u8(1).u64(*count).fixed(head);
+            }
+            None => {
+                w.u8(0);
+            }
+        }
         w.finish()
     }
 
@@ -395,6 +496,7 @@ impl Receipt {
             kiosk_id: r.str()?,
             issued_ms: r.u64()?,
             stream_id: r.array()?,
+            kind: r.u8()?,
             cursor: r.u64()?,
             ..Receipt::default()
         };
@@ -422,20 +524,32 @@ impl Receipt {
                 changes,
             });
         }
+        for _ in 0..r.count(20)? {
+            out.hq_heads.push((get_uuid(&mut r)?, get_heads(&mut r)?));
+        }
+        for _ in 0..r.count(40)? {
+            out.blobs_have.push((r.array()?, r.u64()?));
+        }
+        out.audit = match r.u8()? {
+            0 => None,
+            1 => Some((r.u64()?, r.array()?)),
+            _ => return Err(WireError("unknown audit checkpoint form")),
+        };
         r.end()?;
         Ok(out)
     }
+
+    /// Whether this receipt answers the stream `stream_id` of `kind` that this kiosk sent.
+    pub fn answers(&self, stream_id: &[u8; 16], kind: StreamKind) -> bool {
+        self.stream_id == *stream_id && self.kind == kind as u8
+    }
 }
 
-/// HQ's answer to a stream: a signed receipt, plus (for a hello) what HQ already holds.
+/// HQ's answer to a stream: the receipt and HQ's signature over it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Reply {
     pub receipt: Vec<u8>,
     pub signature: Vec<u8>,
-    /// For offered records not acknowledged: the heads HQ holds (send changes after these).
-    pub hq_heads: Vec<(Uuid, Vec<ChangeHash>)>,
-    /// For offered blobs: how many bytes HQ holds (a complete blob is not offered back).
-    pub blobs_have: Vec<([u8; 32], u64)>,
 }
 
 impl Reply {
@@ -444,7 +558,6 @@ impl Reply {
         Reply {
             signature: key.sign(DOMAIN_RECEIPT, &[&bytes]).to_vec(),
             receipt: bytes,
-            ..Reply::default()
         }
     }
 
@@ -458,31 +571,15 @@ impl Reply {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::new();
         w.bytes(&self.receipt).bytes(&self.signature);
-        w.u32(self.hq_heads.len() as u32);
-        for (id, heads) in &self.hq_heads {
-            w.fixed(id.as_bytes());
-            put_heads(&mut w, heads);
-        }
-        w.u32(self.blobs_have.len() as u32);
-        for (h, n) in &self.blobs_have {
-            w.fixed(h).u64(*n);
-        }
         w.finish()
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Reply, WireError> {
         let mut r = Reader::new(bytes);
-        let mut out = Reply {
+        let out = Reply {
             receipt: r.bytes()?.to_vec(),
             signature: r.bytes()?.to_vec(),
-            ..Reply::default()
         };
-        for _ in 0..r.count(20)? {
-            out.hq_heads.push((get_uuid(&mut r)?, get_heads(&mut r)?));
-        }
-        for _ in 0..r.count(40)? {
-            out.blobs_have.push((r.array()?, r.u64()?));
-        }
         r.end()?;
         Ok(out)
     }
@@ -536,6 +633,7 @@ mod tests {
                 records: vec![(id, heads_digest(&[h]))],
                 blobs: vec![[1; 32]],
                 telemetry: None,
+                audit: None,
             }),
             Frame::Hello(Hello {
                 cursor: 8,
@@ -548,6 +646,22 @@ mod tests {
                     oldest_waiting_ms: 1_780_000_000_000,
                     last_capture_ms: 1_780_000_100_000,
                     clock_ms: 1_780_000_200_000,
+                }),
+                audit: Some(AuditProof {
+                    after: 3,
+                    after_hash: [4; 32],
+                    entries: vec![Link {
+                        seq: 4,
+                        fields: [
+                            "t".into(),
+                            "op".into(),
+                            "K".into(),
+                            "a".into(),
+                            "".into(),
+                            "d".into(),
+                        ],
+                    }],
+                    checkpoint: Checkpoint::sign(&key, 4, [5; 32], "2026-06-01T08:00:00Z".into()),
                 }),
             }),
             Frame::Blob(BlobChunk {
@@ -570,12 +684,17 @@ mod tests {
         let receipt = Receipt {
             id: "R1".into(),
             kiosk_id: "K00001".into(),
+            stream_id: [7; 16],
+            kind: StreamKind::Hello as u8,
             acks: vec![(id, vec![h])],
             downlink: vec![Downlink {
                 record: id,
                 heads: vec![h],
                 changes: vec![vec![1, 2]],
             }],
+            hq_heads: vec![(id, vec![h])],
+            blobs_have: vec![([3; 32], 10)],
+            audit: Some((4, [5; 32])),
             ..Receipt::default()
         };
         let reply = Reply::signed(&receipt, &key);
@@ -584,5 +703,16 @@ mod tests {
         assert!(back
             .verified_receipt(&DeviceKey::generate().public())
             .is_err());
+        assert!(receipt.answers(&[7; 16], StreamKind::Hello));
+        assert!(!receipt.answers(&[7; 16], StreamKind::Push));
+        assert!(!receipt.answers(&[8; 16], StreamKind::Hello));
+        // What the kiosk acts on is signed: moving HQ's heads or blob offsets breaks it.
+        let mut altered = receipt.clone();
+        altered.blobs_have.clear();
+        let forged = Reply {
+            receipt: altered.encode(),
+            signature: reply.signature.clone(),
+        };
+        assert!(forged.verified_receipt(&key.public()).is_err());
     }
 }

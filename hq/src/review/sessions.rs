@@ -50,7 +50,6 @@ impl Hq {
                 let signed = Reply {
                     receipt: reply.receipt.clone(),
                     signature: reply.signature.clone(),
-                    ..Reply::default()
                 }
                 .encode();
                 let out: usize = receipt.downlink.iter().map(|d| d.changes.len()).sum();

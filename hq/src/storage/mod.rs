@@ -294,6 +294,13 @@ pub struct KioskTelemetry {
     pub last_capture_at: Option<DateTime<Utc>>,
     /// The kiosk's clock when it made the hello (compare with `last_seen_at` for drift).
     pub clock: DateTime<Utc>,
+    /// Audit entries HQ has verified as one unbroken chain from the kiosk's first.
+    #[serde(default)]
+    pub audit_entries: u64,
+    /// Set once the kiosk's audit log was found cut short or rewritten (Vietnamese / English);
+    /// it stays until someone at HQ deals with the kiosk.
+    #[serde(default)]
+    pub audit_problem: Option<String>,
 }
 
 /// A record as HQ holds it: the document (snapshot and/or change chunks) and its projection.
