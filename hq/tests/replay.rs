@@ -148,48 +148,13 @@ fn replayed_replies_are_refused_and_change_nothing(db: &Backend) {
     assert_eq!(k.pending(), 0);
 }
 
-/// Forwards connections to `to`, cutting both directions once `budget` bytes have passed.
+/// A loopback address forwarding to `to`, cutting each connection once `budget` bytes (read
+/// at its start) have passed either way.
 fn cutting_proxy(to: &str, budget: Arc<AtomicI64>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let to = to.trim_start_matches("http://").to_owned();
-    std::thread::spawn(move || {
-        for client in listener.incoming() {
-            let Ok(client) = client else { continue };
-            let Ok(server) = TcpStream::connect(&to) else {
-                continue;
-            };
-            let left = Arc::new(AtomicI64::new(budget.load(Ordering::SeqCst)));
-            for (mut from, mut into) in [
-                (
-                    client.try_clone().expect("clone"),
-                    server.try_clone().expect("clone"),
-                ),
-                (server, client),
-            ] {
-                let left = left.clone();
-                std::thread::spawn(move || {
-                    let mut buf = [0u8; 4096];
-                    loop {
-                        let n = match from.read(&mut buf) {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        let had = left.fetch_sub(n as i64, Ordering::SeqCst);
-                        if had < n as i64 {
-                            let _ = into.write_all(&buf[..had.max(0) as usize]);
-                            break;
-                        }
-                        if into.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                    }
-                    let _ = from.shutdown(std::net::Shutdown::Both);
-                    let _ = into.shutdown(std::net::Shutdown::Both);
-                });
-            }
-        }
-    });
+    std::thread::spawn(move || common::proxy(listener, to, budget));
     url
 }
 
