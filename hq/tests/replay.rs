@@ -9,7 +9,7 @@ mod fixture;
 
 use backend::Backend;
 use chrono::{Duration, Utc};
-use common::{kiosk_bin, stderr, stdout};
+use common::{kiosk_bin, replace_hashes, stderr, stdout};
 use enroll_hq::{server, Hq, HqState, Options};
 use enroll_sync::client::{self, Traffic};
 use enroll_sync::identity::DeviceKey;
@@ -183,30 +183,6 @@ fn add_photo_record(data: &Path) -> Uuid {
     let r: Enrollment = serde_json::from_value(v).expect("record");
     store.save(&r, &by("op")).expect("save");
     r.id
-}
-
-fn replace_hashes(v: &mut serde_json::Value, store: &Store, photo: &str) {
-    match v {
-        serde_json::Value::Object(m) => {
-            for (k, x) in m.iter_mut() {
-                if k == "sha256" {
-                    *x = photo.into();
-                } else if k.ends_with("_sha256") && x.is_string() {
-                    let bytes = format!("{k}-{x}").into_bytes();
-                    *x = store
-                        .put_blob(&bytes, "application/octet-stream")
-                        .expect("blob")
-                        .into();
-                } else {
-                    replace_hashes(x, store, photo);
-                }
-            }
-        }
-        serde_json::Value::Array(items) => items
-            .iter_mut()
-            .for_each(|x| replace_hashes(x, store, photo)),
-        _ => {}
-    }
 }
 
 fn unlocked(k: &Kiosk) -> Store {

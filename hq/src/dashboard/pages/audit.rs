@@ -8,7 +8,7 @@ use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
 
-use super::records::Opt;
+use super::records::{day, Opt};
 use crate::dashboard::auth::blocking;
 use crate::dashboard::{html, Chrome, Dash, DashError, Messages, Viewer};
 use crate::storage::AuditQuery;
@@ -84,16 +84,6 @@ struct AuditPage {
     paged: bool,
     error: Option<&'static str>,
     actions: Vec<Opt>,
-}
-
-fn day(s: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ()> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Ok(None);
-    }
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map(|d| Some(d.and_time(chrono::NaiveTime::MIN).and_utc()))
-        .map_err(|_| ())
 }
 
 /// Common action prefixes offered in the filter (free text works too).

@@ -173,9 +173,9 @@ async fn page(
     };
     let weeks = p.weeks.filter(|w| WEEKS.contains(w)).unwrap_or(8);
     let hq = dash.hq.clone();
-    let to = match NaiveDate::parse_from_str(p.to.trim(), "%Y-%m-%d") {
-        Ok(d) => d.and_time(chrono::NaiveTime::MIN).and_utc(),
-        Err(_) => hq.now(),
+    let to = match super::records::day(&p.to) {
+        Ok(Some(t)) => t,
+        _ => hq.now(),
     };
     let to_week = week_of(to);
     let q = QualityQuery {

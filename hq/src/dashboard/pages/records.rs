@@ -172,7 +172,8 @@ fn some(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
 
-fn day(s: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ()> {
+/// A `YYYY-MM-DD` form field as the start of that day (UTC); empty is `None`, unreadable `Err`.
+pub(crate) fn day(s: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ()> {
     match some(s) {
         None => Ok(None),
         Some(d) => NaiveDate::parse_from_str(&d, "%Y-%m-%d")
