@@ -1,5 +1,6 @@
 //! Supervisor review: each captured record is approved, or returned to its operator with a
-//! reason. Both are signed (device key) events in the record. Records with exceptions (missing
+//! reason. Both are signed (device key) events in the record, and the change that writes them
+//! is signed by the supervisor's own certified key as well (`Store::endorse`). Records with exceptions (missing
 //! fingers, forced captures, acknowledged warnings) need a supervisor other than the operator.
 
 use chrono::{DateTime, Utc};
@@ -144,6 +145,8 @@ fn decide(
             return Err(ReviewError::OwnExceptions(found));
         }
     }
+    // The supervisor's own key must be open (signed in with the PIN) before anything is written.
+    store.account_certificate(key, &by.person)?;
     let mut event = ReviewEvent {
         at: now,
         by: by.person.clone(),
@@ -162,6 +165,11 @@ fn decide(
     record.review.history.push(event.clone());
     let attribution = by.attribution(&event.device, now);
     store.save(&record, &attribution)?;
+    // The change just made (the record's one head) is signed by the supervisor's own key too:
+    // HQ accepts an approval or return only with it.
+    if let Some([head]) = store.heads(id)?.as_deref() {
+        store.endorse(key, &by.person, id, head)?;
+    }
     let action = match action {
         ReviewAction::Approved => "review.approve",
         _ => "review.return",

@@ -11,12 +11,13 @@ use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use uuid::Uuid;
 
-use enroll_sync::identity::PublicKey;
+use enroll_sync::identity::{PublicKey, SIGNATURE_LEN};
+use enroll_sync::protocol::Endorsement;
 use enroll_sync::protocol::{
     blob_refs, heads_digest, sha_from_hex, BlobChunk, Downlink, Frame, Header, Hello, Receipt,
     RecordChanges, Rejection, Reply, StreamKind, PROTOCOL,
 };
-use enroll_sync::record::{Enrollment, HqState, RecordDoc};
+use enroll_sync::record::{authority, Enrollment, HqState, RecordDoc};
 use enroll_sync::seal::{self, SealError};
 
 use crate::storage::{AuditEntry, Projection, Session, StoredRecord};
@@ -70,6 +71,18 @@ struct Checked {
     chunk: Vec<u8>,
     /// (change hash, signature): kept for the record's timeline.
     sigs: Vec<([u8; 32], Vec<u8>)>,
+    /// Per change: the supervisor endorsement it carries, as checked.
+    endorsed: Vec<Endorsed>,
+}
+
+/// A change's supervisor endorsement, checked against the sending kiosk.
+#[derive(Debug, Clone)]
+enum Endorsed {
+    None,
+    /// A supervisor of this kiosk, certified by its device key, signed this change.
+    Supervisor(String),
+    /// Why the endorsement does not count (vi, en).
+    Invalid(&'static str, &'static str),
 }
 
 /// One record merged and checked, ready to write.
@@ -81,6 +94,8 @@ struct Prepared {
     blobs: Vec<[u8; 32]>,
     enrollment_no: String,
     quality: Option<crate::storage::review::QualityFacts>,
+    /// Approvals and returns kept, with the supervisor who signed each: (change hash, account).
+    endorsed: Vec<(ChangeHash, String)>,
 }
 
 type Outcome = Result<Prepared, Refusal>;
@@ -316,13 +331,14 @@ impl Hq {
                 (g, c)
             })
             .collect();
+        let hq_made = self.hq_made(s, &checked)?;
         let run = |g: &RecordChanges,
                    c: &Option<Result<Checked, Refusal>>,
                    existing: Option<&StoredRecord>|
          -> Result<Outcome, HqError> {
             match c {
                 None => self.confirm_heads(kiosk, &g.record, &g.heads, existing),
-                Some(Ok(c)) => self.prepare(kiosk, c, existing, now),
+                Some(Ok(c)) => self.prepare(kiosk, c, existing, now, &hq_made),
                 Some(Err(r)) => Ok(Err(r.clone())),
             }
         };
@@ -387,6 +403,15 @@ impl Hq {
             match out? {
                 Ok(p) => {
                     quality.extend(p.quality);
+                    for (hash, account) in &p.endorsed {
+                        audit.push(AuditEntry {
+                            at: now,
+                            actor: kiosk.id.clone(),
+                            action: "record.supervisor".into(),
+                            subject: id.to_string(),
+                            detail: format!("{account} {}", hex::encode(hash.0)),
+                        });
+                    }
                     if let Some(stored) = p.stored {
                         audit.push(AuditEntry {
                             at: now,
@@ -461,6 +486,52 @@ impl Hq {
         Ok(())
     }
 
+    /// HQ's own changes among those a kiosk sent back (its actor, and HQ's signature kept in
+    /// `change_sigs` verifies): a kiosk relays them when HQ's record does not show them (a
+    /// status change that raced the kiosk's push). Looked up only for changes by HQ's actor.
+    #[allow(clippy::type_complexity)]
+    fn hq_made(
+        &self,
+        s: &mut dyn Session,
+        checked: &[(RecordChanges, Option<Result<Checked, Refusal>>)],
+    ) -> Result<HashSet<ChangeHash>, HqError> {
+        let mut out = HashSet::new();
+        let key = PublicKey::from_bytes(&self.sign_public()).ok();
+        for c in checked
+            .iter()
+            .filter_map(|(_, c)| c.as_ref()?.as_ref().ok())
+        {
+            let ours: Vec<[u8; 32]> = c
+                .changes
+                .iter()
+                .filter(|ch| ch.actor_id() == &self.actor)
+                .map(|ch| ch.hash().0)
+                .collect();
+            if ours.is_empty() {
+                continue;
+            }
+            for sig in s.change_sigs(&c.id, &ours)? {
+                let Ok(signature) = <[u8; SIGNATURE_LEN]>::try_from(sig.signature.as_slice())
+                else {
+                    continue;
+                };
+                let hash = ChangeHash(sig.hash);
+                let signed = enroll_sync::protocol::SignedChange {
+                    record: c.id,
+                    signature,
+                    bytes: Vec::new(),
+                    endorsement: None,
+                };
+                if sig.signer == crate::storage::review::HQ_SIGNER
+                    && key.as_ref().is_some_and(|k| signed.verify_by(k, &hash))
+                {
+                    out.insert(hash);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Merges one record's checked changes into what HQ holds. `Ok(Err(..))` is a stated
     /// refusal: nothing of that record is written.
     fn prepare(
@@ -469,6 +540,7 @@ impl Hq {
         c: &Checked,
         existing: Option<&StoredRecord>,
         now: DateTime<Utc>,
+        hq_made: &HashSet<ChangeHash>,
     ) -> Result<Outcome, HqError> {
         let id = c.id;
         if let Some(e) = existing {
@@ -488,15 +560,17 @@ impl Hq {
             )
         };
         let mut replayed = false;
+        // Which of the sent changes HQ did not hold: only those are judged and kept.
+        let mut fresh: Vec<bool> = vec![true; c.changes.len()];
         let mut doc = match existing {
             Some(e) => {
                 let mut d = RecordDoc::load(&e.doc, self.actor.clone())
                     .map_err(|err| HqError::BadStoredRecord(id, err.to_string()))?;
+                for (f, ch) in fresh.iter_mut().zip(&c.changes) {
+                    *f = d.automerge().get_change_by_hash(&ch.hash()).is_none();
+                }
                 // A replay (everything already held) writes nothing.
-                replayed = c
-                    .changes
-                    .iter()
-                    .all(|ch| d.automerge().get_change_by_hash(&ch.hash()).is_some());
+                replayed = !fresh.contains(&true);
                 let applied = if replayed { Ok(()) } else { d.apply(&c.chunk) };
                 if let Err(err) = applied {
                     return Ok(Err(malformed(err.to_string())));
@@ -517,6 +591,28 @@ impl Hq {
                 format!("hồ sơ {id}: thiếu các thay đổi trước đó, gửi lại toàn bộ"),
                 format!("record {id}: earlier changes are missing; send them first"),
             )));
+        }
+        // Who may write what: each new change's operations against the rule table.
+        let mut endorsed = Vec::new();
+        for ((ch, is_new), e) in c.changes.iter().zip(&fresh).zip(&c.endorsed) {
+            // HQ's own change, relayed back, is HQ's to write.
+            if !is_new || hq_made.contains(&ch.hash()) {
+                continue;
+            }
+            let writes = match authority::writes(doc.automerge(), ch, existing.is_none()) {
+                Ok(w) => w,
+                Err(err) => return Ok(Err(malformed(err.to_string()))),
+            };
+            let supervisor = match e {
+                Endorsed::Supervisor(a) => Some(a.as_str()),
+                _ => None,
+            };
+            if let Err(v) = authority::check_kiosk_change(&writes, supervisor) {
+                return Ok(Err(write_authority(&id, &ch.hash(), &v, e)));
+            }
+            if let (Some(account), Some(_)) = (supervisor, &writes.supervisor) {
+                endorsed.push((ch.hash(), account.to_owned()));
+            }
         }
         let record = match doc.read() {
             Ok(r) => r,
@@ -570,6 +666,7 @@ impl Hq {
                 blobs,
                 enrollment_no,
                 quality: None,
+                endorsed: Vec::new(),
             }));
         }
         let quality = Some(crate::review::quality::facts(&record, &kiosk.id));
@@ -598,6 +695,7 @@ impl Hq {
             blobs,
             enrollment_no,
             quality,
+            endorsed,
         }))
     }
 
@@ -637,6 +735,7 @@ impl Hq {
             blobs: rec.blobs.clone(),
             enrollment_no: rec.p.enrollment_no.clone(),
             quality: None,
+            endorsed: Vec::new(),
         }))
     }
 
@@ -708,6 +807,7 @@ impl Hq {
                 .collect();
             let acked: HashSet<Uuid> = receipt.acks.iter().map(|a| a.0).collect();
             for (id, changes) in down {
+                let signatures = self.downlink_signatures(&mut **s, &id, &changes)?;
                 let (heads, blobs) = states.get(&id).cloned().unwrap_or_default();
                 // The kiosk takes HQ's heads as acknowledged only when HQ says so, here.
                 if !acked.contains(&id) && !heads.is_empty() && self.all_blobs(&blobs)? {
@@ -717,6 +817,7 @@ impl Hq {
                     record: id,
                     heads,
                     changes,
+                    signatures,
                 });
             }
         }
@@ -727,6 +828,42 @@ impl Hq {
         }
         s.commit()?;
         Ok((reply, receipt))
+    }
+
+    /// HQ's signatures, as kept when HQ made them, on its changes to one record that go down;
+    /// a change without one goes with zeros, and the kiosk refuses it.
+    fn downlink_signatures(
+        &self,
+        s: &mut dyn Session,
+        id: &Uuid,
+        changes: &[Vec<u8>],
+    ) -> Result<Vec<[u8; SIGNATURE_LEN]>, HqError> {
+        let hashes: Vec<Option<[u8; 32]>> = changes
+            .iter()
+            .map(|c| {
+                enroll_sync::record::guarded(|| {
+                    Change::from_bytes(c.clone())
+                        .map_err(|_| enroll_sync::record::DocError::Inconsistent)
+                })
+                .ok()
+                .map(|ch| ch.hash().0)
+            })
+            .collect();
+        let wanted: Vec<[u8; 32]> = hashes.iter().flatten().copied().collect();
+        let held: HashMap<[u8; 32], Vec<u8>> = s
+            .change_sigs(id, &wanted)?
+            .into_iter()
+            .filter(|g| g.signer == crate::storage::review::HQ_SIGNER)
+            .map(|g| (g.hash, g.signature))
+            .collect();
+        Ok(hashes
+            .iter()
+            .map(|h| {
+                h.and_then(|h| held.get(&h))
+                    .and_then(|sig| <[u8; SIGNATURE_LEN]>::try_from(sig.as_slice()).ok())
+                    .unwrap_or([0; SIGNATURE_LEN])
+            })
+            .collect())
     }
 
     fn all_blobs(&self, blobs: &[[u8; 32]]) -> Result<bool, HqError> {
@@ -834,6 +971,7 @@ fn check(
     let mut changes = Vec::with_capacity(g.changes.len());
     let mut chunk = Vec::new();
     let mut sigs = Vec::with_capacity(g.changes.len());
+    let mut endorsed = Vec::with_capacity(g.changes.len());
     for c in &g.changes {
         let parsed = enroll_sync::record::guarded(|| {
             Change::from_bytes(c.bytes.clone())
@@ -866,6 +1004,14 @@ fn check(
                 ),
             ));
         }
+        endorsed.push(match (&c.endorsement, key) {
+            (None, _) => Endorsed::None,
+            (Some(e), Some(key)) => endorsement(e, key, kiosk, &id, &change.hash()),
+            (Some(_), None) => Endorsed::Invalid(
+                "khóa thiết bị của ki-ốt không đọc được",
+                "the kiosk's device key cannot be read",
+            ),
+        });
         chunk.extend_from_slice(&c.bytes);
         sigs.push((change.hash().0, c.signature.to_vec()));
         changes.push(change);
@@ -875,7 +1021,73 @@ fn check(
         changes,
         chunk,
         sigs,
+        endorsed,
     })
+}
+
+/// Checks a change's supervisor endorsement: a certificate this kiosk's device key issued to a
+/// supervisor account of this kiosk, whose key signed this change.
+fn endorsement(
+    e: &Endorsement,
+    key: &PublicKey,
+    kiosk: &KioskEntry,
+    id: &Uuid,
+    hash: &ChangeHash,
+) -> Endorsed {
+    let cert = &e.certificate;
+    if cert.kiosk_id != kiosk.id {
+        Endorsed::Invalid(
+            "chứng thư thuộc ki-ốt khác",
+            "the certificate is another kiosk's",
+        )
+    } else if !cert.verify_by(key) {
+        Endorsed::Invalid(
+            "chứng thư không do khóa thiết bị của ki-ốt này ký",
+            "the certificate is not signed by this kiosk's device key",
+        )
+    } else if cert.role != "supervisor" {
+        Endorsed::Invalid(
+            "chứng thư không phải của giám sát viên",
+            "the certificate is not a supervisor's",
+        )
+    } else if !e.verify(id, hash) {
+        Endorsed::Invalid(
+            "chữ ký của giám sát viên không khớp thay đổi này",
+            "the supervisor's signature does not cover this change",
+        )
+    } else {
+        Endorsed::Supervisor(cert.account.clone())
+    }
+}
+
+/// A change writing a path its signer may not write: the path, the rule, and for approvals
+/// what was wrong with the supervisor's endorsement.
+fn write_authority(
+    id: &Uuid,
+    hash: &ChangeHash,
+    v: &authority::Violation,
+    e: &Endorsed,
+) -> Refusal {
+    let short = hex::encode(&hash.0[..4]);
+    let (why_vi, why_en) = match (v.rule.writer, e) {
+        (authority::Writer::Supervisor, Endorsed::None) => (
+            " (không có chữ ký của giám sát viên)".to_owned(),
+            " (no supervisor's signature)".to_owned(),
+        ),
+        (authority::Writer::Supervisor, Endorsed::Invalid(vi, en)) => {
+            (format!(" ({vi})"), format!(" ({en})"))
+        }
+        (authority::Writer::Supervisor, Endorsed::Supervisor(a)) => (
+            format!(" (sự kiện không ghi đúng giám sát viên đã ký `{a}`)"),
+            format!(" (the event does not name the supervisor who signed, `{a}`)"),
+        ),
+        _ => (String::new(), String::new()),
+    };
+    refusal(
+        "write_authority",
+        format!("hồ sơ {id}, thay đổi {short}: {}{why_vi}", v.message_vi()),
+        format!("record {id}, change {short}: {}{why_en}", v.message_en()),
+    )
 }
 
 /// The signatures of the changes of records that were applied, for the timeline.

@@ -175,8 +175,9 @@ fn hq_status_changes_racing_kiosk_pushes_converge(b: &Backend) {
         let b = k.sync().expect("settle again");
         assert!(
             a.rejected.is_empty() && b.rejected.is_empty(),
-            "{:?}",
-            a.rejected.first()
+            "{:?} {:?}",
+            a.rejected.first(),
+            b.rejected.first()
         );
         assert_eq!(k.pending(), 0, "round {round}: everything acknowledged");
         let store = k.store();

@@ -109,7 +109,26 @@ fn person(
                 .expect("blob");
         }
     }
+    // An approved record is approved as a kiosk approves: by the signed-in supervisor, whose
+    // own key signs the change (HQ refuses an approval without it).
+    let approve = status == RecordStatus::Approved;
+    if approve {
+        r.review.status = RecordStatus::Captured;
+    }
     store.save(&r, &by("op")).expect("save");
+    if approve {
+        let dir = store.path().parent().expect("data dir").to_owned();
+        let key =
+            enroll_sync::identity::DeviceKey::load_or_create(&dir.join(kiosk::DEVICE_KEY_FILE))
+                .expect("device key");
+        let sup = kiosk::accounts::Session::new(
+            "sup",
+            "Trần Văn Giám",
+            kiosk::accounts::Role::Supervisor,
+            Utc::now(),
+        );
+        kiosk::review::approve(store, &key, &sup, &r.id, fixed_now()).expect("approve");
+    }
     r.id
 }
 

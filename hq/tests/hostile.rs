@@ -550,3 +550,50 @@ fn duplicate_notices_do_not_reveal_another_kiosks_record_ids() {
     let text = reason(&a, &a_ids[0]);
     assert!(text.contains(&a_ids[1].to_string()), "{text}");
 }
+#[test]
+fn a_kiosk_signed_change_to_hqs_status_is_refused_naming_the_path() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let hq = std::sync::Arc::new(
+        enroll_hq::Hq::open_with(enroll_hq::Options {
+            clock: fixture::fixed_clock(),
+            ..enroll_hq::Options::in_dir(&tmp.path().join("hq"))
+        })
+        .expect("hq"),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let h = hq.clone();
+    std::thread::spawn(move || enroll_hq::server::serve_shared(listener, h));
+    let k = fixture::Kiosk::new(&hq, &tmp.path().join("k"), KIOSK, &url);
+    let id = k.add_demo(1, 4)[0];
+    k.sync().expect("sync");
+    hq.set_status(
+        &id,
+        enroll_hq::HqState::Rejected,
+        Some("ảnh mờ".into()),
+        "hq-admin",
+    )
+    .expect("status");
+    k.sync().expect("HQ's status reaches the kiosk");
+    // The kiosk, turned hostile, signs a change that prints the card over HQ's refusal.
+    let mut store = k.store();
+    let mut r = store.load(&id).expect("load").expect("record");
+    let mut status = r.review.hq.clone().expect("HQ's status");
+    assert_eq!(status.status, enroll_hq::HqState::Rejected);
+    status.status = enroll_hq::HqState::CardPrinted;
+    status.reason = None;
+    r.review.hq = Some(status);
+    store.save(&r, &fixture::by("op")).expect("save");
+    let report = k.sync().expect("sync");
+    eprintln!("refused: {:?}", report.rejected);
+    assert!(
+        report
+            .rejected
+            .iter()
+            .any(|x| x.contains("[write_authority]") && x.contains("review.hq")),
+        "{:?}",
+        report.rejected
+    );
+    let rows = fixture::all_records(&hq);
+    assert_eq!(rows[0].p.hq_status.as_deref(), Some("rejected"));
+}

@@ -11,6 +11,8 @@ use crate::accounts::{
     check_name_form, check_pin_form, lockout_after, Account, AccountError, BootClock, BootLock,
     Role, Session, MAX_FAILURES,
 };
+use enroll_sync::identity::DeviceKey;
+use zeroize::Zeroizing;
 
 fn row_to_account(r: &rusqlite::Row) -> rusqlite::Result<Account> {
     let role: String = r.get(2)?;
@@ -82,10 +84,19 @@ impl Store {
             return Err(AccountError::AlreadyInitialized);
         }
         insert_account(&tx, name, display_name, Role::Supervisor, name, now)?;
-        keyslots::write_slot(&tx, name, pin, &key, kdf)?;
+        let account_key = DeviceKey::generate();
+        keyslots::write_slot(
+            &tx,
+            name,
+            pin,
+            &key,
+            &Zeroizing::new(account_key.seed()),
+            kdf,
+        )?;
         audit::append(&tx, &by, "account.init_supervisor", Some(name), None)?;
         tx.commit().map_err(StoreError::from)?;
         self.data_key = Some(key);
+        self.account_keys.insert(name.to_owned(), account_key);
         self.seal_plain_blobs()?;
         Ok(Session::new(name, display_name, Role::Supervisor, now))
     }
@@ -130,7 +141,24 @@ impl Store {
         let opened = keyslots::open_slot(&self.conn, name, pin)?;
         let by = self.attribution_for(name, now);
         match opened {
-            Some(key) => {
+            Some((key, seed)) => {
+                // An account from before accounts had keys gets its key now, in its slot.
+                let account_key = match seed {
+                    Some(seed) => DeviceKey::from_seed(&seed),
+                    None => {
+                        let k = DeviceKey::generate();
+                        keyslots::write_slot(
+                            &self.conn,
+                            name,
+                            pin,
+                            &key,
+                            &Zeroizing::new(k.seed()),
+                            self.kdf,
+                        )?;
+                        k
+                    }
+                };
+                self.account_keys.insert(name.to_owned(), account_key);
                 self.conn
                     .execute(
                         "UPDATE accounts SET failures = 0, locked_until = NULL, locked_boot_id = NULL,
@@ -236,7 +264,8 @@ impl Store {
             return Err(AccountError::NameTaken(name.to_owned()));
         }
         insert_account(&tx, name, display_name, role, &by.person, now)?;
-        keyslots::write_slot(&tx, name, pin, &key, kdf)?;
+        let seed = Zeroizing::new(DeviceKey::generate().seed());
+        keyslots::write_slot(&tx, name, pin, &key, &seed, kdf)?;
         audit::append(
             &tx,
             &attribution,
@@ -297,7 +326,13 @@ impl Store {
         check_pin_form(new_pin)?;
         let session = self.unlock(name, old_pin, now)?;
         let key = self.data_key()?.clone();
-        keyslots::write_slot(&self.conn, name, new_pin, &key, self.kdf)?;
+        let seed = Zeroizing::new(
+            self.account_keys
+                .get(name)
+                .ok_or(StoreError::Locked)?
+                .seed(),
+        );
+        keyslots::write_slot(&self.conn, name, new_pin, &key, &seed, self.kdf)?;
         let by = session.attribution(&self.kiosk.code, now);
         audit::append(&self.conn, &by, "account.change_pin", Some(name), None)?;
         Ok(())

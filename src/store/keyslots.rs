@@ -2,6 +2,10 @@
 //! data key itself is stored only wrapped, once per account, under a key derived from that
 //! account's PIN with Argon2id. Opening a slot is also how a PIN is checked: a wrong PIN fails
 //! the slot's authentication tag, so there is no separate PIN hash to attack.
+//!
+//! A slot also holds the account's own Ed25519 signing key (its seed after the data key), so
+//! it opens only with that account's PIN; slots written before accounts had keys hold the
+//! data key alone and gain a key at the next sign-in.
 
 use argon2::{Algorithm, Argon2, Params, Version};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -106,17 +110,22 @@ fn slot_ad(account: &str) -> Vec<u8> {
     [SLOT_AD, account.as_bytes()].concat()
 }
 
-/// Writes (or replaces) `account`'s slot: the data key wrapped under its PIN.
+/// Writes (or replaces) `account`'s slot: the data key and the account's signing key seed
+/// wrapped under its PIN.
 pub(crate) fn write_slot(
     conn: &Connection,
     account: &str,
     pin: &str,
     key: &DataKey,
+    account_seed: &[u8; KEY_LEN],
     kdf: KdfParams,
 ) -> Result<(), StoreError> {
     let salt = rand::random::<[u8; SALT_LEN]>();
     let kek = kdf.derive(pin, &salt)?;
-    let wrapped = seal(&kek, key.0.as_ref(), &slot_ad(account))?;
+    let mut plain = Zeroizing::new([0u8; 2 * KEY_LEN]);
+    plain[..KEY_LEN].copy_from_slice(key.0.as_ref());
+    plain[KEY_LEN..].copy_from_slice(account_seed);
+    let wrapped = seal(&kek, plain.as_ref(), &slot_ad(account))?;
     let (nonce, body) = wrapped.split_at(NONCE_LEN);
     conn.execute(
         "INSERT INTO key_slots(account, salt, m_kib, t_cost, p_lanes, nonce, wrapped)
@@ -137,12 +146,16 @@ pub(crate) fn write_slot(
     Ok(())
 }
 
+/// What an opened slot holds: the data key, and the account's key seed (`None` in a slot
+/// written before accounts had keys).
+pub(crate) type Opened = (DataKey, Option<Zeroizing<[u8; KEY_LEN]>>);
+
 /// Opens `account`'s slot with `pin`: `Ok(None)` for a wrong PIN or no slot.
 pub(crate) fn open_slot(
     conn: &Connection,
     account: &str,
     pin: &str,
-) -> Result<Option<DataKey>, StoreError> {
+) -> Result<Option<Opened>, StoreError> {
     type Row = (Vec<u8>, u32, u32, u32, Vec<u8>, Vec<u8>);
     let row: Option<Row> = conn
         .query_row(
@@ -173,11 +186,20 @@ pub(crate) fn open_slot(
     let Some(plain) = open(&kek, &sealed, &slot_ad(account)).map(Zeroizing::new) else {
         return Ok(None);
     };
-    let bytes: [u8; KEY_LEN] = plain
-        .as_slice()
-        .try_into()
-        .map_err(|_| StoreError::Corrupt(format!("key slot of {account} has the wrong size")))?;
-    Ok(Some(DataKey(Zeroizing::new(bytes))))
+    let wrong = || StoreError::Corrupt(format!("key slot of {account} has the wrong size"));
+    let (data, seed) = match plain.len() {
+        KEY_LEN => (plain.as_slice(), None),
+        n if n == 2 * KEY_LEN => (&plain[..KEY_LEN], Some(&plain[KEY_LEN..])),
+        _ => return Err(wrong()),
+    };
+    let bytes: [u8; KEY_LEN] = data.try_into().map_err(|_| wrong())?;
+    let seed = match seed {
+        Some(s) => Some(Zeroizing::new(
+            <[u8; KEY_LEN]>::try_from(s).map_err(|_| wrong())?,
+        )),
+        None => None,
+    };
+    Ok(Some((DataKey(Zeroizing::new(bytes)), seed)))
 }
 
 impl Store {
@@ -199,6 +221,7 @@ impl Store {
     /// Forgets the data key (idle lock, sign-out); biometrics are unreadable until the next PIN.
     pub fn lock(&mut self) {
         self.data_key = None;
+        self.account_keys.clear();
     }
 
     pub(crate) fn data_key(&self) -> Result<&DataKey, StoreError> {

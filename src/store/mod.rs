@@ -8,6 +8,7 @@ mod audit;
 mod blobs;
 mod bundles;
 mod drafts;
+mod endorse;
 mod keyslots;
 mod purge;
 mod records;
@@ -60,6 +61,9 @@ pub enum StoreError {
     /// Biometric blobs need the data key, which only a signed-in person's PIN opens.
     #[error("máy đang khoá, hãy đăng nhập bằng mã PIN / the kiosk is locked: sign in with a PIN to read or store biometrics")]
     Locked,
+    /// Approving or returning needs the supervisor's own key, opened by their PIN.
+    #[error("khoá riêng của \"{0}\" chưa được mở: hãy đăng nhập lại bằng mã PIN / the own key of \"{0}\" is not open: sign in again with the PIN")]
+    AccountKeyClosed(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -89,6 +93,9 @@ pub struct Store {
     path: PathBuf,
     /// The per-kiosk data key while someone is signed in; `None` when locked.
     data_key: Option<keyslots::DataKey>,
+    /// The own signing keys of accounts signed in since the last lock (opened from their
+    /// PIN key slots); a supervisor's signs the changes that approve or return a record.
+    account_keys: std::collections::HashMap<String, enroll_sync::identity::DeviceKey>,
     /// Argon2id cost for new key slots (the product setting unless a test lowered it).
     kdf: KdfParams,
     /// Lockouts are timed on this clock, not the wall clock.
@@ -117,6 +124,7 @@ impl Store {
             kiosk,
             path,
             data_key: None,
+            account_keys: Default::default(),
             kdf: KdfParams::PRODUCT,
             boot_clock: Box::new(crate::accounts::SystemBootClock),
         })

@@ -153,6 +153,21 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE accounts ADD COLUMN locked_boot_until INTEGER;
     ALTER TABLE accounts ADD COLUMN locked_secs INTEGER;
     "#,
+    // 5: each account's own key is certified by the device key (public, kept in plain); the
+    // changes a supervisor approved or returned with carry that supervisor's signature.
+    r#"
+    CREATE TABLE account_certs (
+        account TEXT PRIMARY KEY,
+        cert BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE endorsements (
+        record_id TEXT NOT NULL,
+        hash BLOB NOT NULL,
+        cert BLOB NOT NULL,
+        signature BLOB NOT NULL,
+        PRIMARY KEY (record_id, hash)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -3,7 +3,9 @@
 
 use automerge::{Change, ChangeHash};
 use enroll_sync::protocol::blob_refs;
-use enroll_sync::record::{first_change_blob_refs, split_changes, Attribution, RecordDoc};
+use enroll_sync::record::{
+    first_change_blob_refs, guarded, split_changes, Attribution, DocError, RecordDoc,
+};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
@@ -115,12 +117,15 @@ impl Store {
 
     /// Merges changes made elsewhere (HQ) into a stored record in one transaction: document,
     /// projection and an audit entry. Returns false when the record is unknown or nothing changed.
+    /// Each change must pass `check` (its index, the document with the changes merged, the
+    /// change) first: one that does not is `Ok(Err(why))` and nothing is written.
     pub fn merge_remote(
         &mut self,
         id: &Uuid,
         changes: &[Vec<u8>],
         by: &Attribution,
-    ) -> Result<bool, StoreError> {
+        check: &dyn Fn(usize, &automerge::AutoCommit, &Change) -> Result<(), String>,
+    ) -> Result<Result<bool, String>, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -132,19 +137,27 @@ impl Store {
             )
             .optional()?
         else {
-            return Ok(false);
+            return Ok(Ok(false));
         };
         let mut doc = RecordDoc::load(&load_chunks(&tx, seq)?, self.kiosk.actor.clone())?;
-        let parsed: Vec<Change> = changes
-            .iter()
-            .filter_map(|c| Change::from_bytes(c.clone()).ok())
-            .collect();
-        doc.automerge()
-            .apply_changes(parsed)
-            .map_err(enroll_sync::record::DocError::from)?;
+        let mut parsed: Vec<Change> = Vec::with_capacity(changes.len());
+        for c in changes {
+            match guarded(|| Change::from_bytes(c.clone()).map_err(|_| DocError::Inconsistent)) {
+                Ok(c) => parsed.push(c),
+                Err(_) => return Ok(Err("a change from HQ is malformed".into())),
+            }
+        }
+        if let Err(e) = guarded(|| Ok(doc.automerge().apply_changes(parsed.clone())?)) {
+            return Ok(Err(format!("HQ's changes do not merge: {e}")));
+        }
+        for (i, c) in parsed.iter().enumerate() {
+            if let Err(why) = check(i, doc.automerge(), c) {
+                return Ok(Err(why));
+            }
+        }
         let heads = doc.heads();
         if heads_bytes(&heads) == old {
-            return Ok(false);
+            return Ok(Ok(false));
         }
         let record = doc.read().map_err(|e| StoreError::BadRecord {
             id: id.to_string(),
@@ -167,7 +180,7 @@ impl Store {
         )?;
         super::audit::append(&tx, by, "record.merge", Some(&id.to_string()), None)?;
         tx.commit()?;
-        Ok(true)
+        Ok(Ok(true))
     }
 
     /// A sync setting kept in the store (HQ address and keys, kiosk id at HQ).

@@ -5,8 +5,8 @@
 use automerge::ChangeHash;
 use enroll_sync::identity::DeviceKey;
 use enroll_sync::protocol::{
-    sha_from_hex, BlobChunk, Frame, Header, Hello, RecordChanges, SignedChange, StreamKind,
-    BLOB_CHUNK, CHANGES_FRAME,
+    sha_from_hex, BlobChunk, Certificate, Frame, Header, Hello, RecordChanges, SignedChange,
+    StreamKind, BLOB_CHUNK, CHANGES_FRAME,
 };
 use enroll_sync::seal::Sealer;
 use std::collections::VecDeque;
@@ -47,6 +47,9 @@ pub struct FrameSource<'s, P: FnMut(Progress)> {
     pub progress: Option<P>,
     last_progress: Instant,
     bytes_total: u64,
+    /// Whether the store holds any supervisor endorsement (else none is looked up per record).
+    endorsed: bool,
+    kiosk_id: String,
 }
 
 impl<'s, P: FnMut(Progress)> FrameSource<'s, P> {
@@ -93,6 +96,8 @@ impl<'s, P: FnMut(Progress)> FrameSource<'s, P> {
             progress: None,
             last_progress: Instant::now(),
             bytes_total,
+            endorsed: store.has_endorsements()?,
+            kiosk_id: prov.kiosk_id.clone(),
         })
     }
 
@@ -117,12 +122,35 @@ impl<'s, P: FnMut(Progress)> FrameSource<'s, P> {
                 });
                 continue;
             }
+            let mut endorsements = if self.endorsed {
+                self.store.endorsements(&id)?
+            } else {
+                Default::default()
+            };
             let signed: Vec<SignedChange> = changes
                 .into_iter()
                 .map(|(hash, bytes)| {
                     size += bytes.len() + 100;
                     self.payload += bytes.len() as u64;
-                    SignedChange::sign(self.key, id, &hash, bytes)
+                    let mut c = SignedChange::sign(self.key, id, &hash, bytes);
+                    c.endorsement = endorsements.remove(&hash).map(|mut e| {
+                        // Approved before provisioning, this device's certificate named the
+                        // kiosk by its old code: it certifies the same key under its HQ id.
+                        let own = enroll_sync::identity::PublicKey::from_bytes(&self.key.public())
+                            .is_ok_and(|k| e.certificate.verify_by(&k));
+                        if own && e.certificate.kiosk_id != self.kiosk_id {
+                            let old = &e.certificate;
+                            e.certificate = Certificate::issue(
+                                self.key,
+                                &self.kiosk_id,
+                                &old.account,
+                                &old.role,
+                                old.public_key,
+                            );
+                        }
+                        e
+                    });
+                    c
                 })
                 .collect();
             groups.push(RecordChanges {

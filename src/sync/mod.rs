@@ -84,6 +84,8 @@ pub struct SyncReport {
     pub acknowledged: usize,
     pub rejected: Vec<String>,
     pub merged_from_hq: usize,
+    /// HQ's changes refused here (not signed by HQ's key, or writing what HQ may not).
+    pub refused_from_hq: Vec<String>,
 }
 
 /// Progress of a push, for the progress line.
@@ -154,14 +156,38 @@ fn audit_acked(store: &Store) -> Result<u64, SyncError> {
 }
 
 /// Applies a verified receipt: HQ's changes merged, acknowledgements recorded, cursor moved.
-/// Returns (records acknowledged, records changed by HQ). Replaying a receipt changes nothing.
-pub fn apply_receipt(store: &mut Store, receipt: &Receipt) -> Result<(usize, usize), SyncError> {
+/// Returns (records acknowledged, records changed by HQ, HQ changes refused). Replaying a
+/// receipt changes nothing.
+///
+/// A change HQ sends is merged only if HQ's key (`hq_sign`) signed it and it writes only
+/// what HQ may write (`enroll_sync::record::authority`); otherwise that record's changes
+/// from this receipt are refused, audited and left out.
+pub fn apply_receipt(
+    store: &mut Store,
+    receipt: &Receipt,
+    hq_sign: &[u8; 32],
+) -> Result<(usize, usize, Vec<String>), SyncError> {
     let by = hq_attribution(receipt);
+    let hq = enroll_sync::identity::PublicKey::from_bytes(hq_sign)?;
     let mut merged = 0;
+    let mut refused = Vec::new();
     // HQ's own changes are merged; only `acks` says what HQ holds whole (blobs included).
     for d in &receipt.downlink {
-        if store.merge_remote(&d.record, &d.changes, &by)? {
-            merged += 1;
+        let check = |i: usize, doc: &automerge::AutoCommit, c: &automerge::Change| {
+            hq_may_write(&hq, d, i, doc, c)
+        };
+        match store.merge_remote(&d.record, &d.changes, &by, &check)? {
+            Ok(true) => merged += 1,
+            Ok(false) => {}
+            Err(why) => {
+                store.audit(
+                    &by,
+                    "sync.refuse_hq_change",
+                    Some(&d.record.to_string()),
+                    Some(&why),
+                )?;
+                refused.push(format!("{}: {why}", d.record));
+            }
         }
     }
     // One transaction for all of them: a receipt can acknowledge thousands of records.
@@ -184,7 +210,44 @@ pub fn apply_receipt(store: &mut Store, receipt: &Receipt) -> Result<(usize, usi
             receipt.downlink.len()
         )),
     )?;
-    Ok((acked, merged))
+    Ok((acked, merged, refused))
+}
+
+/// One change HQ sent down for `d.record`: signed by HQ's key, writing HQ's paths only.
+fn hq_may_write(
+    hq: &enroll_sync::identity::PublicKey,
+    d: &enroll_sync::protocol::Downlink,
+    i: usize,
+    doc: &automerge::AutoCommit,
+    c: &automerge::Change,
+) -> Result<(), String> {
+    use enroll_sync::record::authority;
+    let signed = d.signatures.get(i).is_some_and(|s| {
+        enroll_sync::protocol::SignedChange {
+            record: d.record,
+            signature: *s,
+            bytes: Vec::new(),
+            endorsement: None,
+        }
+        .verify_by(hq, &c.hash())
+    });
+    if !signed {
+        return Err(format!(
+            "[hq_signature] thay đổi {} không có chữ ký của khóa HQ / change {} is not signed by HQ's key",
+            c.hash(),
+            c.hash()
+        ));
+    }
+    let writes = authority::writes(doc, c, false).map_err(|e| e.to_string())?;
+    authority::check_hq_change(&writes).map_err(|v| {
+        format!(
+            "[write_authority] thay đổi của HQ {}: {} / HQ's change {}: {}",
+            c.hash(),
+            v.message_vi(),
+            c.hash(),
+            v.message_en()
+        )
+    })
 }
 
 pub fn cursor(store: &Store) -> Result<u64, SyncError> {
@@ -239,9 +302,10 @@ pub fn sync(
     let (body, stream_id) = single_stream(key, prov, StreamKind::Hello, Frame::Hello(hello))?;
     let answer = post(url, &mut body.as_slice(), &mut report)?;
     let receipt = answering(key, prov, &answer, &stream_id, StreamKind::Hello)?;
-    let (acked, merged) = apply_receipt(store, &receipt)?;
+    let (acked, merged, refused) = apply_receipt(store, &receipt, &prov.hq_sign)?;
     report.acknowledged += acked;
     report.merged_from_hq += merged;
+    report.refused_from_hq.extend(refused);
     // Left out of the push: records HQ now holds whole exactly as they stand here.
     let acked_now: HashMap<Uuid, Vec<ChangeHash>> = receipt.acks.iter().cloned().collect();
     let mut settled = std::collections::HashSet::new();
@@ -294,7 +358,8 @@ pub fn sync(
     }
     drop(source);
     let receipt = answering(key, prov, &answer, &push_id, StreamKind::Push)?;
-    let (acked, _) = apply_receipt(store, &receipt)?;
+    let (acked, _, refused) = apply_receipt(store, &receipt, &prov.hq_sign)?;
+    report.refused_from_hq.extend(refused);
     report.acknowledged += acked;
     // HQ holds what it acknowledged plus its own heads: if that covers a record's current
     // heads (a kiosk edit merged with an HQ change), the record is acknowledged as it stands.
@@ -467,7 +532,7 @@ pub fn import_receipt(
             });
         }
     }
-    let (acked, merged) = apply_receipt(store, &receipt)?;
+    let (acked, merged, _refused) = apply_receipt(store, &receipt, &prov.hq_sign)?;
     let now = Utc::now();
     store.bundle_receipted(&receipt.stream_id, &receipt.id, now)?;
     let by = Attribution {

@@ -78,6 +78,18 @@ impl DeviceKey {
         }
     }
 
+    /// A key from its 32-byte seed (an account key unwrapped from its PIN key slot).
+    pub fn from_seed(seed: &[u8; 32]) -> Self {
+        DeviceKey {
+            key: SigningKey::from_bytes(seed),
+        }
+    }
+
+    /// The 32-byte seed, for wrapping in a key slot; the caller wipes it.
+    pub fn seed(&self) -> [u8; 32] {
+        self.key.to_bytes()
+    }
+
     pub fn public(&self) -> [u8; PUBLIC_KEY_LEN] {
         self.key.verifying_key().to_bytes()
     }

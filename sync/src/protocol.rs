@@ -16,10 +16,16 @@ use crate::wire::{Reader, WireError, Writer};
 pub const DOMAIN_CHANGE: &str = "enroll/change/v1";
 pub const DOMAIN_SESSION: &str = "enroll/session/v1";
 pub const DOMAIN_RECEIPT: &str = "enroll/receipt/v2";
+/// The device key certifying an account's own key (kiosk, account, role, account key).
+pub const DOMAIN_ACCOUNT_CERT: &str = "enroll/account-cert/v1";
+/// An account's own key signing a change it made (a supervisor's approval or return).
+pub const DOMAIN_ENDORSE: &str = "enroll/endorse/v1";
 
 /// The sync protocol this build speaks; the header carries it and HQ refuses any other.
 /// 2: receipts hold HQ's heads, blob offsets and audit checkpoint, bound to the stream id.
-pub const PROTOCOL: u8 = 2;
+/// 3: a change may carry a supervisor's endorsement (certificate and signature); each change
+/// HQ sends down carries HQ's signature.
+pub const PROTOCOL: u8 = 3;
 
 /// Blobs travel in chunks of at most this many bytes.
 pub const BLOB_CHUNK: usize = 256 * 1024;
@@ -83,12 +89,135 @@ impl Header {
     }
 }
 
+/// An account's own Ed25519 key, certified by its kiosk's device key: which kiosk, which
+/// account, in which role. Public: kept in plain and sent with the changes it endorses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certificate {
+    pub kiosk_id: String,
+    pub account: String,
+    /// `supervisor` or `operator`.
+    pub role: String,
+    pub public_key: [u8; identity::PUBLIC_KEY_LEN],
+    /// The device key's signature over the fields above.
+    pub signature: [u8; SIGNATURE_LEN],
+}
+
+/// Longest kiosk id, account name or role a certificate may hold.
+pub const CERT_FIELD_MAX: usize = 64;
+
+impl Certificate {
+    fn parts(&self) -> [&[u8]; 4] {
+        [
+            self.kiosk_id.as_bytes(),
+            self.account.as_bytes(),
+            self.role.as_bytes(),
+            &self.public_key,
+        ]
+    }
+
+    pub fn issue(
+        device: &DeviceKey,
+        kiosk_id: &str,
+        account: &str,
+        role: &str,
+        public_key: [u8; identity::PUBLIC_KEY_LEN],
+    ) -> Self {
+        let mut c = Certificate {
+            kiosk_id: kiosk_id.to_owned(),
+            account: account.to_owned(),
+            role: role.to_owned(),
+            public_key,
+            signature: [0; SIGNATURE_LEN],
+        };
+        c.signature = device.sign(DOMAIN_ACCOUNT_CERT, &c.parts());
+        c
+    }
+
+    /// Whether `device` (the kiosk's public key) issued this certificate.
+    pub fn verify_by(&self, device: &identity::PublicKey) -> bool {
+        device
+            .verify(DOMAIN_ACCOUNT_CERT, &self.parts(), &self.signature)
+            .is_ok()
+    }
+
+    fn put(&self, w: &mut Writer) {
+        w.str(&self.kiosk_id).str(&self.account).str(&self.role);
+        w.fixed(&self.public_key).fixed(&self.signature);
+    }
+
+    fn get(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        let mut field = || -> Result<String, WireError> {
+            let s = r.str()?;
+            if s.len() > CERT_FIELD_MAX {
+                return Err(WireError("certificate field too long"));
+            }
+            Ok(s)
+        };
+        let (kiosk_id, account, role) = (field()?, field()?, field()?);
+        Ok(Certificate {
+            kiosk_id,
+            account,
+            role,
+            public_key: r.array()?,
+            signature: r.array()?,
+        })
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        self.put(&mut w);
+        w.finish()
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, WireError> {
+        let mut r = Reader::new(bytes);
+        let c = Self::get(&mut r)?;
+        r.end()?;
+        Ok(c)
+    }
+}
+
+/// A change signed, besides the device key, by the account that made it (a supervisor's
+/// approval or return), with that account's certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endorsement {
+    pub certificate: Certificate,
+    pub signature: [u8; SIGNATURE_LEN],
+}
+
+impl Endorsement {
+    pub fn sign(
+        account_key: &DeviceKey,
+        certificate: Certificate,
+        record: Uuid,
+        hash: &ChangeHash,
+    ) -> Self {
+        Endorsement {
+            signature: account_key.sign(DOMAIN_ENDORSE, &[record.as_bytes(), &hash.0]),
+            certificate,
+        }
+    }
+
+    /// Whether the certified key signed this change of `record`.
+    pub fn verify(&self, record: &Uuid, hash: &ChangeHash) -> bool {
+        identity::verify(
+            &self.certificate.public_key,
+            DOMAIN_ENDORSE,
+            &[record.as_bytes(), &hash.0],
+            &self.signature,
+        )
+        .is_ok()
+    }
+}
+
 /// One Automerge change of a record, signed over the record id and the change hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedChange {
     pub record: Uuid,
     pub signature: [u8; SIGNATURE_LEN],
     pub bytes: Vec<u8>,
+    /// A supervisor's own signature, for changes that approve or return the record.
+    pub endorsement: Option<Endorsement>,
 }
 
 impl SignedChange {
@@ -97,6 +226,7 @@ impl SignedChange {
             record,
             signature: key.sign(DOMAIN_CHANGE, &[record.as_bytes(), &hash.0]),
             bytes,
+            endorsement: None,
         }
     }
 
@@ -296,6 +426,16 @@ impl Frame {
                         w.fixed(c.record.as_bytes())
                             .fixed(&c.signature)
                             .bytes(&c.bytes);
+                        match &c.endorsement {
+                            Some(e) => {
+                                w.u8(1);
+                                e.certificate.put(&mut w);
+                                w.fixed(&e.signature);
+                            }
+                            None => {
+                                w.u8(0);
+                            }
+                        }
                     }
                     put_heads(&mut w, &g.heads);
                 }
@@ -376,13 +516,26 @@ impl Frame {
                 let mut groups = Vec::with_capacity(n);
                 for _ in 0..n {
                     let record = get_uuid(&mut r)?;
-                    let m = r.count(84)?;
+                    // Each change: record, signature, length prefix, endorsement flag.
+                    let m = r.count(85)?;
                     let mut changes = Vec::with_capacity(m);
                     for _ in 0..m {
+                        let record = get_uuid(&mut r)?;
+                        let signature = r.array()?;
+                        let bytes = r.bytes()?.to_vec();
+                        let endorsement = match r.u8()? {
+                            0 => None,
+                            1 => Some(Endorsement {
+                                certificate: Certificate::get(&mut r)?,
+                                signature: r.array()?,
+                            }),
+                            _ => return Err(WireError("unknown endorsement form")),
+                        };
                         changes.push(SignedChange {
-                            record: get_uuid(&mut r)?,
-                            signature: r.array()?,
-                            bytes: r.bytes()?.to_vec(),
+                            record,
+                            signature,
+                            bytes,
+                            endorsement,
                         });
                     }
                     let heads = get_heads(&mut r)?;
@@ -417,6 +570,9 @@ pub struct Downlink {
     pub record: Uuid,
     pub heads: Vec<ChangeHash>,
     pub changes: Vec<Vec<u8>>,
+    /// HQ's signature (`DOMAIN_CHANGE`, HQ's key) on each of `changes`, in order; the kiosk
+    /// merges only changes HQ signed, and only into HQ's paths.
+    pub signatures: Vec<[u8; SIGNATURE_LEN]>,
 }
 
 /// HQ's signed statement, answering one stream: which record heads it holds whole, what it
@@ -465,8 +621,9 @@ impl Receipt {
             w.fixed(d.record.as_bytes());
             put_heads(&mut w, &d.heads);
             w.u32(d.changes.len() as u32);
-            for c in &d.changes {
+            for (i, c) in d.changes.iter().enumerate() {
                 w.bytes(c);
+                w.fixed(d.signatures.get(i).unwrap_or(&[0; SIGNATURE_LEN]));
             }
         }
         w.u32(self.hq_heads.len() as u32);
@@ -514,14 +671,18 @@ impl Receipt {
         for _ in 0..r.count(24)? {
             let record = get_uuid(&mut r)?;
             let heads = get_heads(&mut r)?;
-            let n = r.count(4)?;
-            let changes = (0..n)
-                .map(|_| Ok(r.bytes()?.to_vec()))
-                .collect::<Result<_, WireError>>()?;
+            let n = r.count(4 + SIGNATURE_LEN)?;
+            let mut changes = Vec::with_capacity(n);
+            let mut signatures = Vec::with_capacity(n);
+            for _ in 0..n {
+                changes.push(r.bytes()?.to_vec());
+                signatures.push(r.array()?);
+            }
             out.downlink.push(Downlink {
                 record,
                 heads,
                 changes,
+                signatures,
             });
         }
         for _ in 0..r.count(20)? {
@@ -673,7 +834,14 @@ mod tests {
             }),
             Frame::Changes(vec![RecordChanges {
                 record: id,
-                changes: vec![SignedChange::sign(&key, id, &h, vec![5; 40])],
+                changes: vec![SignedChange::sign(&key, id, &h, vec![5; 40]), {
+                    let sup = DeviceKey::generate();
+                    let cert =
+                        Certificate::issue(&key, "K00001", "sup", "supervisor", sup.public());
+                    let mut c = SignedChange::sign(&key, id, &h, vec![6; 40]);
+                    c.endorsement = Some(Endorsement::sign(&sup, cert, id, &h));
+                    c
+                }],
                 heads: vec![],
             }]),
             Frame::End { frames: 4 },
@@ -691,6 +859,7 @@ mod tests {
                 record: id,
                 heads: vec![h],
                 changes: vec![vec![1, 2]],
+                signatures: vec![[9; 64]],
             }],
             hq_heads: vec![(id, vec![h])],
             blobs_have: vec![([3; 32], 10)],

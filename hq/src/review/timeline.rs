@@ -218,6 +218,7 @@ impl Hq {
                             record: *id,
                             signature,
                             bytes: Vec::new(),
+                            endorsement: None,
                         }
                         .verify(&key, &c.hash()),
                         _ => false,

@@ -2,6 +2,7 @@
 //! Law (art. 9) and the capture forms. `Enrollment` is the typed view; `doc` holds it as an
 //! Automerge document; JSON (serde) is the import/export form.
 
+pub mod authority;
 mod doc;
 mod enums;
 
