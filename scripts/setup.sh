@@ -18,6 +18,7 @@ packages=(
   postgresql-contrib # pg_trgm (name search index)
   chromium          # HQ dashboard browser tests (headless)
   chromium-driver   # WebDriver for those tests (fantoccini)
+  libssl-dev        # SQLCipher (rusqlite's bundled-sqlcipher) links the system libcrypto
 )
 
 missing=()

@@ -1,0 +1,238 @@
+//! A stolen kiosk (issue 11): a copied data directory yields no record text, no biometrics and
+//! no device key. The database is SQLCipher keyed from the vault, the device key file is
+//! wrapped under a vault-derived key, blobs are sealed under the data key. With a TPM (a
+//! software TPM, `swtpm`, started by the test) the copy opens only with that TPM.
+
+use chrono::{DateTime, Utc};
+use enroll_sync::identity::DeviceKey;
+use enroll_sync::record::{example, new_record_id, Attribution, Enrollment, FingerOutcome};
+use kiosk::accounts::Role;
+use kiosk::store::vault;
+use kiosk::store::{Store, StoreError};
+use std::path::{Path, PathBuf};
+use uuid::Uuid;
+
+const SUP_PIN: &str = "135790";
+const OP_PIN: &str = "246810";
+
+const ID_NUMBER: &str = "079203004567";
+const PHONE: &str = "0987654321";
+const ADDRESS: &str = "Số 77 đường Lý Thường Kiệt";
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-27T08:00:00Z")
+        .expect("time")
+        .with_timezone(&Utc)
+}
+
+fn by(person: &str) -> Attribution {
+    Attribution {
+        person: person.into(),
+        device: "KS01".into(),
+        at: t0(),
+    }
+}
+
+/// What must not be found in the raw bytes of a copied data directory.
+struct Enrolled {
+    id: Uuid,
+    public: [u8; 32],
+    needles: Vec<(&'static str, Vec<u8>)>,
+}
+
+/// A kiosk as it is in the field: a supervisor and an operator, records with names, ID
+/// numbers, phone numbers and addresses, one with its photo and ten fingers, and a device key
+/// first written by an older kiosk in the clear (so the test knows its private bytes).
+fn enroll(dir: &Path, tcti: Option<&str>) -> Enrolled {
+    let key_path = dir.join(kiosk::DEVICE_KEY_FILE);
+    std::fs::create_dir_all(dir).expect("dir");
+    let legacy = DeviceKey::load_or_create(&key_path).expect("legacy key");
+    let seed = std::fs::read(&key_path).expect("seed");
+    let mut store = Store::open_with_tpm(dir, tcti).expect("open");
+    store.use_test_only_kdf();
+    let sup = store
+        .init_supervisor("sup", "Trần Văn Giám", SUP_PIN, t0())
+        .expect("init");
+    store
+        .add_account(&sup, "lan", "Nguyễn Thị Lan", Role::Operator, OP_PIN, t0())
+        .expect("operator");
+    let mut r = example(t0());
+    r.id = new_record_id();
+    r.capture.operator_id = "lan".into();
+    r.applicant.name.family = "Phùng".into();
+    r.applicant.name.middle = "Thị".into();
+    r.applicant.name.given = "Xuyến".into();
+    r.applicant.id_number = Some(ID_NUMBER.into());
+    r.contact.phone = Some(PHONE.into());
+    if let Some(a) = r.applicant.current_residence.as_mut() {
+        a.detail = ADDRESS.into();
+    }
+    let mut photo = b"\xFF\xD8\xFF\xE0".to_vec();
+    photo.extend(b"PLAINTEXT-FACE-MARKER ".repeat(100));
+    let photo_hash = store.put_blob(&photo, "image/jpeg").expect("photo");
+    if let Some(p) = r.biometrics.photo.as_mut() {
+        p.sha256 = photo_hash;
+    }
+    for (i, f) in r.biometrics.fingers.iter_mut().enumerate() {
+        if let FingerOutcome::Captured {
+            image_sha256,
+            template_sha256,
+            ..
+        } = &mut f.outcome
+        {
+            let mut png = format!("PLAINTEXT-FINGER-MARKER {i} ").into_bytes();
+            png.extend([i as u8; 64]);
+            *image_sha256 = store.put_blob(&png, "image/png").expect("image");
+            *template_sha256 = store
+                .put_blob(
+                    format!("PLAINTEXT-TEMPLATE-MARKER {i}").as_bytes(),
+                    "application/octet-stream",
+                )
+                .expect("template");
+        }
+    }
+    let saved = store.save(&r, &by("lan")).expect("save");
+    for i in 0..5u32 {
+        let mut other = example(t0());
+        other.id = new_record_id();
+        other.applicant.name.given = format!("Khuê{}", ["A", "B", "C", "D", "E"][i as usize]);
+        other.applicant.id_number = Some(format!("0010580990{i:02}"));
+        store.save(&other, &by("lan")).expect("save other");
+    }
+    let key = vault::device_key_with(dir, tcti).expect("wrapped key");
+    assert_eq!(key.public(), legacy.public());
+    Enrolled {
+        id: saved.id,
+        public: key.public(),
+        needles: vec![
+            ("ID number", ID_NUMBER.as_bytes().to_vec()),
+            ("other ID number", b"001058099003".to_vec()),
+            ("phone number", PHONE.as_bytes().to_vec()),
+            ("name", "Xuyến".as_bytes().to_vec()),
+            ("name in card case", "XUYẾN".as_bytes().to_vec()),
+            ("search key", b"xuyen".to_vec()),
+            ("address", "Lý Thường Kiệt".as_bytes().to_vec()),
+            ("photo", b"PLAINTEXT-FACE-MARKER".to_vec()),
+            ("finger image", b"PLAINTEXT-FINGER-MARKER".to_vec()),
+            ("finger template", b"PLAINTEXT-TEMPLATE-MARKER".to_vec()),
+            ("device private key", seed),
+        ],
+    }
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            out.extend(files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Every file under `dir`, byte for byte: none holds any needle.
+fn assert_nothing_readable(dir: &Path, enrolled: &Enrolled) {
+    let all = files(dir);
+    assert!(all.iter().any(|p| p.ends_with(kiosk::store::DB_FILE)));
+    for path in &all {
+        let bytes = std::fs::read(path).expect("read");
+        for (what, needle) in &enrolled.needles {
+            assert!(
+                !contains(&bytes, needle),
+                "{} holds the {what} in the clear",
+                path.display()
+            );
+        }
+    }
+}
+
+/// The control: the same store exported without a key holds every record needle, so the
+/// scan above would find them if they were stored in the clear.
+fn assert_needles_are_real(dir: &Path, tcti: Option<&str>, enrolled: &Enrolled) {
+    let out = tempfile::tempdir().expect("tempdir");
+    let plain = out.path().join("plain.db");
+    let conn = kiosk::store::open_keyed_with(dir, tcti).expect("keyed");
+    conn.execute(
+        "ATTACH DATABASE ?1 AS plain KEY ''",
+        [plain.to_str().expect("utf-8")],
+    )
+    .expect("attach");
+    conn.query_row("SELECT sqlcipher_export('plain')", [], |_| Ok(()))
+        .expect("export");
+    conn.execute("DETACH DATABASE plain", []).expect("detach");
+    let bytes = std::fs::read(&plain).expect("read");
+    let in_projection = [
+        "ID number",
+        "other ID number",
+        "name in card case",
+        "search key",
+    ];
+    for (what, needle) in enrolled
+        .needles
+        .iter()
+        .filter(|(w, _)| in_projection.contains(w))
+    {
+        assert!(contains(&bytes, needle), "the control lacks the {what}");
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let path = entry.expect("entry").path();
+        let dest = to.join(path.file_name().expect("name"));
+        if path.is_dir() {
+            copy_dir(&path, &dest);
+        } else {
+            std::fs::copy(&path, &dest).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn a_copied_data_dir_holds_no_record_text_biometrics_or_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let enrolled = enroll(&data, None);
+    // While the kiosk runs (WAL and all) and after it stops.
+    let running = Store::open_with_tpm(&data, None).expect("open");
+    assert_nothing_readable(&data, &enrolled);
+    drop(running);
+    assert_needles_are_real(&data, None, &enrolled);
+
+    let copy = dir.path().join("copy");
+    copy_dir(&data, &copy);
+    assert_nothing_readable(&copy, &enrolled);
+
+    // Without the vault secret the copy yields nothing: the database does not open.
+    std::fs::remove_file(copy.join(vault::VAULT_KEY_FILE)).expect("rm vault");
+    match Store::open_with_tpm(&copy, None) {
+        Err(StoreError::WrongKey(_)) => {}
+        Err(e) => panic!("expected WrongKey, got {e}"),
+        Ok(_) => panic!("the copy opened without its vault secret"),
+    }
+    assert!(vault::device_key_with(&copy, None).is_err());
+
+    // On TPM-less hardware the secret travels with the disk (the residual risk,
+    // ARCHITECTURE.md): a copy taken whole opens, biometrics still need a PIN.
+    let whole = dir.path().join("whole");
+    copy_dir(&data, &whole);
+    let mut store = Store::open_with_tpm(&whole, None).expect("whole copy opens");
+    let key = vault::device_key_with(&whole, None).expect("key");
+    assert_eq!(key.public(), enrolled.public);
+    let r = store.load(&enrolled.id).expect("load").expect("record");
+    assert!(matches!(store.blob(&photo_of(&r)), Err(StoreError::Locked)));
+    store.unlock("lan", OP_PIN, t0()).expect("pin");
+    assert!(store.blob(&photo_of(&r)).expect("blob").is_some());
+}
+
+fn photo_of(r: &Enrollment) -> String {
+    r.biometrics.photo.as_ref().expect("photo").sha256.clone()
+}
