@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use enroll_sync::identity::DeviceKey;
 use enroll_sync::record::{example, new_record_id, Attribution, Enrollment, FingerOutcome};
 use kiosk::accounts::Role;
-use kiosk::store::vault;
+use kiosk::store::vault::{self, VaultError};
 use kiosk::store::{Store, StoreError};
 use std::path::{Path, PathBuf};
 use uuid::Uuid;
@@ -235,4 +235,137 @@ fn a_copied_data_dir_holds_no_record_text_biometrics_or_key() {
 
 fn photo_of(r: &Enrollment) -> String {
     r.biometrics.photo.as_ref().expect("photo").sha256.clone()
+}
+
+// ---- with a TPM: a software TPM (swtpm) per test, on free ports ----
+
+/// A `swtpm` process in a temporary state directory; killed when dropped.
+struct Swtpm {
+    child: std::process::Child,
+    port: u16,
+    _state: tempfile::TempDir,
+}
+
+fn installed(tool: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+impl Swtpm {
+    /// `None` (and a loud message) when swtpm or tpm2-tools is not installed.
+    fn start() -> Option<Swtpm> {
+        if !installed("swtpm") || !installed("tpm2_unseal") {
+            eprintln!(
+                "\n!!!!!!!! SKIPPED: swtpm or tpm2-tools is not installed, the TPM tests did not \
+                 run. scripts/setup.sh installs them (the README's test command runs it). !!!!!!!!\n"
+            );
+            return None;
+        }
+        for _ in 0..20 {
+            let port = {
+                let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+                l.local_addr().expect("addr").port()
+            };
+            if port == u16::MAX || std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_err() {
+                continue;
+            }
+            let state = tempfile::tempdir().expect("tempdir");
+            let mut child = std::process::Command::new("swtpm")
+                .args([
+                    "socket",
+                    "--tpm2",
+                    "--server",
+                    &format!("type=tcp,port={port}"),
+                    "--ctrl",
+                    &format!("type=tcp,port={}", port + 1),
+                    "--tpmstate",
+                    &format!("dir={}", state.path().display()),
+                    "--flags",
+                    "not-need-init,startup-clear",
+                ])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn swtpm");
+            for _ in 0..100 {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Some(Swtpm {
+                        child,
+                        port,
+                        _state: state,
+                    });
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("swtpm did not start");
+    }
+
+    fn tcti(&self) -> String {
+        format!("swtpm:host=127.0.0.1,port={}", self.port)
+    }
+}
+
+impl Drop for Swtpm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn with_a_tpm_a_copied_data_dir_opens_only_on_that_tpm() {
+    let (Some(tpm_a), Some(tpm_b)) = (Swtpm::start(), Swtpm::start()) else {
+        return;
+    };
+    let (a, b) = (tpm_a.tcti(), tpm_b.tcti());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let enrolled = enroll(&data, Some(&a));
+    // The secret is sealed by the TPM: no vault file in the clear.
+    assert!(data.join(vault::VAULT_SEALED_FILE).exists());
+    assert!(!data.join(vault::VAULT_KEY_FILE).exists());
+    assert!(vault::Vault::open_with(&data, Some(&a))
+        .expect("vault")
+        .is_hardware());
+    assert_nothing_readable(&data, &enrolled);
+    assert_needles_are_real(&data, Some(&a), &enrolled);
+
+    let copy = dir.path().join("copy");
+    copy_dir(&data, &copy);
+    assert_nothing_readable(&copy, &enrolled);
+
+    // Another TPM: refused with a clear error, nothing read.
+    match Store::open_with_tpm(&copy, Some(&b)) {
+        Err(StoreError::Vault(VaultError::WrongTpm(_))) => {}
+        Err(e) => panic!("expected WrongTpm, got {e}"),
+        Ok(_) => panic!("the copy opened on another TPM"),
+    }
+    let err = vault::device_key_with(&copy, Some(&b))
+        .err()
+        .expect("no key on another TPM");
+    let text = err.to_string();
+    assert!(text.contains("TPM") && text.contains("chip"), "{text}");
+    // No TPM at all: refused too.
+    assert!(matches!(
+        Store::open_with_tpm(&copy, None),
+        Err(StoreError::Vault(VaultError::NoTpm))
+    ));
+
+    // The same TPM opens the copy: records, device key, biometrics with the PIN.
+    let mut store = Store::open_with_tpm(&copy, Some(&a)).expect("same TPM opens");
+    let r = store.load(&enrolled.id).expect("load").expect("record");
+    assert_eq!(r.applicant.id_number.as_deref(), Some(ID_NUMBER));
+    store.unlock("lan", OP_PIN, t0()).expect("pin");
+    assert!(store.blob(&photo_of(&r)).expect("blob").is_some());
+    let key = vault::device_key_with(&copy, Some(&a)).expect("key");
+    assert_eq!(key.public(), enrolled.public);
 }
