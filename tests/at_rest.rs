@@ -369,3 +369,57 @@ fn with_a_tpm_a_copied_data_dir_opens_only_on_that_tpm() {
     let key = vault::device_key_with(&copy, Some(&a)).expect("key");
     assert_eq!(key.public(), enrolled.public);
 }
+
+// ---- key slots bound to the vault ----
+
+fn slot_row(dir: &Path) -> (Vec<u8>, u32, u32, u32, Vec<u8>, Vec<u8>) {
+    kiosk::store::open_keyed_with(dir, None)
+        .expect("keyed")
+        .query_row(
+            "SELECT salt, m_kib, t_cost, p_lanes, nonce, wrapped FROM key_slots
+             WHERE account = 'sup'",
+            [],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
+        )
+        .expect("slot")
+}
+
+#[test]
+fn a_key_slot_copied_to_another_vault_does_not_open_with_the_right_pin() {
+    let (a, b) = (
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    );
+    for dir in [a.path(), b.path()] {
+        let mut store = Store::open_with_tpm(dir, None).expect("open");
+        store.use_test_only_kdf();
+        store
+            .init_supervisor("sup", "Trần Văn Giám", SUP_PIN, t0())
+            .expect("init");
+    }
+    // A's slot, with its salt and parameters, put in place of B's.
+    let (salt, m_kib, t_cost, p_lanes, nonce, wrapped) = slot_row(a.path());
+    kiosk::store::open_keyed_with(b.path(), None)
+        .expect("keyed")
+        .execute(
+            "UPDATE key_slots SET salt = ?1, m_kib = ?2, t_cost = ?3, p_lanes = ?4, nonce = ?5,
+                wrapped = ?6 WHERE account = 'sup'",
+            rusqlite::params![salt, m_kib, t_cost, p_lanes, nonce, wrapped],
+        )
+        .expect("copy slot");
+    let mut other = Store::open_with_tpm(b.path(), None).expect("open b");
+    assert!(other.unlock("sup", SUP_PIN, t0()).is_err());
+    assert!(!other.is_unlocked());
+    // The control: on its own kiosk the same slot opens with the same PIN.
+    let mut own = Store::open_with_tpm(a.path(), None).expect("open a");
+    own.unlock("sup", SUP_PIN, t0()).expect("own slot opens");
+}

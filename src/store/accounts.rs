@@ -82,7 +82,7 @@ impl Store {
             return Err(AccountError::AlreadyInitialized);
         }
         insert_account(&tx, name, display_name, Role::Supervisor, name, now)?;
-        keyslots::write_slot(&tx, name, pin, &key, kdf)?;
+        keyslots::write_slot(&tx, name, pin, &key, kdf, &self.slot_binding)?;
         audit::append(&tx, &by, "account.init_supervisor", Some(name), None)?;
         tx.commit().map_err(StoreError::from)?;
         self.data_key = Some(key);
@@ -127,7 +127,7 @@ impl Store {
                 [name],
             )
             .map_err(StoreError::from)?;
-        let opened = keyslots::open_slot(&self.conn, name, pin)?;
+        let opened = keyslots::open_slot(&self.conn, name, pin, &self.slot_binding)?;
         let by = self.attribution_for(name, now);
         match opened {
             Some(key) => {
@@ -236,7 +236,7 @@ impl Store {
             return Err(AccountError::NameTaken(name.to_owned()));
         }
         insert_account(&tx, name, display_name, role, &by.person, now)?;
-        keyslots::write_slot(&tx, name, pin, &key, kdf)?;
+        keyslots::write_slot(&tx, name, pin, &key, kdf, &self.slot_binding)?;
         audit::append(
             &tx,
             &attribution,
@@ -297,7 +297,14 @@ impl Store {
         check_pin_form(new_pin)?;
         let session = self.unlock(name, old_pin, now)?;
         let key = self.data_key()?.clone();
-        keyslots::write_slot(&self.conn, name, new_pin, &key, self.kdf)?;
+        keyslots::write_slot(
+            &self.conn,
+            name,
+            new_pin,
+            &key,
+            self.kdf,
+            &self.slot_binding,
+        )?;
         let by = session.attribution(&self.kiosk.code, now);
         audit::append(&self.conn, &by, "account.change_pin", Some(name), None)?;
         Ok(())

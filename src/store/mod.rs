@@ -101,6 +101,10 @@ pub struct Store {
     kdf: KdfParams,
     /// Lockouts are timed on this clock, not the wall clock.
     boot_clock: Box<dyn crate::accounts::BootClock>,
+    /// Mixed into every key slot's key-encryption key (from the vault).
+    slot_binding: keyslots::SlotBinding,
+    /// Whether the vault secret is sealed by a TPM.
+    hardware_vault: bool,
 }
 
 impl Store {
@@ -114,7 +118,7 @@ impl Store {
     /// [`Store::open`] with the TPM named by `tcti` (a `tpm2-tools` TCTI string), or none.
     pub fn open_with_tpm(dir: &Path, tcti: Option<&str>) -> Result<Store, StoreError> {
         let path = dir.join(DB_FILE);
-        let mut conn = open_keyed_with(dir, tcti)?;
+        let (mut conn, vault) = open_conn(dir, tcti)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -130,7 +134,15 @@ impl Store {
             data_key: None,
             kdf: KdfParams::PRODUCT,
             boot_clock: Box::new(crate::accounts::SystemBootClock),
+            slot_binding: keyslots::SlotBinding(vault.derive(vault::PURPOSE_KEY_SLOT)),
+            hardware_vault: vault.is_hardware(),
         })
+    }
+
+    /// True when this kiosk's vault secret is sealed by a TPM; false on TPM-less hardware,
+    /// where a copied disk carries it (see ARCHITECTURE.md, "Encryption at rest").
+    pub fn has_hardware_vault(&self) -> bool {
+        self.hardware_vault
     }
 
     pub fn kiosk(&self) -> &KioskInfo {

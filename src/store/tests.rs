@@ -504,3 +504,35 @@ fn a_crash_while_encrypting_leaves_the_plain_file_whole() {
     }
 }
 
+#[test]
+fn a_version_1_slot_opens_and_is_rewrapped_bound_to_the_vault() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(dir.path()).expect("open");
+    store.use_test_only_kdf();
+    store
+        .init_supervisor("sup", "Trần Văn Giám", "135790", Utc::now())
+        .expect("init");
+    let key = store.data_key().expect("unlocked").clone();
+    keyslots::write_v1_slot_for_tests(&store.conn, "sup", "135790", &key, KdfParams::TEST_ONLY)
+        .expect("v1 slot");
+    let wrapped = |s: &Store| -> Vec<u8> {
+        s.conn
+            .query_row(
+                "SELECT wrapped FROM key_slots WHERE account = 'sup'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("slot")
+    };
+    let v1 = wrapped(&store);
+    // A version 1 slot opens without the vault: it is re-wrapped at this sign-in.
+    store.lock();
+    store.unlock("sup", "135790", Utc::now()).expect("v1 opens");
+    assert_ne!(wrapped(&store), v1);
+    store.lock();
+    store.unlock("sup", "135790", Utc::now()).expect("v2 opens");
+    // Now it needs the vault: with another vault secret the right PIN fails.
+    store.slot_binding = keyslots::SlotBinding(zeroize::Zeroizing::new([9u8; 32]));
+    store.lock();
+    assert!(store.unlock("sup", "135790", Utc::now()).is_err());
+}
