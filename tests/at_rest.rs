@@ -423,3 +423,97 @@ fn a_key_slot_copied_to_another_vault_does_not_open_with_the_right_pin() {
     let mut own = Store::open_with_tpm(a.path(), None).expect("open a");
     own.unlock("sup", SUP_PIN, t0()).expect("own slot opens");
 }
+
+// ---- what SQLCipher costs ----
+
+fn time<T>(n: usize, mut f: impl FnMut() -> T) -> f64 {
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(f());
+    }
+    start.elapsed().as_secs_f64() * 1000.0 / n as f64
+}
+
+/// SQLCipher's cost in one binary: a 20,000-record store read keyed (as the kiosk does) and
+/// as a plain export of the same file, each time on a fresh connection (SQLite's page cache
+/// cold, the OS cache warm). Run: `cargo test --workspace --test at_rest -- --ignored
+/// --nocapture` (add `--release` for release figures).
+#[test]
+#[ignore]
+fn measure_sqlcipher_cost() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
+    let data = dir.path().join("data");
+    {
+        let mut store = Store::open_with_tpm(&data, None).expect("open");
+        let mut g = kiosk::demo::DemoGenerator::new(1, t0());
+        for _ in 0..20 {
+            let batch: Vec<_> = (0..1000).map(|_| g.record()).collect();
+            store.save_batch(&batch, &by("bench")).expect("save");
+        }
+    }
+    let plain = dir.path().join("plain.db");
+    let conn = kiosk::store::open_keyed_with(&data, None).expect("keyed");
+    conn.execute(
+        "ATTACH DATABASE ?1 AS plain KEY ''",
+        [plain.to_str().expect("utf-8")],
+    )
+    .expect("attach");
+    conn.query_row("SELECT sqlcipher_export('plain')", [], |_| Ok(()))
+        .expect("export");
+    conn.execute("DETACH DATABASE plain", []).expect("detach");
+    drop(conn);
+    let keyed = || kiosk::store::open_keyed_with(&data, None).expect("keyed");
+    let unkeyed = || rusqlite::Connection::open(&plain).expect("plain");
+    let page = |c: &rusqlite::Connection| -> usize {
+        let mut s = c
+            .prepare("SELECT id, full_name FROM records ORDER BY seq DESC LIMIT 50")
+            .expect("prepare");
+        s.query_map([], |r| r.get::<_, String>(0))
+            .expect("query")
+            .count()
+    };
+    let search = |c: &rusqlite::Connection| -> usize {
+        let mut s = c
+            .prepare(
+                "SELECT r.id FROM records_fts JOIN records r ON r.seq = records_fts.rowid
+                 WHERE records_fts MATCH 'nguyen*' LIMIT 50",
+            )
+            .expect("prepare");
+        s.query_map([], |r| r.get::<_, String>(0))
+            .expect("query")
+            .count()
+    };
+    let scan = |c: &rusqlite::Connection| -> i64 {
+        c.query_row(
+            "SELECT count(*) FROM records WHERE full_name LIKE '%thi%'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("scan")
+    };
+    let rows = [
+        (
+            "open + first page",
+            time(50, || page(&keyed())),
+            time(50, || page(&unkeyed())),
+        ),
+        (
+            "open + name search",
+            time(50, || search(&keyed())),
+            time(50, || search(&unkeyed())),
+        ),
+        (
+            "open + scan of 20,000 rows",
+            time(10, || scan(&keyed())),
+            time(10, || scan(&unkeyed())),
+        ),
+    ];
+    let store_open = time(20, || Store::open_with_tpm(&data, None).expect("open"));
+    for (what, k, p) in rows {
+        println!(
+            "{what}: SQLCipher {k:.2} ms, plain {p:.2} ms, ratio {:.2}",
+            k / p
+        );
+    }
+    println!("Store::open (vault file, key, schema check): {store_open:.2} ms");
+}
