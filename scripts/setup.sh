@@ -18,6 +18,10 @@ packages=(
   postgresql-contrib # pg_trgm (name search index)
   chromium          # HQ dashboard browser tests (headless)
   chromium-driver   # WebDriver for those tests (fantoccini)
+  libssl-dev        # SQLCipher (rusqlite's bundled-sqlcipher) links the system libcrypto
+  tpm2-tools        # the kiosk seals its vault secret with the TPM through these tools
+  swtpm             # a software TPM for tests/at_rest.rs
+  swtpm-tools
 )
 
 missing=()

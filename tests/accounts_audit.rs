@@ -22,7 +22,7 @@ fn logged(dir: &Path) -> DeviceKey {
             .audit(&by, "test.action", Some(&format!("subject-{i}")), None)
             .expect("append");
     }
-    let key = DeviceKey::load_or_create(&dir.join(kiosk::DEVICE_KEY_FILE)).expect("key");
+    let key = kiosk::store::vault::device_key(dir).expect("key");
     store
         .checkpoint_audit(&key, Utc::now())
         .expect("checkpoint");
@@ -30,7 +30,7 @@ fn logged(dir: &Path) -> DeviceKey {
 }
 
 fn tamper(dir: &Path, sql: &str) {
-    let conn = rusqlite::Connection::open(dir.join(kiosk::store::DB_FILE)).expect("raw open");
+    let conn = kiosk::store::open_keyed(dir).expect("raw open");
     conn.execute_batch(sql).expect("tamper");
 }
 

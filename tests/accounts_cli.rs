@@ -230,7 +230,7 @@ fn accounts_review_and_audit_from_the_command_line() {
         assert!(actions.contains(&a), "no {a} in {actions:?}");
     }
     ok(run(&data, &[], &["audit", "checkpoint"]));
-    let conn = rusqlite::Connection::open(data.join("kiosk.db")).expect("raw");
+    let conn = kiosk::store::open_keyed(&data).expect("raw");
     conn.execute(
         "UPDATE audit SET subject = 'someone-else' WHERE seq = 2",
         [],

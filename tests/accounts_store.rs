@@ -346,7 +346,7 @@ fn blobs_on_disk_hold_no_image_bytes_and_need_a_pin() {
     store.unlock("lan", OP_PIN, t0()).expect("operator PIN");
     assert_eq!(store.blob(&hp).expect("get").map(|(b, _)| b), Some(png));
     // A sealed blob altered on disk is refused, not returned.
-    let conn = rusqlite::Connection::open(dir.path().join("kiosk.db")).expect("raw");
+    let conn = kiosk::store::open_keyed(dir.path()).expect("raw");
     conn.execute(
         "UPDATE blobs SET data = CAST(substr(data, 1, 40) || x'00' || substr(data, 42) AS BLOB) WHERE sha256 = ?1",
         [&hj],
@@ -365,9 +365,9 @@ fn the_data_key_is_not_in_the_data_directory() {
     let hash = store
         .put_blob(plain, "application/octet-stream")
         .expect("put");
-    DeviceKey::load_or_create(&dir.path().join(kiosk::DEVICE_KEY_FILE)).expect("device key");
+    kiosk::store::vault::device_key(dir.path()).expect("device key");
     drop(store);
-    let conn = rusqlite::Connection::open(dir.path().join("kiosk.db")).expect("raw");
+    let conn = kiosk::store::open_keyed(dir.path()).expect("raw");
     let sealed: Vec<u8> = conn
         .query_row("SELECT data FROM blobs WHERE sha256 = ?1", [&hash], |r| {
             r.get(0)
@@ -405,8 +405,7 @@ fn the_data_key_is_not_in_the_data_directory() {
 fn removing_an_account_removes_its_slot() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut store, sup) = provisioned(dir.path());
-    let db = dir.path().join("kiosk.db");
-    let conn = rusqlite::Connection::open(&db).expect("raw");
+    let conn = kiosk::store::open_keyed(dir.path()).expect("raw");
     let wrapped: Vec<u8> = conn
         .query_row(
             "SELECT wrapped FROM key_slots WHERE account = 'lan'",
@@ -448,7 +447,7 @@ fn a_slot_copied_onto_another_account_does_not_open() {
     store
         .add_account(&sup, "mai", "Mai", Role::Operator, "777777", t0())
         .expect("add");
-    let conn = rusqlite::Connection::open(dir.path().join("kiosk.db")).expect("raw");
+    let conn = kiosk::store::open_keyed(dir.path()).expect("raw");
     conn.execute(
         "UPDATE key_slots SET (salt, nonce, wrapped) = (SELECT salt, nonce, wrapped FROM key_slots WHERE account = 'lan') WHERE account = 'mai'",
         [],
@@ -464,7 +463,7 @@ fn a_slot_copied_onto_another_account_does_not_open() {
 // ---- review ----
 
 fn device_key(dir: &Path) -> DeviceKey {
-    DeviceKey::load_or_create(&dir.join(kiosk::DEVICE_KEY_FILE)).expect("device key")
+    kiosk::store::vault::device_key(dir).expect("device key")
 }
 
 #[test]
@@ -937,7 +936,7 @@ fn blobs_stored_before_encryption_are_sealed_at_the_next_sign_in() {
     drop(store);
     let plain = fake_png();
     let hash = kiosk::store::sha256_hex(&plain);
-    let conn = rusqlite::Connection::open(dir.path().join("kiosk.db")).expect("raw");
+    let conn = kiosk::store::open_keyed(dir.path()).expect("raw");
     conn.execute(
         "INSERT INTO blobs(sha256, media_type, size, data, created_at) VALUES (?1, 'image/png', ?2, ?3, '2026-01-01T00:00:00.000Z')",
         rusqlite::params![hash, plain.len() as i64, plain],

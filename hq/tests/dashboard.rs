@@ -118,9 +118,7 @@ fn person(
     store.save(&r, &by("op")).expect("save");
     if approve {
         let dir = store.path().parent().expect("data dir").to_owned();
-        let key =
-            enroll_sync::identity::DeviceKey::load_or_create(&dir.join(kiosk::DEVICE_KEY_FILE))
-                .expect("device key");
+        let key = kiosk::store::vault::device_key(&dir).expect("device key");
         let sup = kiosk::accounts::Session::new(
             "sup",
             "Trần Văn Giám",

@@ -400,7 +400,7 @@ fn usb_receipts_need_a_supervisor_and_refuse_stale_and_foreign(db: &Backend) {
     );
 
     // HQ's genuine receipt for a bundle this kiosk never wrote (its key, another stream).
-    let key = DeviceKey::load_or_create(&data.join("device.key")).expect("key");
+    let key = kiosk::store::vault::device_key(&data).expect("key");
     let mut s = Sealer::new(&k.prov.hq_seal).expect("sealer");
     let mut crafted = s.header().to_vec();
     let h = Header::new(StreamKind::Bundle, &k.id, &key, s.header());
@@ -532,7 +532,7 @@ fn provisioning_is_signed_and_changing_hq_needs_a_supervisor(db: &Backend) {
 /// Rewrites a kiosk's audit chain from `seq` on with `detail` changed, hashes recomputed,
 /// as a careful tamperer would (the local check passes afterwards).
 fn rewrite_audit(data: &Path, seq: i64, detail: &str) {
-    let conn = rusqlite::Connection::open(data.join(kiosk::store::DB_FILE)).expect("db");
+    let conn = kiosk::store::open_keyed(data).expect("db");
     conn.execute(
         "UPDATE audit SET detail = ?1 WHERE seq = ?2",
         rusqlite::params![detail, seq],
@@ -621,7 +621,7 @@ fn a_truncated_or_rewritten_kiosk_audit_log_is_caught_at_hq(db: &Backend) {
 
     // A's audit table cut back to three entries (its head fixed to match, so the kiosk's own
     // check passes); B's entry 2 edited and the chain re-hashed.
-    let conn = rusqlite::Connection::open(a.data.join(kiosk::store::DB_FILE)).expect("db");
+    let conn = kiosk::store::open_keyed(&a.data).expect("db");
     let hash3: Vec<u8> = conn
         .query_row("SELECT hash FROM audit WHERE seq = 3", [], |r| r.get(0))
         .expect("hash");

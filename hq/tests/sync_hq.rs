@@ -396,7 +396,7 @@ fn crafted_bundle(
     hq_seal: &[u8; 32],
     groups: Vec<RecordChanges>,
 ) -> Vec<u8> {
-    let key = DeviceKey::load_or_create(&data.join("device.key")).expect("key");
+    let key = kiosk::store::vault::device_key(data).expect("key");
     let mut s = Sealer::new(hq_seal).expect("sealer");
     let mut out = s.header().to_vec();
     let h = Header::new(StreamKind::Bundle, kiosk_id, &key, s.header());
@@ -495,7 +495,7 @@ fn bundles_in_any_order_and_every_refusal_states_its_reason(db: &Backend) {
     let change = store.changes_after(&a, &hq_before.0).expect("changes");
     assert_eq!(change.len(), 1);
     let (hash, bytes) = change[0].clone();
-    let key = DeviceKey::load_or_create(&k.join("device.key")).expect("key");
+    let key = kiosk::store::vault::device_key(&k).expect("key");
     let signed = SignedChange::sign(&key, a, &hash, bytes.clone());
     let replay = crafted_bundle(
         &k,

@@ -3,7 +3,6 @@
 use anyhow::Context;
 use chrono::Utc;
 use clap::Subcommand;
-use enroll_sync::identity::DeviceKey;
 use std::path::Path;
 
 use super::CliError;
@@ -35,7 +34,7 @@ pub fn run(cmd: AuditCmd, data_dir: &Path) -> Result<(), CliError> {
             // Check the checkpoint against this kiosk's own key when it has one.
             let public = if key_path.exists() {
                 Some(
-                    DeviceKey::load_or_create(&key_path)
+                    crate::store::vault::device_key(data_dir)
                         .context("loading the device key")?
                         .public(),
                 )
@@ -78,7 +77,8 @@ pub fn run(cmd: AuditCmd, data_dir: &Path) -> Result<(), CliError> {
             Ok(())
         }
         AuditCmd::Checkpoint => {
-            let key = DeviceKey::load_or_create(&key_path).context("loading the device key")?;
+            let key =
+                crate::store::vault::device_key(data_dir).context("loading the device key")?;
             let cp = store.checkpoint_audit(&key, Utc::now())?;
             println!("đã ký / signed checkpoint at {} entries", cp.count);
             Ok(())

@@ -3,7 +3,6 @@
 use anyhow::Context;
 use chrono::Utc;
 use clap::Subcommand;
-use enroll_sync::identity::DeviceKey;
 use std::path::Path;
 
 use super::accounts::supervisor;
@@ -72,8 +71,7 @@ pub fn run(cmd: ReviewCmd, data_dir: &Path) -> Result<(), CliError> {
         CliError::Input(format!("không tìm thấy hồ sơ / no record matches `{id}`"))
     })?;
     let by = supervisor(&mut store, &sup)?;
-    let key = DeviceKey::load_or_create(&data_dir.join(crate::DEVICE_KEY_FILE))
-        .context("loading the device key")?;
+    let key = crate::store::vault::device_key(data_dir).context("loading the device key")?;
     let now = Utc::now();
     let event = match reason {
         None => review::approve(&mut store, &key, &by, &uuid, now),

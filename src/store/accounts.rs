@@ -92,6 +92,7 @@ impl Store {
             &key,
             &Zeroizing::new(account_key.seed()),
             kdf,
+            &self.slot_binding,
         )?;
         audit::append(&tx, &by, "account.init_supervisor", Some(name), None)?;
         tx.commit().map_err(StoreError::from)?;
@@ -138,7 +139,7 @@ impl Store {
                 [name],
             )
             .map_err(StoreError::from)?;
-        let opened = keyslots::open_slot(&self.conn, name, pin)?;
+        let opened = keyslots::open_slot(&self.conn, name, pin, &self.slot_binding)?;
         let by = self.attribution_for(name, now);
         match opened {
             Some((key, seed)) => {
@@ -154,6 +155,7 @@ impl Store {
                             &key,
                             &Zeroizing::new(k.seed()),
                             self.kdf,
+                            &self.slot_binding,
                         )?;
                         k
                     }
@@ -265,7 +267,7 @@ impl Store {
         }
         insert_account(&tx, name, display_name, role, &by.person, now)?;
         let seed = Zeroizing::new(DeviceKey::generate().seed());
-        keyslots::write_slot(&tx, name, pin, &key, &seed, kdf)?;
+        keyslots::write_slot(&tx, name, pin, &key, &seed, kdf, &self.slot_binding)?;
         audit::append(
             &tx,
             &attribution,
@@ -332,7 +334,15 @@ impl Store {
                 .ok_or(StoreError::Locked)?
                 .seed(),
         );
-        keyslots::write_slot(&self.conn, name, new_pin, &key, &seed, self.kdf)?;
+        keyslots::write_slot(
+            &self.conn,
+            name,
+            new_pin,
+            &key,
+            &seed,
+            self.kdf,
+            &self.slot_binding,
+        )?;
         let by = session.attribution(&self.kiosk.code, now);
         audit::append(&self.conn, &by, "account.change_pin", Some(name), None)?;
         Ok(())

@@ -6,6 +6,12 @@
 //! A slot also holds the account's own Ed25519 signing key (its seed after the data key), so
 //! it opens only with that account's PIN; slots written before accounts had keys hold the
 //! data key alone and gain a key at the next sign-in.
+//!
+//! Version 2 slots bind the key-encryption key to the vault (`vault.rs`): KEK =
+//! HKDF-SHA256(salt, Argon2id(PIN, salt) ‖ vault slot secret), so guessing PINs against a
+//! copied disk needs the vault secret (on TPM hardware, that TPM). A version 1 slot (KEK =
+//! Argon2id alone, written by older kiosks) still opens and is re-wrapped as version 2 at that
+//! sign-in; the version is told by the associated data each was sealed with.
 
 use argon2::{Algorithm, Argon2, Params, Version};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -20,6 +26,24 @@ pub const NONCE_LEN: usize = 24;
 const SALT_LEN: usize = 16;
 /// Associated-data tag so a slot, a blob and anything else sealed never open as one another.
 const SLOT_AD: &[u8] = b"kiosk/key-slot/v1";
+const SLOT_AD_V2: &[u8] = b"kiosk/key-slot/v2";
+const KEK_INFO_V2: &[u8] = b"kiosk/key-slot/kek/v2";
+
+/// The vault-derived secret mixed into every version 2 slot's key-encryption key.
+pub(crate) struct SlotBinding(pub(crate) Zeroizing<[u8; KEY_LEN]>);
+
+impl SlotBinding {
+    /// KEK v2 from the Argon2id output of the PIN and the slot's salt.
+    fn kek(&self, argon: &[u8; KEY_LEN], salt: &[u8]) -> Zeroizing<[u8; KEY_LEN]> {
+        let ikm = Zeroizing::new([argon.as_slice(), self.0.as_slice()].concat());
+        let mut out = Zeroizing::new([0u8; KEY_LEN]);
+        // HKDF-SHA256 expands up to 255 × 32 bytes; 32 always fits.
+        hkdf::Hkdf::<sha2::Sha256>::new(Some(salt), &ikm)
+            .expand(KEK_INFO_V2, out.as_mut())
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        out
+    }
+}
 
 /// Argon2id cost: memory in KiB, passes, lanes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,8 +134,12 @@ fn slot_ad(account: &str) -> Vec<u8> {
     [SLOT_AD, account.as_bytes()].concat()
 }
 
+fn slot_ad_v2(account: &str) -> Vec<u8> {
+    [SLOT_AD_V2, account.as_bytes()].concat()
+}
+
 /// Writes (or replaces) `account`'s slot: the data key and the account's signing key seed
-/// wrapped under its PIN.
+/// wrapped under its PIN, bound to the vault.
 pub(crate) fn write_slot(
     conn: &Connection,
     account: &str,
@@ -119,13 +147,14 @@ pub(crate) fn write_slot(
     key: &DataKey,
     account_seed: &[u8; KEY_LEN],
     kdf: KdfParams,
+    binding: &SlotBinding,
 ) -> Result<(), StoreError> {
     let salt = rand::random::<[u8; SALT_LEN]>();
-    let kek = kdf.derive(pin, &salt)?;
+    let kek = binding.kek(&*kdf.derive(pin, &salt)?, &salt);
     let mut plain = Zeroizing::new([0u8; 2 * KEY_LEN]);
     plain[..KEY_LEN].copy_from_slice(key.0.as_ref());
     plain[KEY_LEN..].copy_from_slice(account_seed);
-    let wrapped = seal(&kek, plain.as_ref(), &slot_ad(account))?;
+    let wrapped = seal(&kek, plain.as_ref(), &slot_ad_v2(account))?;
     let (nonce, body) = wrapped.split_at(NONCE_LEN);
     conn.execute(
         "INSERT INTO key_slots(account, salt, m_kib, t_cost, p_lanes, nonce, wrapped)
@@ -155,6 +184,7 @@ pub(crate) fn open_slot(
     conn: &Connection,
     account: &str,
     pin: &str,
+    binding: &SlotBinding,
 ) -> Result<Option<Opened>, StoreError> {
     type Row = (Vec<u8>, u32, u32, u32, Vec<u8>, Vec<u8>);
     let row: Option<Row> = conn
@@ -181,11 +211,24 @@ pub(crate) fn open_slot(
         t_cost,
         p_lanes,
     };
-    let kek = kdf.derive(pin, &salt)?;
+    let argon = kdf.derive(pin, &salt)?;
     let sealed = [nonce, wrapped].concat();
-    let Some(plain) = open(&kek, &sealed, &slot_ad(account)).map(Zeroizing::new) else {
-        return Ok(None);
+    let (plain, legacy) = match open(&binding.kek(&argon, &salt), &sealed, &slot_ad_v2(account)) {
+        Some(plain) => (Zeroizing::new(plain), false),
+        None => match open(&argon, &sealed, &slot_ad(account)) {
+            Some(plain) => (Zeroizing::new(plain), true),
+            None => return Ok(None),
+        },
     };
+    if legacy {
+        // A version 1 slot: re-wrapped bound to the vault now that the PIN is known.
+        let rewrapped = seal(&binding.kek(&argon, &salt), &plain, &slot_ad_v2(account))?;
+        let (nonce, body) = rewrapped.split_at(NONCE_LEN);
+        conn.execute(
+            "UPDATE key_slots SET nonce = ?2, wrapped = ?3 WHERE account = ?1",
+            params![account, nonce, body],
+        )?;
+    }
     let wrong = || StoreError::Corrupt(format!("key slot of {account} has the wrong size"));
     let (data, seed) = match plain.len() {
         KEY_LEN => (plain.as_slice(), None),
@@ -200,6 +243,36 @@ pub(crate) fn open_slot(
         None => None,
     };
     Ok(Some((DataKey(Zeroizing::new(bytes)), seed)))
+}
+
+/// Writes a version 1 slot (KEK = Argon2id alone), as kiosks before the vault did: for the
+/// tests of the upgrade path only.
+#[cfg(test)]
+pub(crate) fn write_v1_slot_for_tests(
+    conn: &Connection,
+    account: &str,
+    pin: &str,
+    key: &DataKey,
+    kdf: KdfParams,
+) -> Result<(), StoreError> {
+    let salt = rand::random::<[u8; SALT_LEN]>();
+    let kek = kdf.derive(pin, &salt)?;
+    let wrapped = seal(&kek, key.0.as_ref(), &slot_ad(account))?;
+    let (nonce, body) = wrapped.split_at(NONCE_LEN);
+    conn.execute(
+        "UPDATE key_slots SET salt = ?2, m_kib = ?3, t_cost = ?4, p_lanes = ?5, nonce = ?6,
+            wrapped = ?7 WHERE account = ?1",
+        params![
+            account,
+            &salt[..],
+            kdf.m_kib,
+            kdf.t_cost,
+            kdf.p_lanes,
+            nonce,
+            body
+        ],
+    )?;
+    Ok(())
 }
 
 impl Store {

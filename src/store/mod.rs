@@ -16,6 +16,7 @@ mod schema;
 mod settings;
 mod sync_docs;
 mod usage;
+pub mod vault;
 
 pub use acks::Ack;
 pub use audit::{
@@ -64,6 +65,13 @@ pub enum StoreError {
     /// Approving or returning needs the supervisor's own key, opened by their PIN.
     #[error("khoá riêng của \"{0}\" chưa được mở: hãy đăng nhập lại bằng mã PIN / the own key of \"{0}\" is not open: sign in again with the PIN")]
     AccountKeyClosed(String),
+    #[error(transparent)]
+    Vault(#[from] vault::VaultError),
+    #[error("khoá thiết bị / device key: {0}")]
+    DeviceKey(#[from] enroll_sync::identity::IdentityError),
+    /// The database is encrypted under a key this kiosk's vault does not give.
+    #[error("cơ sở dữ liệu không mở được bằng khoá của máy này (sao chép từ máy khác, hoặc bị hỏng); đừng xoá dữ liệu / the database does not open with this kiosk's key (copied from another kiosk, or damaged); do not delete data: {0}")]
+    WrongKey(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -100,17 +108,24 @@ pub struct Store {
     kdf: KdfParams,
     /// Lockouts are timed on this clock, not the wall clock.
     boot_clock: Box<dyn crate::accounts::BootClock>,
+    /// Mixed into every key slot's key-encryption key (from the vault).
+    slot_binding: keyslots::SlotBinding,
+    /// Whether the vault secret is sealed by a TPM.
+    hardware_vault: bool,
 }
 
 impl Store {
-    /// Opens (creating if needed) the store in `dir`, migrating it to the current schema.
+    /// Opens (creating if needed) the store in `dir`, migrating it to the current schema. The
+    /// file is SQLCipher, keyed from the data directory's vault (see `vault.rs`); a plain
+    /// SQLite file from an older kiosk is encrypted in place first.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
-            path: dir.to_owned(),
-            source,
-        })?;
+        Store::open_with_tpm(dir, vault::tpm_tcti().as_deref())
+    }
+
+    /// [`Store::open`] with the TPM named by `tcti` (a `tpm2-tools` TCTI string), or none.
+    pub fn open_with_tpm(dir: &Path, tcti: Option<&str>) -> Result<Store, StoreError> {
         let path = dir.join(DB_FILE);
-        let mut conn = Connection::open(&path)?;
+        let (mut conn, vault) = open_conn(dir, tcti)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -127,7 +142,15 @@ impl Store {
             account_keys: Default::default(),
             kdf: KdfParams::PRODUCT,
             boot_clock: Box::new(crate::accounts::SystemBootClock),
+            slot_binding: keyslots::SlotBinding(vault.derive(vault::PURPOSE_KEY_SLOT)),
+            hardware_vault: vault.is_hardware(),
         })
+    }
+
+    /// True when this kiosk's vault secret is sealed by a TPM; false on TPM-less hardware,
+    /// where a copied disk carries it (see ARCHITECTURE.md, "Encryption at rest").
+    pub fn has_hardware_vault(&self) -> bool {
+        self.hardware_vault
     }
 
     pub fn kiosk(&self) -> &KioskInfo {
@@ -186,6 +209,147 @@ impl Store {
         )?;
         Ok(())
     }
+}
+
+/// Opens the database file of `dir` keyed from its vault, encrypting a plain file first: for
+/// the store, `kiosk doctor` and tests that look at the raw tables.
+pub fn open_keyed(dir: &Path) -> Result<Connection, StoreError> {
+    open_keyed_with(dir, vault::tpm_tcti().as_deref())
+}
+
+/// [`open_keyed`] with the TPM named by `tcti`, or none.
+pub fn open_keyed_with(dir: &Path, tcti: Option<&str>) -> Result<Connection, StoreError> {
+    Ok(open_conn(dir, tcti)?.0)
+}
+
+fn open_conn(dir: &Path, tcti: Option<&str>) -> Result<(Connection, vault::Vault), StoreError> {
+    std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let path = dir.join(DB_FILE);
+    let vault = vault::Vault::open_with(dir, tcti)?;
+    let key = database_key(&vault);
+    if is_plain_sqlite(&path)? {
+        // One process migrates; another waiting here finds the file encrypted.
+        let _lock = migration_lock(dir)?;
+        if is_plain_sqlite(&path)? {
+            encrypt_plain(&path, &key, false)?;
+        }
+    }
+    let conn = Connection::open(&path)?;
+    let pragma = zeroize::Zeroizing::new(format!("PRAGMA key = \"{}\";", key.as_str()));
+    conn.execute_batch(&pragma)?;
+    // The first read checks the key: a wrong key reads as "not a database".
+    if let Err(e) = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        return Err(match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) => StoreError::WrongKey(e.to_string()),
+            _ => e.into(),
+        });
+    }
+    Ok((conn, vault))
+}
+
+/// SQLCipher's raw-key form, `x'<64 hex digits>'`: used as the key directly, no PBKDF2.
+fn database_key(vault: &vault::Vault) -> zeroize::Zeroizing<String> {
+    let key = vault.derive(vault::PURPOSE_DATABASE);
+    zeroize::Zeroizing::new(format!("x'{}'", hex::encode(key.as_ref())))
+}
+
+/// An exclusive `flock` on `kiosk.db-migrate.lock`, released when the file is closed.
+fn migration_lock(dir: &Path) -> Result<std::fs::File, StoreError> {
+    use std::os::unix::io::AsRawFd;
+    let path = dir.join("kiosk.db-migrate.lock");
+    let err = |source| StoreError::DataDir {
+        path: path.clone(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(err)?;
+    // SAFETY: flock on a descriptor this function owns for the call's duration.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(err(std::io::Error::last_os_error()));
+    }
+    Ok(file)
+}
+
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+fn is_plain_sqlite(path: &Path) -> Result<bool, StoreError> {
+    use std::io::Read;
+    let mut head = [0u8; 16];
+    match std::fs::File::open(path) {
+        Ok(mut f) => match f.read_exact(&mut head) {
+            Ok(()) => Ok(&head == SQLITE_MAGIC),
+            // Shorter than a header: empty or new, nothing to migrate.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+            Err(source) => Err(StoreError::DataDir {
+                path: path.to_owned(),
+                source,
+            }),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(source) => Err(StoreError::DataDir {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Encrypts the plain database at `path` in place: its WAL folded in, `sqlcipher_export` into
+/// a new file, fsync, atomic rename over the old one, fsync of the directory. A crash before
+/// the rename leaves the plain file whole (the next open starts again); after it, the
+/// encrypted one. `stop_before_rename` simulates that crash in tests.
+pub(crate) fn encrypt_plain(
+    path: &Path,
+    key: &str,
+    stop_before_rename: bool,
+) -> Result<(), StoreError> {
+    let dir_err = |source| StoreError::DataDir {
+        path: path.to_owned(),
+        source,
+    };
+    let tmp = path.with_extension("db-encrypting");
+    match std::fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(dir_err(e)),
+    }
+    {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Rollback journal: the WAL is folded in and removed, so none is left beside the
+        // encrypted file to be replayed into it.
+        conn.pragma_update(None, "journal_mode", "DELETE")?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let tmp_str = tmp
+            .to_str()
+            .ok_or_else(|| StoreError::Corrupt("data directory path is not UTF-8".into()))?;
+        conn.execute("ATTACH DATABASE ?1 AS encrypted KEY ?2", [tmp_str, key])?;
+        conn.query_row("SELECT sqlcipher_export('encrypted')", [], |_| Ok(()))?;
+        // sqlcipher_export copies the schema and rows, not the header's user_version.
+        conn.pragma_update(Some("encrypted"), "user_version", version)?;
+        conn.execute("DETACH DATABASE encrypted", [])?;
+    }
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(dir_err)?;
+    if stop_before_rename {
+        return Ok(());
+    }
+    std::fs::rename(&tmp, path).map_err(dir_err)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(dir_err)?;
+    }
+    Ok(())
 }
 
 fn load_or_create_kiosk(conn: &Connection) -> Result<KioskInfo, StoreError> {

@@ -61,7 +61,7 @@ fn migrates_an_empty_file() {
 fn refuses_a_newer_schema() {
     let dir = tempfile::tempdir().expect("tempdir");
     drop(Store::open(dir.path()).expect("open"));
-    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).expect("raw open");
+    let conn = super::open_keyed(dir.path()).expect("raw open");
     conn.pragma_update(None, "user_version", 99).expect("bump");
     drop(conn);
     assert!(matches!(
@@ -379,4 +379,160 @@ fn changes_after_reads_stored_changes_as_the_document_would_give_them() {
     assert!(stored(&now).is_empty());
     // Heads this store never saw are ignored, as the document does.
     assert_eq!(stored(&[automerge::ChangeHash([7; 32])]), all);
+}
+
+// ---- encryption at rest: the plain → SQLCipher migration ----
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A data directory as an older kiosk left it: a plain SQLite file and a plain 32-byte device
+/// key. Made by exporting a store written by this build (SQLCipher's `sqlcipher_export` to an
+/// unkeyed file); the vault file comes along so that its key slots keep opening.
+fn plain_data_dir(records: usize) -> (tempfile::TempDir, Vec<Enrollment>, String, Vec<u8>) {
+    let src = tempfile::tempdir().expect("tempdir");
+    let old = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(src.path()).expect("open");
+    store.use_test_only_kdf();
+    store
+        .init_supervisor("sup", "Trần Văn Giám", "135790", Utc::now())
+        .expect("supervisor");
+    let photo = store
+        .put_blob(b"PLAINTEXT-FACE-MARKER", "image/jpeg")
+        .expect("blob");
+    let mut saved = Vec::new();
+    for i in 0..records {
+        let mut r = named("Phùng", "Thị", "Xuyến");
+        r.applicant.id_number = Some(format!("0792030{i:05}"));
+        let outcome = store.save(&r, &by()).expect("save");
+        saved.push(store.load(&outcome.id).expect("load").expect("saved"));
+    }
+    let conn = &store.conn;
+    let dest = old.path().join(DB_FILE);
+    conn.execute(
+        "ATTACH DATABASE ?1 AS plain KEY ''",
+        [dest.to_str().expect("utf-8")],
+    )
+    .expect("attach");
+    conn.query_row("SELECT sqlcipher_export('plain')", [], |_| Ok(()))
+        .expect("export");
+    conn.pragma_update(Some("plain"), "user_version", schema::VERSION as i64)
+        .expect("version");
+    conn.execute("DETACH DATABASE plain", []).expect("detach");
+    drop(store);
+    std::fs::copy(
+        src.path().join(vault::VAULT_KEY_FILE),
+        old.path().join(vault::VAULT_KEY_FILE),
+    )
+    .expect("vault");
+    let key_path = old.path().join(crate::DEVICE_KEY_FILE);
+    enroll_sync::identity::DeviceKey::load_or_create(&key_path).expect("plain device key");
+    let seed = std::fs::read(&key_path).expect("seed");
+    (old, saved, photo, seed)
+}
+
+#[test]
+fn a_plain_data_dir_is_encrypted_in_place_keeping_records_and_the_device_key() {
+    let (old, saved, photo, seed) = plain_data_dir(30);
+    let db = old.path().join(DB_FILE);
+    assert!(is_plain_sqlite(&db).expect("head"));
+    assert!(contains(
+        &std::fs::read(&db).expect("read"),
+        b"079203000007"
+    ));
+    let legacy =
+        enroll_sync::identity::DeviceKey::load_or_create(&old.path().join(crate::DEVICE_KEY_FILE))
+            .expect("legacy key");
+
+    let mut store = Store::open(old.path()).expect("open migrates");
+    assert!(!is_plain_sqlite(&db).expect("head"));
+    for r in &saved {
+        assert_eq!(store.load(&r.id).expect("load").as_ref(), Some(r));
+    }
+    assert_eq!(store.record_ids().expect("ids").len(), saved.len());
+    assert_eq!(names(&store, "xuyen").len(), saved.len());
+    store
+        .unlock("sup", "135790", Utc::now())
+        .expect("slot opens");
+    assert_eq!(
+        store.blob(&photo).expect("blob").map(|(b, _)| b),
+        Some(b"PLAINTEXT-FACE-MARKER".to_vec())
+    );
+    store.integrity_check().expect("integrity");
+    drop(store);
+
+    let key = vault::device_key(old.path()).expect("wrapped key");
+    assert_eq!(key.public(), legacy.public());
+    for entry in std::fs::read_dir(old.path()).expect("dir") {
+        let path = entry.expect("entry").path();
+        let bytes = std::fs::read(&path).expect("read");
+        let name = path.display();
+        assert!(
+            !contains(&bytes, b"079203000007"),
+            "{name} holds an ID number"
+        );
+        assert!(!contains(&bytes, "Xuyến".as_bytes()), "{name} holds a name");
+        assert!(!contains(&bytes, &seed), "{name} holds the device key");
+    }
+    // Opening again does not migrate again.
+    drop(Store::open(old.path()).expect("reopen"));
+}
+
+#[test]
+fn a_crash_while_encrypting_leaves_the_plain_file_whole() {
+    let (old, saved, _, _) = plain_data_dir(12);
+    let db = old.path().join(DB_FILE);
+    let vault = vault::Vault::open(old.path()).expect("vault");
+    let key = database_key(&vault);
+    // Power lost after the encrypted copy was written and synced, before the rename.
+    encrypt_plain(&db, &key, true).expect("copy");
+    assert!(db.with_extension("db-encrypting").exists());
+    assert!(is_plain_sqlite(&db).expect("head"));
+    let plain = Connection::open(&db).expect("plain opens");
+    let n: i64 = plain
+        .query_row("SELECT count(*) FROM records", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(n as usize, saved.len());
+    drop(plain);
+    // The next start encrypts again from the whole plain file.
+    let store = Store::open(old.path()).expect("open");
+    assert!(!is_plain_sqlite(&db).expect("head"));
+    assert!(!db.with_extension("db-encrypting").exists());
+    for r in &saved {
+        assert_eq!(store.load(&r.id).expect("load").as_ref(), Some(r));
+    }
+}
+
+#[test]
+fn a_version_1_slot_opens_and_is_rewrapped_bound_to_the_vault() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(dir.path()).expect("open");
+    store.use_test_only_kdf();
+    store
+        .init_supervisor("sup", "Trần Văn Giám", "135790", Utc::now())
+        .expect("init");
+    let key = store.data_key().expect("unlocked").clone();
+    keyslots::write_v1_slot_for_tests(&store.conn, "sup", "135790", &key, KdfParams::TEST_ONLY)
+        .expect("v1 slot");
+    let wrapped = |s: &Store| -> Vec<u8> {
+        s.conn
+            .query_row(
+                "SELECT wrapped FROM key_slots WHERE account = 'sup'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("slot")
+    };
+    let v1 = wrapped(&store);
+    // A version 1 slot opens without the vault: it is re-wrapped at this sign-in.
+    store.lock();
+    store.unlock("sup", "135790", Utc::now()).expect("v1 opens");
+    assert_ne!(wrapped(&store), v1);
+    store.lock();
+    store.unlock("sup", "135790", Utc::now()).expect("v2 opens");
+    // Now it needs the vault: with another vault secret the right PIN fails.
+    store.slot_binding = keyslots::SlotBinding(zeroize::Zeroizing::new([9u8; 32]));
+    store.lock();
+    assert!(store.unlock("sup", "135790", Utc::now()).is_err());
 }

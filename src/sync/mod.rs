@@ -98,9 +98,7 @@ pub struct Progress {
 }
 
 pub fn device_key(data_dir: &Path) -> Result<DeviceKey, SyncError> {
-    Ok(DeviceKey::load_or_create(
-        &data_dir.join(crate::DEVICE_KEY_FILE),
-    )?)
+    Ok(crate::store::vault::device_key(data_dir)?)
 }
 
 fn hq_attribution(receipt: &Receipt) -> Attribution {

@@ -36,10 +36,10 @@ impl Ctrl {
         let (Some(session), Some(id)) = (session, id) else {
             return;
         };
-        let key_path = self.data_dir.join(crate::DEVICE_KEY_FILE);
+        let data_dir = self.data_dir.clone();
         self.worker.post(move |store: &mut Store| {
             let now = Utc::now();
-            let result = enroll_sync::identity::DeviceKey::load_or_create(&key_path)
+            let result = crate::store::vault::device_key(&data_dir)
                 .map_err(|e| {
                     (
                         format!("Không đọc được khoá của máy: {e}"),

@@ -7,6 +7,9 @@ use std::path::Path;
 
 pub const PUBLIC_KEY_LEN: usize = 32;
 pub const SIGNATURE_LEN: usize = 64;
+/// A wrapped key file: `ENRDKEY1 | 24-byte nonce | XChaCha20-Poly1305(seed) | tag`.
+const WRAPPED_MAGIC: &[u8; 8] = b"ENRDKEY1";
+const WRAP_NONCE_LEN: usize = 24;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
@@ -19,6 +22,8 @@ pub enum IdentityError {
     BadKeyFile(String),
     #[error("the device key file {path} is readable by others (mode {mode:o}); it must be 0600")]
     LooseMode { path: String, mode: u32 },
+    #[error("the device key file {0} does not open with this kiosk's vault key (copied from another kiosk, or damaged)")]
+    WrongWrapKey(String),
     #[error("not a valid public key")]
     BadPublicKey,
     #[error("the signature does not verify")]
@@ -88,6 +93,112 @@ impl DeviceKey {
     /// The 32-byte seed, for wrapping in a key slot; the caller wipes it.
     pub fn seed(&self) -> [u8; 32] {
         self.key.to_bytes()
+    }
+
+    /// Loads the key at `path` stored wrapped (XChaCha20-Poly1305) under `wrap_key`, creating
+    /// it on first start. A plain 32-byte key file (written by [`Self::load_or_create`]) is
+    /// wrapped in place on first load (temporary file, fsync, rename), keeping the same key.
+    pub fn load_or_create_wrapped(path: &Path, wrap_key: &[u8; 32]) -> Result<Self, IdentityError> {
+        use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+        use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+        let shown = path.display().to_string();
+        let io = |source| IdentityError::Io {
+            path: shown.clone(),
+            source,
+        };
+        let cipher = XChaCha20Poly1305::new(wrap_key.into());
+        let exists = match std::fs::metadata(path) {
+            Ok(_) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => return Err(io(e)),
+        };
+        if exists {
+            let bytes = std::fs::read(path).map_err(io)?;
+            if let Some(rest) = bytes.strip_prefix(WRAPPED_MAGIC.as_slice()) {
+                if rest.len() < WRAP_NONCE_LEN {
+                    return Err(IdentityError::BadKeyFile(shown));
+                }
+                let (nonce, body) = rest.split_at(WRAP_NONCE_LEN);
+                let seed = cipher
+                    .decrypt(
+                        XNonce::from_slice(nonce),
+                        Payload {
+                            msg: body,
+                            aad: WRAPPED_MAGIC,
+                        },
+                    )
+                    .map_err(|_| IdentityError::WrongWrapKey(shown.clone()))?;
+                let seed: [u8; 32] = seed
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| IdentityError::BadKeyFile(shown.clone()))?;
+                return Ok(DeviceKey {
+                    key: SigningKey::from_bytes(&seed),
+                });
+            }
+            // An older plain key file: keep the key, store it wrapped from now on.
+            let key = Self::load_or_create(path)?;
+            key.write_wrapped(path, &cipher, true).map_err(io)?;
+            return Ok(key);
+        }
+        let key = Self::generate();
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        match key.write_wrapped(path, &cipher, false) {
+            Ok(()) => Ok(key),
+            // Another process created the key first: use that one.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Self::load_or_create_wrapped(path, wrap_key)
+            }
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    /// Writes the wrapped key through a temporary file: renamed over `path` when `replace`,
+    /// else hard-linked to it (failing with `AlreadyExists` if another process won the race).
+    fn write_wrapped(
+        &self,
+        path: &Path,
+        cipher: &chacha20poly1305::XChaCha20Poly1305,
+        replace: bool,
+    ) -> std::io::Result<()> {
+        use chacha20poly1305::aead::{Aead, Payload};
+        use chacha20poly1305::XNonce;
+        use std::os::unix::fs::OpenOptionsExt;
+        let nonce = rand::random::<[u8; WRAP_NONCE_LEN]>();
+        let body = cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: self.key.as_bytes(),
+                    aad: WRAPPED_MAGIC,
+                },
+            )
+            .map_err(|_| std::io::Error::other("wrapping the device key"))?;
+        let tmp = path.with_extension(format!("wrapping{:016x}", rand::random::<u64>()));
+        let _ = std::fs::remove_file(&tmp);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(WRAPPED_MAGIC)?;
+        f.write_all(&nonce)?;
+        f.write_all(&body)?;
+        f.sync_all()?;
+        drop(f);
+        if replace {
+            std::fs::rename(&tmp, path)?;
+        } else {
+            let linked = std::fs::hard_link(&tmp, path);
+            std::fs::remove_file(&tmp)?;
+            linked?;
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     }
 
     pub fn public(&self) -> [u8; PUBLIC_KEY_LEN] {
@@ -167,6 +278,31 @@ fn signed_message(domain: &str, parts: &[&[u8]]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrapped_key_file_hides_the_seed_and_plain_files_are_wrapped_in_place() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("device.key");
+        let plain = DeviceKey::load_or_create(&path).expect("plain");
+        let seed = *plain.key.as_bytes();
+        let wrap = [7u8; 32];
+        let wrapped = DeviceKey::load_or_create_wrapped(&path, &wrap).expect("wrap in place");
+        assert_eq!(wrapped.public(), plain.public());
+        let bytes = std::fs::read(&path).expect("read");
+        assert!(bytes.starts_with(WRAPPED_MAGIC));
+        assert!(!bytes.windows(32).any(|w| w == seed));
+        let again = DeviceKey::load_or_create_wrapped(&path, &wrap).expect("reopen");
+        assert_eq!(again.public(), plain.public());
+        assert!(matches!(
+            DeviceKey::load_or_create_wrapped(&path, &[8u8; 32]),
+            Err(IdentityError::WrongWrapKey(_))
+        ));
+        assert!(DeviceKey::load_or_create(&path).is_err());
+        let fresh = dir.path().join("new.key");
+        let made = DeviceKey::load_or_create_wrapped(&fresh, &wrap).expect("create");
+        let reread = DeviceKey::load_or_create_wrapped(&fresh, &wrap).expect("reread");
+        assert_eq!(made.public(), reread.public());
+    }
 
     #[test]
     fn signatures_bind_domain_and_parts() {

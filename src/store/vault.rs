@@ -1,0 +1,414 @@
+//! The device secret that keys everything at rest: the SQLCipher database key, the wrapping
+//! key of the device key file and the secret mixed into every PIN key slot are all derived
+//! from it (HKDF-SHA256, one domain string each).
+//!
+//! With a TPM 2.0 (`/dev/tpmrm0`, or the TCTI named by `ENROLL_TPM_TCTI`), the secret exists
+//! on disk only as a TPM sealed-data object (`vault.tpm`: its public and private parts) created
+//! under the TPM's owner storage primary key: only that TPM can unseal it, so a copied disk
+//! opens nowhere else. The TPM is driven through `tpm2-tools` (see ARCHITECTURE.md for why).
+//! Without a TPM the secret is a plain file (`vault.key`, mode 0600): the residual risk on
+//! TPM-less hardware, written down in ARCHITECTURE.md.
+
+use hkdf::Hkdf;
+use sha2::Sha256;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use zeroize::Zeroizing;
+
+pub const SECRET_LEN: usize = 32;
+/// The secret in clear, on TPM-less hardware only.
+pub const VAULT_KEY_FILE: &str = "vault.key";
+/// The secret sealed by the TPM.
+pub const VAULT_SEALED_FILE: &str = "vault.tpm";
+/// A TCTI string for `tpm2-tools` (e.g. `swtpm:host=127.0.0.1,port=2321`); `none` turns the
+/// TPM off even when `/dev/tpmrm0` exists.
+pub const TPM_TCTI_ENV: &str = "ENROLL_TPM_TCTI";
+const TPM_DEVICE: &str = "/dev/tpmrm0";
+const SEALED_MAGIC: &[u8; 8] = b"ENRVLT1\0";
+
+/// Domain strings of the keys derived from the vault secret.
+pub const PURPOSE_DATABASE: &str = "kiosk/vault/sqlcipher/v1";
+pub const PURPOSE_DEVICE_KEY: &str = "kiosk/vault/device-key-wrap/v1";
+pub const PURPOSE_KEY_SLOT: &str = "kiosk/vault/key-slot/v2";
+
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error(
+        "không đọc/ghi được tệp khoá {path} / cannot read or write the vault file {path}: {source}"
+    )]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("tệp khoá {0} bị hỏng / the vault file {0} is damaged")]
+    BadFile(String),
+    #[error("tệp khoá {path} để người khác đọc được (mode {mode:o}) / the vault file {path} is readable by others (mode {mode:o}); it must be 0600")]
+    LooseMode { path: String, mode: u32 },
+    #[error("dữ liệu này được khoá bằng chip TPM nhưng máy không có TPM / this data directory is sealed to a TPM, and no TPM is present (set {TPM_TCTI_ENV} or check /dev/tpmrm0)")]
+    NoTpm,
+    #[error("chip TPM của máy này không mở được dữ liệu (dữ liệu sao chép từ máy khác, hoặc TPM đã bị xoá) / this kiosk's TPM cannot unseal the data directory (copied from another kiosk, or the TPM was cleared): {0}")]
+    WrongTpm(String),
+    #[error("lỗi chip TPM / TPM error: {0}")]
+    Tpm(String),
+}
+
+/// The unsealed device secret; wiped from memory when dropped.
+pub struct Vault {
+    secret: Zeroizing<[u8; SECRET_LEN]>,
+    hardware: bool,
+}
+
+/// Unsealing costs several TPM commands: each data directory is unsealed once per process.
+/// Keyed by the directory and the sealed blob, so a replaced blob is unsealed again.
+type Cache = HashMap<(PathBuf, Vec<u8>), Zeroizing<[u8; SECRET_LEN]>>;
+static UNSEALED: Mutex<Option<Cache>> = Mutex::new(None);
+
+impl Vault {
+    /// Opens the vault of the data directory `dir`, creating it on first start: sealed by the
+    /// TPM when one is present, else a 0600 file. A directory already sealed to a TPM needs
+    /// that TPM; one with a plain secret keeps it.
+    pub fn open(dir: &Path) -> Result<Vault, VaultError> {
+        Vault::open_with(dir, tpm_tcti().as_deref())
+    }
+
+    /// [`Vault::open`] with the TPM named by `tcti` (a `tpm2-tools` TCTI string), or none.
+    pub fn open_with(dir: &Path, tcti: Option<&str>) -> Result<Vault, VaultError> {
+        let sealed_path = dir.join(VAULT_SEALED_FILE);
+        let file_path = dir.join(VAULT_KEY_FILE);
+        if let Some(blob) = read_optional(&sealed_path)? {
+            let tcti = tcti.ok_or(VaultError::NoTpm)?;
+            let secret = unseal_cached(dir, &blob, tcti)?;
+            return Ok(Vault {
+                secret,
+                hardware: true,
+            });
+        }
+        if let Some(bytes) = read_optional(&file_path)? {
+            check_mode(&file_path)?;
+            let secret: [u8; SECRET_LEN] = bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| VaultError::BadFile(file_path.display().to_string()))?;
+            return Ok(Vault {
+                secret: Zeroizing::new(secret),
+                hardware: false,
+            });
+        }
+        let secret = Zeroizing::new(rand::random::<[u8; SECRET_LEN]>());
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let created = match tcti {
+            Some(tcti) => write_new(&sealed_path, &tpm::seal(tcti, secret.as_ref())?)?,
+            None => write_new(&file_path, secret.as_ref())?,
+        };
+        if !created {
+            // Another process made the vault first: use its secret.
+            return Vault::open_with(dir, tcti);
+        }
+        Ok(Vault {
+            secret,
+            hardware: tcti.is_some(),
+        })
+    }
+
+    /// True when the secret is sealed by a TPM; false when it sits in a file beside the data.
+    pub fn is_hardware(&self) -> bool {
+        self.hardware
+    }
+
+    /// A 32-byte key for one purpose (`PURPOSE_*`).
+    pub fn derive(&self, purpose: &str) -> Zeroizing<[u8; SECRET_LEN]> {
+        let mut out = Zeroizing::new([0u8; SECRET_LEN]);
+        // HKDF-SHA256 expands up to 255 × 32 bytes; 32 always fits.
+        Hkdf::<Sha256>::new(None, self.secret.as_ref())
+            .expand(purpose.as_bytes(), out.as_mut())
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        out
+    }
+}
+
+/// The TCTI to use: `ENROLL_TPM_TCTI` when set (`none` for no TPM), else the kernel's
+/// resource manager when `/dev/tpmrm0` exists.
+pub fn tpm_tcti() -> Option<String> {
+    match std::env::var(TPM_TCTI_ENV) {
+        Ok(v) if v.eq_ignore_ascii_case("none") => None,
+        Ok(v) if !v.is_empty() => Some(v),
+        _ => Path::new(TPM_DEVICE)
+            .exists()
+            .then(|| format!("device:{TPM_DEVICE}")),
+    }
+}
+
+/// Loads this kiosk's device key (`device.key`), stored wrapped under a vault-derived key; a
+/// plain key file from an older kiosk is wrapped in place on first load.
+pub fn device_key(dir: &Path) -> Result<enroll_sync::identity::DeviceKey, super::StoreError> {
+    device_key_with(dir, tpm_tcti().as_deref())
+}
+
+/// [`device_key`] with the TPM named by `tcti`, or none.
+pub fn device_key_with(
+    dir: &Path,
+    tcti: Option<&str>,
+) -> Result<enroll_sync::identity::DeviceKey, super::StoreError> {
+    let vault = Vault::open_with(dir, tcti)?;
+    let wrap = vault.derive(PURPOSE_DEVICE_KEY);
+    Ok(enroll_sync::identity::DeviceKey::load_or_create_wrapped(
+        &dir.join(crate::DEVICE_KEY_FILE),
+        &wrap,
+    )?)
+}
+
+fn unseal_cached(
+    dir: &Path,
+    blob: &[u8],
+    tcti: &str,
+) -> Result<Zeroizing<[u8; SECRET_LEN]>, VaultError> {
+    let key = (
+        dir.canonicalize().unwrap_or_else(|_| dir.to_owned()),
+        [tcti.as_bytes(), b"\0", blob].concat(),
+    );
+    if let Ok(guard) = UNSEALED.lock() {
+        if let Some(secret) = guard.as_ref().and_then(|c| c.get(&key)) {
+            return Ok(secret.clone());
+        }
+    }
+    let plain = Zeroizing::new(tpm::unseal(tcti, blob)?);
+    let secret: [u8; SECRET_LEN] = plain
+        .as_slice()
+        .try_into()
+        .map_err(|_| VaultError::BadFile(dir.join(VAULT_SEALED_FILE).display().to_string()))?;
+    let secret = Zeroizing::new(secret);
+    if let Ok(mut guard) = UNSEALED.lock() {
+        guard
+            .get_or_insert_with(HashMap::new)
+            .insert(key, secret.clone());
+    }
+    Ok(secret)
+}
+
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> VaultError + '_ {
+    move |source| VaultError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, VaultError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
+fn check_mode(path: &Path) -> Result<(), VaultError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .map_err(io_err(path))?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(VaultError::LooseMode {
+            path: path.display().to_string(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+/// Writes a new 0600 file durably (a temporary file, fsync, a hard link to the name, fsync of
+/// the directory) unless `path` exists: `Ok(false)` then, and the existing file is kept, so two
+/// processes starting on a new data directory agree on one secret.
+fn write_new(path: &Path, bytes: &[u8]) -> Result<bool, VaultError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension(format!("tmp{:016x}", rand::random::<u64>()));
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io_err(&tmp))?;
+    f.write_all(bytes).map_err(io_err(&tmp))?;
+    f.sync_all().map_err(io_err(&tmp))?;
+    drop(f);
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => return Err(io_err(path)(e)),
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::File::open(parent)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(parent))?;
+    }
+    Ok(true)
+}
+
+/// The TPM through `tpm2-tools`: a primary storage key (ECC P-256, the default template; the
+/// same TPM always derives the same one from its owner seed), a sealed-data object under it.
+mod tpm {
+    use super::*;
+
+    fn run(tcti: &str, args: &[&str], stdin: Option<&[u8]>, dir: &Path) -> Result<Vec<u8>, String> {
+        let mut cmd = Command::new(args[0]);
+        cmd.args(&args[1..])
+            .current_dir(dir)
+            .env("TPM2TOOLS_TCTI", tcti)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| format!("{}: {e}", args[0]))?;
+        if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            pipe.write_all(data)
+                .map_err(|e| format!("{}: {e}", args[0]))?;
+        }
+        let out = child
+            .wait_with_output()
+            .map_err(|e| format!("{}: {e}", args[0]))?;
+        if out.status.success() {
+            Ok(out.stdout)
+        } else {
+            Err(format!(
+                "{} ({}): {}",
+                args[0],
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    }
+
+    /// Frees transient objects: without a resource manager (a bare swtpm) they stay loaded.
+    fn flush(tcti: &str, dir: &Path) {
+        let _ = run(tcti, &["tpm2_flushcontext", "-t"], None, dir);
+    }
+
+    /// One TPM conversation at a time in this process: a bare TPM has three object slots.
+    static TPM_LOCK: Mutex<()> = Mutex::new(());
+
+    fn primary(tcti: &str, dir: &Path) -> Result<(), String> {
+        let made = run(
+            tcti,
+            &[
+                "tpm2_createprimary",
+                "-Q",
+                "-C",
+                "o",
+                "-g",
+                "sha256",
+                "-G",
+                "ecc256:aes128cfb",
+                "-c",
+                "primary.ctx",
+            ],
+            None,
+            dir,
+        );
+        // The saved context stays usable; the loaded copy would fill a bare TPM's slots.
+        flush(tcti, dir);
+        made.map(|_| ())
+    }
+
+    fn work_dir() -> Result<tempfile::TempDir, VaultError> {
+        tempfile::tempdir().map_err(|e| VaultError::Tpm(format!("temporary directory: {e}")))
+    }
+
+    pub fn seal(tcti: &str, secret: &[u8]) -> Result<Vec<u8>, VaultError> {
+        let _one = TPM_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        let tmp = work_dir()?;
+        let dir = tmp.path();
+        let result = (|| {
+            primary(tcti, dir)?;
+            run(
+                tcti,
+                &[
+                    "tpm2_create",
+                    "-Q",
+                    "-C",
+                    "primary.ctx",
+                    "-g",
+                    "sha256",
+                    "-i-",
+                    "-u",
+                    "seal.pub",
+                    "-r",
+                    "seal.priv",
+                ],
+                Some(secret),
+                dir,
+            )?;
+            let public = std::fs::read(dir.join("seal.pub")).map_err(|e| e.to_string())?;
+            let private = std::fs::read(dir.join("seal.priv")).map_err(|e| e.to_string())?;
+            Ok::<_, String>((public, private))
+        })();
+        flush(tcti, dir);
+        let (public, private) = result.map_err(VaultError::Tpm)?;
+        let mut blob = SEALED_MAGIC.to_vec();
+        for part in [&public, &private] {
+            let len = u32::try_from(part.len())
+                .map_err(|_| VaultError::Tpm("sealed object too large".into()))?;
+            blob.extend_from_slice(&len.to_be_bytes());
+            blob.extend_from_slice(part);
+        }
+        Ok(blob)
+    }
+
+    fn split(blob: &[u8]) -> Option<(&[u8], &[u8])> {
+        let rest = blob.strip_prefix(SEALED_MAGIC.as_slice())?;
+        let take = |b: &[u8]| -> Option<(usize, usize)> {
+            let len = u32::from_be_bytes(b.get(..4)?.try_into().ok()?) as usize;
+            (b.len() >= 4 + len).then_some((4, 4 + len))
+        };
+        let (s, e) = take(rest)?;
+        let public = &rest[s..e];
+        let rest = &rest[e..];
+        let (s, e) = take(rest)?;
+        (e == rest.len()).then_some((public, &rest[s..e]))
+    }
+
+    pub fn unseal(tcti: &str, blob: &[u8]) -> Result<Vec<u8>, VaultError> {
+        let (public, private) =
+            split(blob).ok_or_else(|| VaultError::BadFile(VAULT_SEALED_FILE.into()))?;
+        let _one = TPM_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        let tmp = work_dir()?;
+        let dir = tmp.path();
+        std::fs::write(dir.join("seal.pub"), public)
+            .and_then(|_| std::fs::write(dir.join("seal.priv"), private))
+            .map_err(|e| VaultError::Tpm(format!("temporary file: {e}")))?;
+        primary(tcti, dir).map_err(VaultError::Tpm)?;
+        // Loading fails when the private part was not made under this TPM's primary key.
+        let loaded = run(
+            tcti,
+            &[
+                "tpm2_load",
+                "-Q",
+                "-C",
+                "primary.ctx",
+                "-u",
+                "seal.pub",
+                "-r",
+                "seal.priv",
+                "-c",
+                "seal.ctx",
+            ],
+            None,
+            dir,
+        );
+        flush(tcti, dir);
+        if let Err(e) = loaded {
+            return Err(VaultError::WrongTpm(e));
+        }
+        let out = run(tcti, &["tpm2_unseal", "-c", "seal.ctx"], None, dir);
+        flush(tcti, dir);
+        out.map_err(VaultError::Tpm)
+    }
+}
