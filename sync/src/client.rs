@@ -174,6 +174,9 @@ pub fn post_with(
     let result = agent
         .post(uri)
         .header("Content-Type", "application/octet-stream")
+        // One request per connection: HQ frees the connection (and its slot under the
+        // per-address cap) as soon as it has answered.
+        .header("Connection", "close")
         .send(ureq::SendBody::from_reader(body))
         .and_then(|mut response| {
             let status = response.status().as_u16();
