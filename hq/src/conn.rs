@@ -1,6 +1,9 @@
 //! Connections before HTTP: a cap on open connections per peer address and overall (a peer
 //! over the cap gets a fixed 503 and is closed), and an idle timeout on every read and write,
-//! so a peer that stalls mid-request or never reads its answer is dropped.
+//! so a peer that stalls mid-request or never reads its answer is dropped. With TLS
+//! ([`Guarded::with_tls`]) the handshake runs on the connection's own task, on first use, over
+//! the same idle-watched stream and within one idle period overall, so a stalled or slow
+//! handshake is closed like any silent peer and never holds up the accept loop.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -14,6 +17,8 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Sleep;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::TlsAcceptor;
 
 /// How many connections HQ keeps and how long it waits on a silent one.
 #[derive(Debug, Clone, Copy)]
@@ -65,6 +70,7 @@ pub struct Guarded {
     inner: TcpListener,
     limits: ConnLimits,
     counts: Arc<Mutex<Counts>>,
+    tls: Option<TlsAcceptor>,
 }
 
 impl Guarded {
@@ -73,6 +79,15 @@ impl Guarded {
             inner,
             limits,
             counts: Arc::default(),
+            tls: None,
+        }
+    }
+
+    /// The same listener serving TLS with `config` on every connection.
+    pub fn with_tls(inner: TcpListener, limits: ConnLimits, config: Arc<ServerConfig>) -> Self {
+        Guarded {
+            tls: Some(TlsAcceptor::from(config)),
+            ..Guarded::new(inner, limits)
         }
     }
 
@@ -101,10 +116,10 @@ fn busy() -> String {
 }
 
 impl axum::serve::Listener for Guarded {
-    type Io = Watched;
+    type Io = Conn;
     type Addr = SocketAddr;
 
-    async fn accept(&mut self) -> (Watched, SocketAddr) {
+    async fn accept(&mut self) -> (Conn, SocketAddr) {
         loop {
             let (stream, addr) = match self.inner.accept().await {
                 Ok(x) => x,
@@ -120,7 +135,15 @@ impl axum::serve::Listener for Guarded {
                 continue;
             };
             let _ = stream.set_nodelay(true);
-            return (Watched::new(stream, self.limits.idle, slot), addr);
+            let watched = Watched::new(stream, self.limits.idle, slot);
+            let conn = match &self.tls {
+                None => Conn::Plain(watched),
+                Some(acceptor) => Conn::Tls(Box::new(TlsState::Handshake {
+                    accept: acceptor.accept(watched),
+                    deadline: Box::pin(tokio::time::sleep(self.limits.idle)),
+                })),
+            };
+            return (conn, addr);
         }
     }
 
@@ -215,5 +238,126 @@ impl AsyncWrite for Watched {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+/// An accepted connection: plain, or TLS whose handshake runs on first use.
+pub enum Conn {
+    Plain(Watched),
+    Tls(Box<TlsState>),
+}
+
+pub enum TlsState {
+    Handshake {
+        accept: tokio_rustls::Accept<Watched>,
+        /// The whole handshake must finish within one idle period.
+        deadline: Pin<Box<Sleep>>,
+    },
+    Ready(tokio_rustls::server::TlsStream<Watched>),
+    Failed,
+}
+
+impl TlsState {
+    /// Drives the handshake; ready when the TLS stream can be used.
+    fn poll_ready(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<&mut tokio_rustls::server::TlsStream<Watched>>> {
+        if let TlsState::Handshake { accept, deadline } = self {
+            match Pin::new(accept).poll(cx) {
+                Poll::Ready(Ok(stream)) => *self = TlsState::Ready(stream),
+                Poll::Ready(Err(e)) => {
+                    *self = TlsState::Failed;
+                    return Poll::Ready(Err(e));
+                }
+                Poll::Pending => {
+                    if deadline.as_mut().poll(cx).is_ready() {
+                        *self = TlsState::Failed;
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "TLS handshake too slow",
+                        )));
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+        match self {
+            TlsState::Ready(stream) => Poll::Ready(Ok(stream)),
+            _ => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "TLS handshake failed",
+            ))),
+        }
+    }
+}
+
+macro_rules! ready_tls {
+    ($state:expr, $cx:expr) => {
+        match $state.poll_ready($cx) {
+            Poll::Ready(Ok(stream)) => Pin::new(stream),
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        }
+    };
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(w) => Pin::new(w).poll_read(cx, buf),
+            Conn::Tls(t) => ready_tls!(t, cx).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, b: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(w) => Pin::new(w).poll_write(cx, b),
+            Conn::Tls(t) => ready_tls!(t, cx).poll_write(cx, b),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(w) => Pin::new(w).poll_write_vectored(cx, bufs),
+            Conn::Tls(t) => ready_tls!(t, cx).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Conn::Plain(w) => w.is_write_vectored(),
+            Conn::Tls(t) => match t.as_ref() {
+                TlsState::Ready(s) => s.is_write_vectored(),
+                _ => false,
+            },
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(w) => Pin::new(w).poll_flush(cx),
+            Conn::Tls(t) => ready_tls!(t, cx).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(w) => Pin::new(w).poll_shutdown(cx),
+            Conn::Tls(t) => match t.as_mut() {
+                TlsState::Ready(s) => Pin::new(s).poll_shutdown(cx),
+                _ => Poll::Ready(Ok(())),
+            },
+        }
     }
 }

@@ -14,6 +14,7 @@ pub mod review;
 pub mod server;
 pub mod status;
 pub mod storage;
+pub mod tls;
 
 use automerge::ActorId;
 use chrono::{DateTime, Utc};
@@ -347,6 +348,17 @@ impl Hq {
         kiosk: &KioskEntry,
         hq_url: &str,
     ) -> enroll_sync::provision::Provisioning {
+        self.provisioning_pinned(kiosk, hq_url, None)
+    }
+
+    /// The provisioning file with the SHA-256 of HQ's TLS certificate (DER) pinned, for an
+    /// `https://` HQ: the kiosk accepts no other certificate.
+    pub fn provisioning_pinned(
+        &self,
+        kiosk: &KioskEntry,
+        hq_url: &str,
+        tls_pin: Option<[u8; 32]>,
+    ) -> enroll_sync::provision::Provisioning {
         enroll_sync::provision::Provisioning {
             format: enroll_sync::provision::FORMAT,
             hq_url: hq_url.to_owned(),
@@ -355,6 +367,7 @@ impl Hq {
             kiosk_id: kiosk.id.clone(),
             kiosk_name: kiosk.name.clone(),
             kiosk_public: kiosk.public_key.clone(),
+            hq_tls_pin: tls_pin.map(hex::encode),
             signature: None,
         }
         .sign(&self.sign)

@@ -61,7 +61,17 @@ enum Command {
         /// Blob bytes one kiosk may send over its life.
         #[arg(long)]
         quota_blob_bytes: Option<u64>,
+        /// Serve HTTPS with this certificate (PEM, leaf first); needs --tls-key. Without it,
+        /// plain HTTP (for loopback or behind a TLS-terminating proxy).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
+    /// HQ's TLS certificate.
+    #[command(subcommand)]
+    Tls(TlsCmd),
     /// Dashboard users.
     #[command(subcommand)]
     Users(UsersCmd),
@@ -105,9 +115,28 @@ enum KioskCmd {
         /// Provisioning file to write (default: `<id>.provision.json`).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// The certificate `serve --tls-cert` uses (PEM): its pin goes into the file, and is the
+        /// only certificate the kiosk will accept. Needed for an https:// --hq-url.
+        #[arg(long)]
+        tls_cert: Option<PathBuf>,
     },
     /// Refuse everything from this kiosk from now on.
     Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum TlsCmd {
+    /// Make a self-signed certificate and key (PEM) for `serve --tls-cert/--tls-key`, for a
+    /// deployment with no CA: kiosks trust it through the pin in their provisioning file.
+    Generate {
+        /// Names kiosks use to reach HQ: DNS names or IP addresses (repeat or comma-separate).
+        #[arg(long = "name", value_delimiter = ',', required = true)]
+        names: Vec<String>,
+        #[arg(long, default_value = "hq-tls.crt")]
+        cert_out: PathBuf,
+        #[arg(long, default_value = "hq-tls.key")]
+        key_out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -209,6 +238,22 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Tls(TlsCmd::Generate {
+        names,
+        cert_out,
+        key_out,
+    }) = &cli.command
+    {
+        let pin = hq::tls::generate(names, cert_out, key_out)?;
+        println!(
+            "đã tạo chứng chỉ / certificate written: {} (khóa / key {})\n\
+             dấu ghim / pin (SHA-256): {}",
+            cert_out.display(),
+            key_out.display(),
+            hex::encode(pin)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut hq = Hq::open_with(Options {
         database: cli.database.clone(),
         blobs: cli.blobs.clone(),
@@ -225,6 +270,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             max_connections_per_address,
             quota_records_per_day,
             quota_blob_bytes,
+            tls_cert,
+            tls_key,
         } => {
             let mut limits = hq.limits().clone();
             limits.records_per_day = quota_records_per_day.unwrap_or(limits.records_per_day);
@@ -237,11 +284,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let listener = std::net::TcpListener::bind(&listen)
                 .with_context(|| format!("listening on {listen}"))?;
-            eprintln!("enroll-hq listening on http://{}", listener.local_addr()?);
+            let tls = match (&tls_cert, &tls_key) {
+                (Some(cert), Some(key)) => Some(hq::tls::server_config(cert, key)?),
+                _ => None,
+            };
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            eprintln!(
+                "enroll-hq listening on {scheme}://{}",
+                listener.local_addr()?
+            );
+            if let Some(cert) = &tls_cert {
+                eprintln!(
+                    "dấu ghim chứng chỉ TLS / TLS certificate pin: {}",
+                    hex::encode(hq::tls::pin_of(cert)?)
+                );
+            }
             let dash = hq::dashboard::DashConfig {
                 secure_cookies: !insecure_cookies,
             };
-            hq::server::serve_with(listener, std::sync::Arc::new(hq), dash, conn)?;
+            hq::server::serve_tls(listener, std::sync::Arc::new(hq), dash, conn, tls)?;
         }
         Command::Users(UsersCmd::Add {
             name,
@@ -279,7 +340,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             code,
             hq_url,
             out,
+            tls_cert,
         }) => {
+            let pin = match &tls_cert {
+                Some(cert) => Some(hq::tls::pin_of(cert)?),
+                None => None,
+            };
+            if hq_url.starts_with("https://") && pin.is_none() {
+                bail!(
+                    "--hq-url là https:// nên cần --tls-cert (chứng chỉ HQ phục vụ) / \
+                     an https:// --hq-url needs --tls-cert (the certificate HQ serves)"
+                );
+            }
             let key = match (key, request) {
                 (Some(k), _) => k,
                 (None, Some(path)) => {
@@ -293,7 +365,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 (None, None) => bail!("give --key HEX or --request FILE"),
             };
             let entry = hq.add_kiosk(&name, &key, code.as_deref())?;
-            let file = hq.provisioning(&entry, &hq_url);
+            let file = hq.provisioning_pinned(&entry, &hq_url, pin);
             let out = out.unwrap_or_else(|| PathBuf::from(format!("{}.provision.json", entry.id)));
             std::fs::write(&out, serde_json::to_string_pretty(&file)?)
                 .with_context(|| format!("writing {}", out.display()))?;
@@ -307,6 +379,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 spoken_fingerprint(&hq.sign_public())
             );
         }
+        // Made and printed above, before HQ's data was opened.
+        Command::Tls(_) => {}
         Command::Kiosk(KioskCmd::Revoke { id }) => {
             hq.revoke_kiosk(&id)?;
             println!("đã thu hồi / revoked {id}");

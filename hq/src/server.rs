@@ -37,6 +37,17 @@ pub fn serve_with(
     dash: DashConfig,
     conn: ConnLimits,
 ) -> std::io::Result<()> {
+    serve_tls(listener, hq, dash, conn, None)
+}
+
+/// As [`serve_with`], serving HTTPS with `tls` when given (see `crate::tls`).
+pub fn serve_tls(
+    listener: std::net::TcpListener,
+    hq: Arc<Hq>,
+    dash: DashConfig,
+    conn: ConnLimits,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+) -> std::io::Result<()> {
     listener.set_nonblocking(true)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -45,7 +56,11 @@ pub fn serve_with(
         .build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        axum::serve(Guarded::new(listener, conn), router_with(hq, dash)).await
+        let guarded = match tls {
+            Some(config) => Guarded::with_tls(listener, conn, config),
+            None => Guarded::new(listener, conn),
+        };
+        axum::serve(guarded, router_with(hq, dash)).await
     })
 }
 

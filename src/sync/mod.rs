@@ -257,10 +257,15 @@ pub fn cursor(store: &Store) -> Result<u64, SyncError> {
 
 fn post(
     url: &str,
+    pin: Option<[u8; 32]>,
     body: &mut dyn std::io::Read,
     report: &mut SyncReport,
 ) -> Result<Vec<u8>, SyncError> {
-    let (status, bytes) = client::post(url, "/v1/sync", body, &mut report.traffic)?;
+    let options = client::Options {
+        pin,
+        ..client::Options::default()
+    };
+    let (status, bytes) = client::post_with(url, "/v1/sync", body, &mut report.traffic, &options)?;
     report.round_trips += 1;
     if status != 200 {
         return Err(SyncError::Refused {
@@ -280,6 +285,7 @@ pub fn sync(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<SyncReport, SyncError> {
     let mut report = SyncReport::default();
+    let pin = prov.hq_tls_pin;
     let pending = store.pending_sync()?;
     let mut blobs: Vec<String> = pending.iter().flat_map(|p| p.blobs.clone()).collect();
     blobs.sort();
@@ -298,7 +304,7 @@ pub fn sync(
         audit: Some(store.audit_proof(audit_acked(store)?, key, Utc::now())?),
     };
     let (body, stream_id) = single_stream(key, prov, StreamKind::Hello, Frame::Hello(hello))?;
-    let answer = post(url, &mut body.as_slice(), &mut report)?;
+    let answer = post(url, pin, &mut body.as_slice(), &mut report)?;
     let receipt = answering(key, prov, &answer, &stream_id, StreamKind::Hello)?;
     let (acked, merged, refused) = apply_receipt(store, &receipt, &prov.hq_sign)?;
     report.acknowledged += acked;
@@ -348,7 +354,7 @@ pub fn sync(
         FrameSource::<&mut dyn FnMut(Progress)>::new(store, key, prov, StreamKind::Push, plan)?;
     source.progress = Some(progress);
     let push_id = source.stream_id;
-    let answer = post(url, &mut source, &mut report)?;
+    let answer = post(url, pin, &mut source, &mut report)?;
     report.payload += source.payload;
     report.records_sent += source.records_sent;
     if let Some(e) = source.error.take() {

@@ -29,6 +29,8 @@ pub struct Provisioned {
     pub hq_sign: [u8; 32],
     pub hq_seal: [u8; 32],
     pub kiosk_id: String,
+    /// SHA-256 of HQ's TLS certificate (DER), for an `https://` HQ.
+    pub hq_tls_pin: Option<[u8; 32]>,
 }
 
 fn key32(hex_text: &str, what: &str) -> Result<[u8; 32], SyncError> {
@@ -48,6 +50,10 @@ impl Provisioned {
             hq_sign: key32(&get("hq_sign_public")?, "hq_sign_public")?,
             hq_seal: key32(&get("hq_seal_public")?, "hq_seal_public")?,
             kiosk_id: get("kiosk_id")?,
+            hq_tls_pin: match store.sync_setting("hq_tls_pin")? {
+                Some(pin) if !pin.is_empty() => Some(key32(&pin, "hq_tls_pin")?),
+                _ => None,
+            },
         })
     }
 }
@@ -80,12 +86,23 @@ pub fn provision(
     let p: Provisioning =
         serde_json::from_str(text).map_err(|e| SyncError::BadProvisioning(e.to_string()))?;
     p.verify()?;
-    if !p.hq_url.starts_with("http://") {
+    let https = p.hq_url.starts_with("https://");
+    if !https && !p.hq_url.starts_with("http://") {
         return Err(SyncError::BadProvisioning(format!(
-            "hq_url `{}` must start with http://",
+            "hq_url `{}` must start with http:// or https://",
             p.hq_url
         )));
     }
+    let hq_tls_pin = match &p.hq_tls_pin {
+        Some(pin) => Some(key32(pin, "hq_tls_pin")?),
+        None if https => {
+            return Err(SyncError::BadProvisioning(format!(
+                "hq_url `{}` is https:// but the file pins no TLS certificate (hq_tls_pin)",
+                p.hq_url
+            )))
+        }
+        None => None,
+    };
     let mine = hex::encode(key.public());
     if p.kiosk_public.trim().to_lowercase() != mine {
         return Err(SyncError::WrongDevice(p.kiosk_public));
@@ -101,6 +118,7 @@ pub fn provision(
         hq_sign: key32(&p.hq_sign_public, "hq_sign_public")?,
         hq_seal: key32(&p.hq_seal_public, "hq_seal_public")?,
         kiosk_id: p.kiosk_id.clone(),
+        hq_tls_pin,
     };
     let mut by = by.clone();
     match Provisioned::load(store) {
@@ -121,6 +139,7 @@ pub fn provision(
     store.set_sync_setting("hq_sign_public", &p.hq_sign_public)?;
     store.set_sync_setting("hq_seal_public", &p.hq_seal_public)?;
     store.set_sync_setting("kiosk_id", &p.kiosk_id)?;
+    store.set_sync_setting("hq_tls_pin", p.hq_tls_pin.as_deref().unwrap_or(""))?;
     store.set_kiosk_code(&p.kiosk_id)?;
     store.audit(
         by,

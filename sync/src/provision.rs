@@ -25,6 +25,11 @@ pub struct Provisioning {
     pub kiosk_name: String,
     /// The kiosk device key HQ allowed (hex): a kiosk refuses a file made for another device.
     pub kiosk_public: String,
+    /// SHA-256 (hex) of HQ's TLS certificate (DER) when HQ is `https://`: the only certificate
+    /// the kiosk accepts. Absent for `http://` HQs (and in files from before it existed, which
+    /// still verify: the signature covers it only when present).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hq_tls_pin: Option<String>,
     /// HQ's signature (hex) over every field above; absent in format 1 files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
@@ -63,6 +68,9 @@ impl Provisioning {
             .str(&self.kiosk_id)
             .str(&self.kiosk_name)
             .str(&self.kiosk_public);
+        if let Some(pin) = &self.hq_tls_pin {
+            w.str("hq_tls_pin").str(pin);
+        }
         w.finish()
     }
 
@@ -134,8 +142,41 @@ mod tests {
             kiosk_id: "K00001".into(),
             kiosk_name: "Xã A".into(),
             kiosk_public: hex::encode([1u8; 32]),
+            hq_tls_pin: None,
             signature: None,
         }
+    }
+
+    #[test]
+    fn the_tls_pin_is_signed_and_files_without_it_still_verify() {
+        let hq = DeviceKey::generate();
+        let plain = file(&hq).sign(&hq);
+        let mut pinned = file(&hq);
+        pinned.hq_url = "https://10.0.0.5:7443".into();
+        pinned.hq_tls_pin = Some(hex::encode([5u8; 32]));
+        let pinned = pinned.sign(&hq);
+        pinned.verify().expect("verifies");
+        // The signature over a file without the pin is the one it always was.
+        assert_eq!(plain.signed_bytes(), {
+            let mut w = Writer::new();
+            w.u32(plain.format)
+                .str(&plain.hq_url)
+                .str(&plain.hq_sign_public)
+                .str(&plain.hq_seal_public)
+                .str(&plain.kiosk_id)
+                .str(&plain.kiosk_name)
+                .str(&plain.kiosk_public);
+            w.finish()
+        });
+        let mut stripped = pinned.clone();
+        stripped.hq_tls_pin = None;
+        assert_eq!(stripped.verify(), Err(ProvisionError::BadSignature));
+        let mut swapped = pinned.clone();
+        swapped.hq_tls_pin = Some(hex::encode([6u8; 32]));
+        assert_eq!(swapped.verify(), Err(ProvisionError::BadSignature));
+        let mut added = plain.clone();
+        added.hq_tls_pin = Some(hex::encode([6u8; 32]));
+        assert_eq!(added.verify(), Err(ProvisionError::BadSignature));
     }
 
     #[test]
