@@ -110,6 +110,12 @@ fn export_then_sync_from_the_screen() {
         );
         let field = find(&k.window, "Địa chỉ trung tâm (HQ)");
         assert_ne!(field.accessible_role(), text_role, "a supervisor edits it");
+        // https:// needs HQ's certificate pinned by a provisioning file; this kiosk has none.
+        g.invoke_set_hq("https://10.6.6.6:7443".into());
+        settle(&k).await;
+        assert_eq!(settings_state(&k.window).get_hq_address().to_string(), url);
+        let banner = state(&k.window).get_banner().to_string();
+        assert!(banner.contains("chứng chỉ"), "{banner}");
         state(&k.window).invoke_lock();
         settle(&k).await;
         press(&k, "Trần Thị Mai").await;

@@ -154,30 +154,46 @@ impl Ctrl {
             return;
         };
         let url = url.trim().to_owned();
-        if !url.starts_with("http://") || url.len() <= "http://".len() {
+        let https = url.starts_with("https://");
+        let scheme = if https { "https://" } else { "http://" };
+        if !url.starts_with(scheme) || url.len() <= scheme.len() {
             self.banner(
-                "Địa chỉ trung tâm phải bắt đầu bằng http://",
-                "The HQ address must start with http://",
+                "Địa chỉ trung tâm phải bắt đầu bằng http:// hoặc https://",
+                "The HQ address must start with http:// or https://",
                 true,
             );
             return;
         }
         self.worker.post(move |store: &mut Store| {
-            let result = (|| -> Result<(), crate::store::StoreError> {
+            let result = (|| -> Result<bool, crate::store::StoreError> {
                 if store.sync_setting("kiosk_id")?.is_none() {
-                    return Ok(());
+                    return Ok(true);
+                }
+                // HTTPS trusts only the certificate HQ pinned in its signed provisioning file.
+                let pinned = store
+                    .sync_setting("hq_tls_pin")?
+                    .is_some_and(|p| !p.is_empty());
+                if https && !pinned {
+                    return Ok(false);
                 }
                 by.device = store.kiosk().code.clone();
                 store.set_sync_setting("hq_url", &url)?;
-                store.audit(&by, "sync.hq_url", None, Some(&url))
+                store.audit(&by, "sync.hq_url", None, Some(&url))?;
+                Ok(true)
             })();
             Box::new(move |c: &Rc<Ctrl>| {
-                if result.is_err() {
-                    c.banner(
+                match result {
+                    Ok(true) => {}
+                    Ok(false) => c.banner(
+                        "Máy chưa có chứng chỉ của trung tâm để dùng https://: hãy nạp tệp cấu hình mới từ HQ.",
+                        "This kiosk has no HQ certificate pinned for https://: load a new provisioning file from HQ.",
+                        true,
+                    ),
+                    Err(_) => c.banner(
                         "Không lưu được địa chỉ trung tâm.",
                         "The HQ address could not be saved.",
                         true,
-                    );
+                    ),
                 }
                 c.refresh_hq_settings();
             })
