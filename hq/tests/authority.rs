@@ -14,27 +14,10 @@ use enroll_sync::record::{RecordDoc, RecordStatus, ReviewAction, ReviewEvent};
 use fixture::Kiosk;
 use kiosk::accounts::Role;
 use kiosk::store::Store;
-use std::path::Path;
-use std::sync::Arc;
 use uuid::Uuid;
 
 const PIN: &str = "246810";
 const OP_PIN: &str = "135791";
-
-fn start(dir: &Path) -> (Arc<enroll_hq::Hq>, String) {
-    let hq = Arc::new(
-        enroll_hq::Hq::open_with(enroll_hq::Options {
-            clock: fixture::fixed_clock(),
-            ..enroll_hq::Options::in_dir(dir)
-        })
-        .expect("hq"),
-    );
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let h = hq.clone();
-    std::thread::spawn(move || enroll_hq::server::serve_shared(listener, h));
-    (hq, url)
-}
 
 /// The kiosk's store with supervisor `sup` and operator `op1`, both signed in once (so both
 /// accounts' own keys are open, as on a kiosk where each signed in since the last lock).
@@ -97,7 +80,7 @@ fn hq_status_of(hq: &enroll_hq::Hq, id: &Uuid) -> String {
 #[test]
 fn an_approval_signed_with_the_device_key_only_is_refused() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let (hq, url) = start(&tmp.path().join("hq"));
+    let (hq, url) = fixture::serve_in_process(&tmp.path().join("hq"));
     let k = Kiosk::new(&hq, &tmp.path().join("k"), "K00001", &url);
     let id = k.add_demo(1, 11)[0];
     assert!(k.sync().expect("sync").rejected.is_empty());
@@ -125,7 +108,7 @@ fn an_approval_signed_with_the_device_key_only_is_refused() {
 #[test]
 fn an_approval_endorsed_by_an_operators_certified_key_is_refused() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let (hq, url) = start(&tmp.path().join("hq"));
+    let (hq, url) = fixture::serve_in_process(&tmp.path().join("hq"));
     let k = Kiosk::new(&hq, &tmp.path().join("k"), "K00001", &url);
     let id = k.add_demo(1, 12)[0];
     assert!(k.sync().expect("sync").rejected.is_empty());
@@ -156,7 +139,7 @@ fn an_approval_endorsed_by_an_operators_certified_key_is_refused() {
 #[test]
 fn an_approval_endorsed_by_another_kiosks_supervisor_is_refused() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let (hq, url) = start(&tmp.path().join("hq"));
+    let (hq, url) = fixture::serve_in_process(&tmp.path().join("hq"));
     let a = Kiosk::new(&hq, &tmp.path().join("a"), "K00001", &url);
     let b = Kiosk::new(&hq, &tmp.path().join("b"), "K00002", &url);
     let id = a.add_demo(1, 13)[0];
@@ -206,7 +189,7 @@ fn an_approval_endorsed_by_another_kiosks_supervisor_is_refused() {
 #[test]
 fn an_honest_supervisor_approval_and_return_are_accepted_and_hq_knows_who() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let (hq, url) = start(&tmp.path().join("hq"));
+    let (hq, url) = fixture::serve_in_process(&tmp.path().join("hq"));
     let k = Kiosk::new(&hq, &tmp.path().join("k"), "K00001", &url);
     let (mut store, sup) = staffed(&k);
     let mut ids = Vec::new();
@@ -301,7 +284,7 @@ fn change_at_hq(
 fn the_kiosk_refuses_downlinked_changes_hq_did_not_sign_or_that_write_its_paths() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join("hq");
-    let (hq, url) = start(&dir);
+    let (hq, url) = fixture::serve_in_process(&dir);
     let k = Kiosk::new(&hq, &tmp.path().join("k"), "K00001", &url);
     let ids = k.add_demo(2, 14);
     assert!(k.sync().expect("sync").rejected.is_empty());

@@ -3,18 +3,20 @@
 //! kiosk that turns hostile. Each test prints its figures (time to refuse, bytes answered,
 //! peak RSS growth).
 
+mod common;
 mod fixture;
 
 use automerge::ChangeHash;
+use common::Serve;
 use enroll_sync::identity::DeviceKey;
 use enroll_sync::protocol::{
     BlobChunk, Frame, Header, Hello, RecordChanges, Reply, SignedChange, StreamKind,
 };
 use enroll_sync::seal::{self, Sealer};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -22,7 +24,7 @@ const KIOSK: &str = "K00001";
 
 /// The real binary serving `dir`, with `args` after `serve`.
 struct Server {
-    child: Child,
+    hq: Serve,
     addr: String,
 }
 
@@ -31,26 +33,17 @@ impl Server {
     fn start(dir: &Path, args: &[&str]) -> Server {
         let bin = std::env::var_os("HOSTILE_HQ_BIN")
             .unwrap_or_else(|| env!("CARGO_BIN_EXE_enroll-hq").into());
-        let mut child = Command::new(bin)
-            .env_remove("ENROLL_HQ_DATABASE")
-            .arg("--data-dir")
-            .arg(dir)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("serve");
-        let mut err = BufReader::new(child.stderr.take().expect("stderr"));
-        let mut line = String::new();
-        err.read_line(&mut line).expect("line");
-        let url = line.trim().rsplit(' ').next().expect("url").to_owned();
-        assert!(url.starts_with("http://"), "{line}");
-        // Keep draining HQ's log so it never blocks on a full pipe.
-        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-        Server {
-            child,
-            addr: url.trim_start_matches("http://").to_owned(),
-        }
+        let hq = Serve::spawn(
+            Command::new(bin)
+                .env_remove("ENROLL_HQ_DATABASE")
+                .arg("--data-dir")
+                .arg(dir)
+                .args(["serve", "--listen", "127.0.0.1:0"])
+                .args(args),
+        );
+        assert!(hq.url.starts_with("http://"), "{}", hq.url);
+        let addr = hq.url.trim_start_matches("http://").to_owned();
+        Server { hq, addr }
     }
 
     fn url(&self) -> String {
@@ -59,10 +52,10 @@ impl Server {
 
     fn status_kb(&mut self, field: &str) -> u64 {
         assert!(
-            self.child.try_wait().expect("wait").is_none(),
+            self.hq.child.try_wait().expect("wait").is_none(),
             "HQ died under attack"
         );
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.hq.child.id()))
             .expect("proc status");
         status
             .lines()
@@ -74,13 +67,6 @@ impl Server {
     /// HQ's peak resident set so far, in MiB.
     fn peak_mib(&mut self) -> f64 {
         self.status_kb("VmHWM:") as f64 / 1024.0
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -301,11 +287,26 @@ fn stalled_peers_are_closed_and_connections_are_capped_per_address() {
     assert!(t1 < Duration::from_secs(9) && t2 < Duration::from_secs(9));
     assert!(answer.len() <= 1024, "{}", answer.len());
 
-    // Four open connections from this address; the fifth is refused at once.
-    let held: Vec<TcpStream> = (0..4)
-        .map(|_| TcpStream::connect(&srv.addr).expect("connect"))
-        .collect();
-    std::thread::sleep(Duration::from_millis(200));
+    // Four open connections from this address; the fifth is refused at once. HQ frees a
+    // closed connection's place when its task ends, a moment after the peer sees the close:
+    // each held connection is kept only once HQ has admitted it (no 503 within 150 ms).
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut held: Vec<TcpStream> = Vec::new();
+    while held.len() < 4 {
+        let mut c = TcpStream::connect(&srv.addr).expect("connect");
+        c.set_read_timeout(Some(Duration::from_millis(150)))
+            .expect("timeout");
+        let mut first = [0u8; 1];
+        match c.read(&mut first) {
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                held.push(c)
+            }
+            _ => assert!(
+                Instant::now() < deadline,
+                "HQ kept refusing a held connection"
+            ),
+        }
+    }
     let t = Instant::now();
     let mut fifth = TcpStream::connect(&srv.addr).expect("connect");
     fifth
@@ -500,17 +501,7 @@ fn a_kiosk_past_its_daily_record_quota_is_refused_by_name() {
 #[test]
 fn duplicate_notices_do_not_reveal_another_kiosks_record_ids() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let hq = std::sync::Arc::new(
-        enroll_hq::Hq::open_with(enroll_hq::Options {
-            clock: fixture::fixed_clock(),
-            ..enroll_hq::Options::in_dir(&tmp.path().join("hq"))
-        })
-        .expect("hq"),
-    );
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let h = hq.clone();
-    std::thread::spawn(move || enroll_hq::server::serve_shared(listener, h));
+    let (hq, url) = fixture::serve_in_process(&tmp.path().join("hq"));
     let a = fixture::Kiosk::new(&hq, &tmp.path().join("a"), "K00001", &url);
     let b = fixture::Kiosk::new(&hq, &tmp.path().join("b"), "K00002", &url);
     let mut g = kiosk::demo::DemoGenerator::new(5, fixture::fixed_now());
@@ -550,20 +541,11 @@ fn duplicate_notices_do_not_reveal_another_kiosks_record_ids() {
     let text = reason(&a, &a_ids[0]);
     assert!(text.contains(&a_ids[1].to_string()), "{text}");
 }
+
 #[test]
 fn a_kiosk_signed_change_to_hqs_status_is_refused_naming_the_path() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let hq = std::sync::Arc::new(
-        enroll_hq::Hq::open_with(enroll_hq::Options {
-            clock: fixture::fixed_clock(),
-            ..enroll_hq::Options::in_dir(&tmp.path().join("hq"))
-        })
-        .expect("hq"),
-    );
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let h = hq.clone();
-    std::thread::spawn(move || enroll_hq::server::serve_shared(listener, h));
+    let (hq, url) = fixture::serve_in_process(&tmp.path().join("hq"));
     let k = fixture::Kiosk::new(&hq, &tmp.path().join("k"), KIOSK, &url);
     let id = k.add_demo(1, 4)[0];
     k.sync().expect("sync");

@@ -5,7 +5,7 @@ mod common;
 mod s3support;
 
 use chrono::Utc;
-use common::{kiosk, proxy, stderr, stdout};
+use common::{kiosk, proxy, stderr, stdout, Serve};
 use enroll_hq::Blobs;
 use enroll_sync::client::{self, Traffic};
 use enroll_sync::identity::DeviceKey;
@@ -17,10 +17,9 @@ use kiosk::store::Store;
 use kiosk::sync::{self as ksync, Provisioned};
 use s3support::{free_port, Moto, BUCKET};
 use sha2::{Digest, Sha256};
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use tempfile::TempDir;
@@ -52,38 +51,8 @@ fn hq(dir: &Path, env: &[(&str, String)], args: &[&str]) -> Output {
 }
 
 /// `enroll-hq serve` on a free loopback port; killed when dropped.
-struct Serve {
-    child: Child,
-    url: String,
-}
-
-impl Serve {
-    fn start(dir: &Path, env: &[(&str, String)]) -> Self {
-        let mut child = hq_command(dir, env)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("serve");
-        let mut err = BufReader::new(child.stderr.take().expect("stderr"));
-        let mut line = String::new();
-        err.read_line(&mut line).expect("line");
-        assert!(line.contains("listening"), "enroll-hq serve: {line}");
-        // Whatever it says later goes to the test's output.
-        std::thread::spawn(move || {
-            for l in err.lines().map_while(Result::ok) {
-                eprintln!("enroll-hq: {l}");
-            }
-        });
-        let url = line.trim().rsplit(' ').next().expect("url").to_owned();
-        Serve { child, url }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn start_hq(dir: &Path, env: &[(&str, String)]) -> Serve {
+    Serve::spawn(hq_command(dir, env).args(["serve", "--listen", "127.0.0.1:0"]))
 }
 
 /// A kiosk enrolled the way a field team does it: request file → `enroll-hq kiosk add` →
@@ -257,7 +226,7 @@ fn a_kiosk_syncs_photos_and_fingers_into_s3_through_the_real_binary() {
         3 * 21,
         "a photo, ten finger images, ten templates each"
     );
-    let serve = Serve::start(&hq_dir, &moto.env());
+    let serve = start_hq(&hq_dir, &moto.env());
 
     let report = sync(&k, &serve.url).expect("sync");
     assert_eq!(report.acknowledged, ids.len(), "{report:?}");
@@ -365,7 +334,7 @@ fn an_interrupted_upload_resumes_from_where_it_stopped() {
         .append(&sha(&photo.0), 2_000_000, 0, &photo.1[..1_000_000])
         .expect("stage");
     drop(staged);
-    let serve = Serve::start(&hq_dir, &moto.env());
+    let serve = start_hq(&hq_dir, &moto.env());
     let report = sync(&k, &serve.url).expect("resumed");
     assert_eq!(report.acknowledged, 1, "{report:?}");
     assert!(
@@ -448,7 +417,7 @@ fn a_blob_whose_hash_does_not_check_is_never_visible() {
     let k = root.path().join("k");
     let prov = enrolled_kiosk(&hq_dir, &moto.env(), &k);
     let key = ksync::device_key(&k).expect("key");
-    let serve = Serve::start(&hq_dir, &moto.env());
+    let serve = start_hq(&hq_dir, &moto.env());
 
     // Every byte of a blob arrives, but they are not the bytes its name promises. (Over the wire
     // HQ keeps only blobs a record in the same stream refers to, so the blob store is fed
@@ -518,7 +487,7 @@ fn s3_unreachable_refuses_the_session_and_nothing_is_acknowledged() {
     enrolled_kiosk(&hq_dir, &nowhere, &k);
     add_photo_record(&k, 300_000, 1);
     add_photo_record(&k, 300_000, 2);
-    let serve = Serve::start(&hq_dir, &nowhere);
+    let serve = start_hq(&hq_dir, &nowhere);
     let err = sync(&k, &serve.url).expect_err("refused");
     let text = err.to_string();
     assert!(text.contains("503"), "{text}");
@@ -532,7 +501,7 @@ fn s3_unreachable_refuses_the_session_and_nothing_is_acknowledged() {
 
     // Storage back: the same HQ data directory takes everything.
     let moto = Moto::start();
-    let serve = Serve::start(&hq_dir, &moto.env());
+    let serve = start_hq(&hq_dir, &moto.env());
     let blobs = pending_blobs(&k);
     let report = sync(&k, &serve.url).expect("sync");
     assert_eq!(report.acknowledged, 2, "{report:?}");

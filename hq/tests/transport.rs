@@ -9,14 +9,14 @@
 mod common;
 
 use chrono::Utc;
-use common::{kiosk, kiosk_bin, stderr, stdout};
+use common::{kiosk, kiosk_bin, stderr, stdout, Serve};
 use enroll_sync::client::{self, Options, Traffic};
 use enroll_sync::record::{Attribution, Enrollment};
 use kiosk::store::Store;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -39,39 +39,16 @@ fn free_port() -> u16 {
         .port()
 }
 
-struct Serve {
-    child: Child,
-}
-
-impl Serve {
-    fn start(dir: &Path, args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_enroll-hq"))
+/// `enroll-hq serve` on `dir` with `args` (its address, TLS files).
+fn start_hq(dir: &Path, args: &[&str]) -> Serve {
+    Serve::spawn(
+        Command::new(env!("CARGO_BIN_EXE_enroll-hq"))
             .env_remove("ENROLL_HQ_DATABASE")
             .arg("--data-dir")
             .arg(dir)
             .arg("serve")
-            .args(args)
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("serve");
-        let mut err = BufReader::new(child.stderr.take().expect("stderr"));
-        let mut line = String::new();
-        err.read_line(&mut line).expect("line");
-        assert!(line.contains("listening"), "enroll-hq serve: {line}");
-        std::thread::spawn(move || {
-            for l in err.lines().map_while(Result::ok) {
-                eprintln!("enroll-hq: {l}");
-            }
-        });
-        Serve { child }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+            .args(args),
+    )
 }
 
 /// A kiosk enrolled at HQ with `kiosk add` (extra arguments: `--hq-url`, `--tls-cert`).
@@ -327,7 +304,7 @@ fn https_with_the_pinned_certificate_syncs_and_another_certificate_is_refused() 
     // The same HQ data behind another certificate: the kiosk refuses it, HQ gets nothing.
     let listen = format!("127.0.0.1:{port}");
     {
-        let _impostor = Serve::start(
+        let _impostor = start_hq(
             &hq_dir,
             &[
                 "--listen",
@@ -350,7 +327,7 @@ fn https_with_the_pinned_certificate_syncs_and_another_certificate_is_refused() 
     assert_eq!(stdout(&listed).trim(), "[]", "HQ holds nothing");
 
     // The real certificate: synced over https://, everything acknowledged.
-    let _serve = Serve::start(
+    let _serve = start_hq(
         &hq_dir,
         &["--listen", &listen, "--tls-cert", &cert, "--tls-key", &key],
     );
@@ -378,7 +355,7 @@ fn stalled_tls_handshakes_are_closed_and_capped() {
     std::fs::create_dir_all(&hq_dir).expect("dir");
     let (cert, key, pin) = tls_generate(root.path(), "hq");
     let listen = format!("127.0.0.1:{}", free_port());
-    let _serve = Serve::start(
+    let _serve = start_hq(
         &hq_dir,
         &[
             "--listen",

@@ -3,10 +3,10 @@
 #![allow(dead_code)]
 
 use kiosk::store::Store;
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -122,5 +122,38 @@ pub fn replace_hashes(v: &mut serde_json::Value, store: &Store, photo: &str) {
             .iter_mut()
             .for_each(|x| replace_hashes(x, store, photo)),
         _ => {}
+    }
+}
+
+/// A running `enroll-hq serve`, killed when dropped; its log goes to the test's output.
+pub struct Serve {
+    pub child: Child,
+    /// The address it said it listens on (`http://…` or `https://…`).
+    pub url: String,
+}
+
+impl Serve {
+    /// Spawns `cmd` (an `enroll-hq … serve` command) and waits for its "listening" line.
+    pub fn spawn(cmd: &mut Command) -> Serve {
+        let mut child = cmd.stderr(Stdio::piped()).spawn().expect("serve");
+        let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+        let mut line = String::new();
+        err.read_line(&mut line).expect("line");
+        assert!(line.contains("listening"), "enroll-hq serve: {line}");
+        // Keep draining the log so HQ never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for l in err.lines().map_while(Result::ok) {
+                eprintln!("enroll-hq: {l}");
+            }
+        });
+        let url = line.trim().rsplit(' ').next().expect("url").to_owned();
+        Serve { child, url }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
