@@ -260,6 +260,13 @@ impl Kiosk {
     }
 }
 
+impl Drop for Kiosk {
+    fn drop(&mut self) {
+        // Closes the store even if a callback still holds the controller.
+        self.ctrl.worker.stop();
+    }
+}
+
 impl Ctrl {
     pub(super) fn app(&self) -> AppWindow {
         // The controller only runs from the window's own callbacks and event loop.
