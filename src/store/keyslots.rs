@@ -155,6 +155,17 @@ pub(crate) fn write_slot(
     plain[..KEY_LEN].copy_from_slice(key.0.as_ref());
     plain[KEY_LEN..].copy_from_slice(account_seed);
     let wrapped = seal(&kek, plain.as_ref(), &slot_ad_v2(account))?;
+    store_slot(conn, account, &salt, kdf, &wrapped)
+}
+
+/// Writes (or replaces) `account`'s slot row: `wrapped` is nonce ‖ sealed body.
+fn store_slot(
+    conn: &Connection,
+    account: &str,
+    salt: &[u8; SALT_LEN],
+    kdf: KdfParams,
+    wrapped: &[u8],
+) -> Result<(), StoreError> {
     let (nonce, body) = wrapped.split_at(NONCE_LEN);
     conn.execute(
         "INSERT INTO key_slots(account, salt, m_kib, t_cost, p_lanes, nonce, wrapped)
@@ -258,21 +269,7 @@ pub(crate) fn write_v1_slot_for_tests(
     let salt = rand::random::<[u8; SALT_LEN]>();
     let kek = kdf.derive(pin, &salt)?;
     let wrapped = seal(&kek, key.0.as_ref(), &slot_ad(account))?;
-    let (nonce, body) = wrapped.split_at(NONCE_LEN);
-    conn.execute(
-        "UPDATE key_slots SET salt = ?2, m_kib = ?3, t_cost = ?4, p_lanes = ?5, nonce = ?6,
-            wrapped = ?7 WHERE account = ?1",
-        params![
-            account,
-            &salt[..],
-            kdf.m_kib,
-            kdf.t_cost,
-            kdf.p_lanes,
-            nonce,
-            body
-        ],
-    )?;
-    Ok(())
+    store_slot(conn, account, &salt, kdf, &wrapped)
 }
 
 impl Store {
