@@ -145,8 +145,6 @@ fn decide(
             return Err(ReviewError::OwnExceptions(found));
         }
     }
-    // The supervisor's own key must be open (signed in with the PIN) before anything is written.
-    store.account_certificate(key, &by.person)?;
     let mut event = ReviewEvent {
         at: now,
         by: by.person.clone(),
@@ -164,12 +162,9 @@ fn decide(
     };
     record.review.history.push(event.clone());
     let attribution = by.attribution(&event.device, now);
-    store.save(&record, &attribution)?;
-    // The change just made (the record's one head) is signed by the supervisor's own key too:
-    // HQ accepts an approval or return only with it.
-    if let Some([head]) = store.heads(id)?.as_deref() {
-        store.endorse(key, &by.person, id, head)?;
-    }
+    // The change is signed by the supervisor's own key too, in the same transaction: HQ
+    // accepts an approval or return only with it.
+    store.save_endorsed(&record, &attribution, key, &by.person)?;
     let action = match action {
         ReviewAction::Approved => "review.approve",
         _ => "review.return",

@@ -5,10 +5,12 @@
 use automerge::ChangeHash;
 use enroll_sync::identity::DeviceKey;
 use enroll_sync::protocol::{Certificate, Endorsement};
-use rusqlite::{params, OptionalExtension};
+use enroll_sync::record::{Attribution, Enrollment};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::collections::HashMap;
 use uuid::Uuid;
 
+use super::records::{heads_from, save_in, SaveOutcome};
 use super::{Store, StoreError};
 
 impl Store {
@@ -75,6 +77,41 @@ impl Store {
         Ok(e)
     }
 
+    /// Saves `record` and endorses the change that makes it with `account`'s own key, in one
+    /// transaction: a crash in between would leave an approval that HQ refuses for want of
+    /// its supervisor's signature. Nothing is endorsed when nothing changed.
+    pub fn save_endorsed(
+        &mut self,
+        record: &Enrollment,
+        by: &Attribution,
+        device: &DeviceKey,
+        account: &str,
+    ) -> Result<SaveOutcome, StoreError> {
+        let cert = self.account_certificate(device, account)?;
+        let key = self
+            .account_keys
+            .get(account)
+            .ok_or_else(|| StoreError::AccountKeyClosed(account.to_owned()))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let outcome = save_in(&tx, &self.kiosk, record, by)?;
+        if outcome.changed {
+            let heads: Vec<u8> = tx.query_row(
+                "SELECT heads FROM records WHERE id = ?1",
+                [record.id.to_string()],
+                |r| r.get(0),
+            )?;
+            // A local save leaves one head: the change it just made.
+            if let [head] = heads_from(&heads).as_slice() {
+                let e = Endorsement::sign(key, cert, record.id, head);
+                insert(&tx, &record.id, head, &e)?;
+            }
+        }
+        tx.commit()?;
+        Ok(outcome)
+    }
+
     /// Keeps `e` as the endorsement of change `hash` of `record`, sent with it on the push.
     pub fn keep_endorsement(
         &mut self,
@@ -82,17 +119,7 @@ impl Store {
         hash: &ChangeHash,
         e: &Endorsement,
     ) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT OR REPLACE INTO endorsements(record_id, hash, cert, signature)
-             VALUES (?1, ?2, ?3, ?4)",
-            params![
-                record.to_string(),
-                &hash.0[..],
-                e.certificate.to_bytes(),
-                &e.signature[..]
-            ],
-        )?;
-        Ok(())
+        insert(&self.conn, record, hash, e)
     }
 
     /// Whether any change was endorsed (so a push of plain records asks no more).
@@ -136,4 +163,23 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+fn insert(
+    conn: &Connection,
+    record: &Uuid,
+    hash: &ChangeHash,
+    e: &Endorsement,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT OR REPLACE INTO endorsements(record_id, hash, cert, signature)
+         VALUES (?1, ?2, ?3, ?4)",
+        params![
+            record.to_string(),
+            &hash.0[..],
+            e.certificate.to_bytes(),
+            &e.signature[..]
+        ],
+    )?;
+    Ok(())
 }

@@ -317,7 +317,7 @@ fn next_enrollment_no(
 }
 
 /// One record's save inside an open transaction: document chunk, projection, audit entry.
-fn save_in(
+pub(super) fn save_in(
     tx: &rusqlite::Transaction<'_>,
     kiosk: &super::KioskInfo,
     record: &Enrollment,
