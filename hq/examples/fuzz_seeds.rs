@@ -20,16 +20,30 @@ fn main() {
     let hq = enroll_hq::Hq::open(&tmp.path().join("hq")).expect("hq");
     let k = fixture::Kiosk::new(&hq, &tmp.path().join("k"), KIOSK, "http://127.0.0.1:9");
     let ids = k.add_demo(3, 9);
-    let store = k.store();
-    let group = |id: &Uuid| RecordChanges {
-        record: *id,
-        changes: store
-            .changes_after(id, &[])
-            .expect("changes")
-            .into_iter()
-            .map(|(h, b)| SignedChange::sign(&k.key, *id, &h, b))
-            .collect(),
-        heads: Vec::new(),
+    let mut store = k.store();
+    // One record approved by a signed-in supervisor: its change carries an endorsement.
+    store.use_test_only_kdf();
+    let now = chrono::Utc::now();
+    let sup = store
+        .init_supervisor("sup", "Trần Văn Giám", "1357902468", now)
+        .expect("supervisor");
+    kiosk::review::approve(&mut store, &k.key, &sup, &ids[2], now).expect("approve");
+    let group = |id: &Uuid| {
+        let endorsed = store.endorsements(id).expect("endorsements");
+        RecordChanges {
+            record: *id,
+            changes: store
+                .changes_after(id, &[])
+                .expect("changes")
+                .into_iter()
+                .map(|(h, b)| {
+                    let mut c = SignedChange::sign(&k.key, *id, &h, b);
+                    c.endorsement = endorsed.get(&h).cloned();
+                    c
+                })
+                .collect(),
+            heads: Vec::new(),
+        }
     };
     let hello = Frame::Hello(Hello {
         cursor: 0,
@@ -55,6 +69,7 @@ fn main() {
     let seeds: Vec<(u8, Vec<Frame>)> = vec![
         (0, vec![hello.clone()]),
         (0, vec![Frame::Changes(vec![group(&ids[0])])]),
+        (0, vec![Frame::Changes(vec![group(&ids[2])])]),
         (
             0,
             vec![Frame::Changes(ids.iter().map(group).collect()), blob],

@@ -3,13 +3,16 @@
 //! first; odd: the peer is unknown), then frames as `u16 length | bytes`. Change bytes in a
 //! changes frame are re-signed with the kiosk's key (and their checksum fixed), so the fuzzer
 //! reaches what a hostile kiosk holding its key reaches: Automerge parsing, merging,
-//! validation, storage. HQ runs on SQLite in a directory under /dev/shm.
+//! validation, storage. An endorsement the fuzzer wrote is kept, its certificate re-issued
+//! by the device key (with the fuzzer's kiosk id, account and role) and re-signed by that
+//! account key, so write-authority checks see certified supervisors and operators, of this
+//! kiosk and of others. HQ runs on SQLite in a directory under /dev/shm.
 #![no_main]
 
 use chrono::TimeZone;
 use enroll_hq::{Hq, Options};
 use enroll_sync::identity::DeviceKey;
-use enroll_sync::protocol::{Frame, Header, SignedChange, StreamKind};
+use enroll_sync::protocol::{Certificate, Endorsement, Frame, Header, SignedChange, StreamKind};
 use libfuzzer_sys::fuzz_target;
 use sha2::Digest;
 use std::sync::{Arc, OnceLock};
@@ -21,6 +24,8 @@ const STREAM_HEADER: [u8; 40] = *b"ENRSEAL1fuzz-ephemeral-key-0123456789abc";
 struct Setup {
     hq: Hq,
     key: DeviceKey,
+    /// The key every fuzzed endorsement is re-signed with.
+    account: DeviceKey,
     header: Vec<u8>,
 }
 
@@ -57,13 +62,16 @@ fn setup() -> &'static Setup {
         Setup {
             hq,
             key,
+            account: DeviceKey::generate(),
             header: Frame::Header(h).encode(),
         }
     })
 }
 
-/// Re-signs every change of a changes frame with the kiosk's key, fixing its checksum.
-fn resign(key: &DeviceKey, frame: &[u8]) -> Vec<u8> {
+/// Re-signs every change of a changes frame with the kiosk's key, fixing its checksum; an
+/// endorsement is re-certified and re-signed (see the module comment).
+fn resign(s: &Setup, frame: &[u8]) -> Vec<u8> {
+    let key = &s.key;
     let Ok(Frame::Changes(mut groups)) = Frame::decode(frame) else {
         return frame.to_vec();
     };
@@ -74,7 +82,19 @@ fn resign(key: &DeviceKey, frame: &[u8]) -> Vec<u8> {
             if bytes.len() >= 8 {
                 bytes[4..8].copy_from_slice(&hash[..4]);
             }
-            *c = SignedChange::sign(key, g.record, &automerge::ChangeHash(hash), bytes);
+            let endorsement = c.endorsement.take();
+            let hash = automerge::ChangeHash(hash);
+            *c = SignedChange::sign(key, g.record, &hash, bytes);
+            c.endorsement = endorsement.map(|e| {
+                let cert = Certificate::issue(
+                    key,
+                    &e.certificate.kiosk_id,
+                    &e.certificate.account,
+                    &e.certificate.role,
+                    s.account.public(),
+                );
+                Endorsement::sign(&s.account, cert, g.record, &hash)
+            });
         }
     }
     Frame::Changes(groups).encode()
@@ -99,7 +119,7 @@ fuzz_target!(|data: &[u8]| {
         let n = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
         let frame = &rest[2..(2 + n).min(rest.len())];
         rest = &rest[(2 + n).min(rest.len())..];
-        let frame = resign(&s.key, frame);
+        let frame = resign(s, frame);
         if s.hq
             .intake_frame(&mut intake, &STREAM_HEADER, &frame)
             .is_err()
