@@ -41,19 +41,19 @@ fn pin_check(c: &mut Criterion) {
     ];
     for (name, p) in candidates {
         g.bench_function(BenchmarkId::new("argon2id", name), |b| {
-            b.iter(|| p.derive(black_box("482913"), black_box(&[7u8; 16])))
+            b.iter(|| p.derive(black_box("4829137465"), black_box(&[7u8; 16])))
         });
     }
     // The whole sign-in as the product does it: lockout bookkeeping, slot, audit entry.
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = Store::open(dir.path()).expect("open");
     store
-        .init_supervisor("sup", "Sup", "482913", Utc::now())
+        .init_supervisor("sup", "Sup", "4829137465", Utc::now())
         .expect("init");
     g.bench_function("unlock_product", |b| {
         b.iter(|| {
             store
-                .unlock("sup", black_box("482913"), Utc::now())
+                .unlock("sup", black_box("4829137465"), Utc::now())
                 .expect("unlock")
         })
     });
@@ -65,7 +65,7 @@ fn blobs(c: &mut Criterion) {
     let mut store = Store::open(dir.path()).expect("open");
     store.use_test_only_kdf();
     store
-        .init_supervisor("sup", "Sup", "482913", Utc::now())
+        .init_supervisor("sup", "Sup", "4829137465", Utc::now())
         .expect("init");
     let mut g = c.benchmark_group("blob");
     g.sample_size(20)

@@ -12,8 +12,8 @@ use kiosk::review::{self, ReviewError};
 use kiosk::store::{Settings, Store, StoreError};
 use std::path::Path;
 
-const SUP_PIN: &str = "135790";
-const OP_PIN: &str = "246810";
+const SUP_PIN: &str = "1357902468";
+const OP_PIN: &str = "2468101357";
 
 fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-27T08:00:00Z")
@@ -88,12 +88,14 @@ fn first_supervisor_only_on_an_empty_kiosk() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut store, _) = provisioned(dir.path());
     assert!(matches!(
-        store.init_supervisor("eve", "Eve", "999999", t0()),
+        store.init_supervisor("eve", "Eve", "9999999999", t0()),
         Err(AccountError::AlreadyInitialized)
     ));
     assert!(matches!(
         store.init_supervisor("x", "X", "123", t0()),
-        Err(AccountError::BadName(_) | AccountError::BadPinForm | AccountError::AlreadyInitialized)
+        Err(AccountError::BadName(_)
+            | AccountError::BadPinForm { .. }
+            | AccountError::AlreadyInitialized)
     ));
     let empty = tempfile::tempdir().expect("tempdir");
     let mut fresh = open(empty.path());
@@ -103,7 +105,7 @@ fn first_supervisor_only_on_an_empty_kiosk() {
     ));
     assert!(matches!(
         fresh.init_supervisor("sup", "Sup", "12345", t0()),
-        Err(AccountError::BadPinForm)
+        Err(AccountError::BadPinForm { .. })
     ));
 }
 
@@ -116,12 +118,12 @@ fn only_a_supervisor_adds_accounts() {
         .expect("operator signs in");
     assert_eq!(op.role, Role::Operator);
     assert!(matches!(
-        store.add_account(&op, "mai", "Mai", Role::Operator, "111222", t0()),
+        store.add_account(&op, "mai", "Mai", Role::Operator, "1112223334", t0()),
         Err(AccountError::NotSupervisor(_))
     ));
     let sup = store.unlock("sup", SUP_PIN, t0()).expect("sup");
     assert!(matches!(
-        store.add_account(&sup, "lan", "Lan 2", Role::Operator, "111222", t0()),
+        store.add_account(&sup, "lan", "Lan 2", Role::Operator, "1112223334", t0()),
         Err(AccountError::NameTaken(_))
     ));
     assert!(matches!(
@@ -139,14 +141,14 @@ fn lockout_after_five_failures_grows_and_survives_restart() {
     assert!(store.is_unlocked());
     let t = t0();
     for left in [4, 3, 2, 1] {
-        match store.unlock("lan", "000000", t) {
+        match store.unlock("lan", "0000000000", t) {
             Err(AccountError::WrongPin { left: l }) => assert_eq!(l, left),
             other => panic!("expected a wrong PIN, got {other:?}"),
         }
     }
     // A failed attempt signs the previous person out.
     assert!(!store.is_unlocked());
-    match store.unlock("lan", "000000", t) {
+    match store.unlock("lan", "0000000000", t) {
         Err(AccountError::LockedOut { until }) => assert_eq!(until, t + Duration::minutes(1)),
         other => panic!("expected a lockout, got {other:?}"),
     }
@@ -168,13 +170,13 @@ fn lockout_after_five_failures_grows_and_survives_restart() {
     // After the lock, one more failure locks again, for longer: 2 minutes, then 4.
     boot.advance(2);
     let t1 = t + Duration::seconds(61);
-    match store.unlock("lan", "000000", t1) {
+    match store.unlock("lan", "0000000000", t1) {
         Err(AccountError::LockedOut { until }) => assert_eq!(until, t1 + Duration::minutes(2)),
         other => panic!("expected a longer lockout, got {other:?}"),
     }
     boot.advance(120);
     let t2 = t1 + Duration::minutes(2);
-    match store.unlock("lan", "000000", t2) {
+    match store.unlock("lan", "0000000000", t2) {
         Err(AccountError::LockedOut { until }) => assert_eq!(until, t2 + Duration::minutes(4)),
         other => panic!("expected a longer lockout, got {other:?}"),
     }
@@ -197,7 +199,7 @@ fn a_lockout_ignores_the_wall_clock_and_survives_a_reboot() {
     store.use_boot_clock(Box::new(boot.clone()));
     let t = t0();
     for _ in 0..5 {
-        let _ = store.unlock("lan", "000000", t);
+        let _ = store.unlock("lan", "0000000000", t);
     }
     // Someone sets the clock a day ahead: the lock holds, and says how long is really left.
     boot.advance(10);
@@ -212,7 +214,7 @@ fn a_lockout_ignores_the_wall_clock_and_survives_a_reboot() {
         .unlock("lan", OP_PIN, t - Duration::days(1))
         .expect("the minute passed on the boot clock");
     for _ in 0..5 {
-        let _ = store.unlock("lan", "000000", t);
+        let _ = store.unlock("lan", "0000000000", t);
     }
     // A reboot (power cut) counts the whole minute again from boot; it never frees the account.
     boot.advance(40);
@@ -256,7 +258,7 @@ fn changing_a_pin_rewraps_the_slot() {
         .put_blob(b"template bytes", "application/octet-stream")
         .expect("put");
     store
-        .change_pin("lan", OP_PIN, "864200", t0())
+        .change_pin("lan", OP_PIN, "8642001357", t0())
         .expect("change");
     drop(store);
     let mut store = open(dir.path());
@@ -264,7 +266,7 @@ fn changing_a_pin_rewraps_the_slot() {
         store.unlock("lan", OP_PIN, t0()),
         Err(AccountError::WrongPin { .. })
     ));
-    store.unlock("lan", "864200", t0()).expect("new PIN");
+    store.unlock("lan", "8642001357", t0()).expect("new PIN");
     assert_eq!(
         store.blob(&hash).expect("get").map(|(b, _)| b),
         Some(b"template bytes".to_vec())
@@ -395,7 +397,7 @@ fn the_data_key_is_not_in_the_data_directory() {
     assert!(tried > 10_000, "scanned {tried} windows");
     // And the slots do not open without the PIN.
     let mut store = open(dir.path());
-    for guess in ["000000", "123456", "135791"] {
+    for guess in ["0000000000", "1234567890", "1357913579"] {
         assert!(store.unlock("sup", guess, t0()).is_err());
     }
     assert!(!store.is_unlocked());
@@ -445,7 +447,7 @@ fn a_slot_copied_onto_another_account_does_not_open() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut store, sup) = provisioned(dir.path());
     store
-        .add_account(&sup, "mai", "Mai", Role::Operator, "777777", t0())
+        .add_account(&sup, "mai", "Mai", Role::Operator, "7777777777", t0())
         .expect("add");
     let conn = kiosk::store::open_keyed(dir.path()).expect("raw");
     conn.execute(
@@ -529,10 +531,10 @@ fn exceptions_need_a_supervisor_other_than_the_operator() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut store, sup) = provisioned(dir.path());
     store
-        .add_account(&sup, "hoa", "Hoa", Role::Supervisor, "555666", t0())
+        .add_account(&sup, "hoa", "Hoa", Role::Supervisor, "5556667778", t0())
         .expect("second supervisor");
     let key = device_key(dir.path());
-    let hoa = store.unlock("hoa", "555666", t0()).expect("hoa");
+    let hoa = store.unlock("hoa", "5556667778", t0()).expect("hoa");
 
     // A forced capture, captured by supervisor hoa herself.
     let mut forced = captured("hoa");

@@ -12,8 +12,8 @@ use kiosk::store::{Store, StoreError};
 use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
-const SUP_PIN: &str = "135790";
-const OP_PIN: &str = "246810";
+const SUP_PIN: &str = "1357902468";
+const OP_PIN: &str = "2468101357";
 
 const ID_NUMBER: &str = "079203004567";
 const PHONE: &str = "0987654321";
@@ -368,6 +368,46 @@ fn with_a_tpm_a_copied_data_dir_opens_only_on_that_tpm() {
     assert!(store.blob(&photo_of(&r)).expect("blob").is_some());
     let key = vault::device_key_with(&copy, Some(&a)).expect("key");
     assert_eq!(key.public(), enrolled.public);
+}
+
+/// A six-digit PIN can be tried exhaustively offline once the disk is copied, unless the key
+/// slots are also sealed by a TPM: only there is it enough.
+#[test]
+fn without_a_tpm_pins_must_be_longer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open_with_tpm(dir.path(), None).expect("open");
+    store.use_test_only_kdf();
+    let refusal = store
+        .init_supervisor("sup", "Trần Văn Giám", "135790", t0())
+        .expect_err("six digits without a TPM");
+    let text = refusal.to_string();
+    assert!(
+        text.contains("10 đến 12 chữ số") && text.contains("TPM"),
+        "{text}"
+    );
+    let sup = store
+        .init_supervisor("sup", "Trần Văn Giám", SUP_PIN, t0())
+        .expect("ten digits");
+    assert!(store
+        .add_account(&sup, "lan", "Lan", Role::Operator, "246810", t0())
+        .is_err());
+    assert!(store.change_pin("sup", SUP_PIN, "123456", t0()).is_err());
+    store
+        .unlock("sup", SUP_PIN, t0())
+        .expect("the PIN is unchanged");
+
+    let Some(tpm) = Swtpm::start() else {
+        return;
+    };
+    let sealed = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open_with_tpm(sealed.path(), Some(&tpm.tcti())).expect("open");
+    store.use_test_only_kdf();
+    let sup = store
+        .init_supervisor("sup", "Trần Văn Giám", "135790", t0())
+        .expect("six digits are enough with a TPM");
+    store
+        .add_account(&sup, "lan", "Lan", Role::Operator, "24681", t0())
+        .expect_err("five are not");
 }
 
 // ---- key slots bound to the vault ----

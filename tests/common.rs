@@ -22,8 +22,8 @@ pub fn stderr(o: &Output) -> String {
 }
 
 /// PINs of the accounts made by [`with_accounts`].
-pub const SUP_PIN: &str = "135790";
-pub const OP_PIN: &str = "246810";
+pub const SUP_PIN: &str = "1357902468";
+pub const OP_PIN: &str = "2468101357";
 
 /// Runs the kiosk with `KIOSK_PIN` (and `KIOSK_NEW_PIN` when given) set, as a script signs in.
 pub fn kiosk_pin(data_dir: &Path, pin: &str, new_pin: Option<&str>, args: &[&str]) -> Output {

@@ -27,7 +27,7 @@ fn complete_enrollment_lock_to_receipt() {
         assert_eq!(state(app).get_page(), "lock");
 
         // A wrong PIN is refused in plain words; the right one opens the home screen.
-        sign_in(&k, "111111").await;
+        sign_in(&k, "1111111111").await;
         assert_eq!(state(app).get_page(), "lock");
         assert!(
             lock_state(app).get_pin_message().contains("Sai mã PIN"),

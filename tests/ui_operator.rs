@@ -422,7 +422,7 @@ async fn discard_fields_supervisor_view_and_lock() {
     settle(&k).await;
     let app = &k.window;
     // A wrong-PIN message belongs to the account it was about, not the next one chosen.
-    sign_in(&k, "000000").await;
+    sign_in(&k, "0000000000").await;
     assert!(lock_state(app).get_pin_message().contains("Sai mã PIN"));
     press(&k, "Lê Văn Nam (giám sát)").await;
     assert_eq!(lock_state(app).get_pin_message(), "");

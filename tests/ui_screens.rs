@@ -63,7 +63,7 @@ fn every_screen_in_both_languages() {
             g.invoke_lock();
             settle(&k).await;
             snap(&k, &dir, &format!("{lang}-lock"));
-            sign_in(&k, "135790").await;
+            sign_in(&k, "1357902468").await;
             snap(&k, &dir, &format!("{lang}-home"));
             app.global::<HomeState>().invoke_new_enrollment();
             settle(&k).await;

@@ -241,7 +241,7 @@ fn main() {
     // Blobs are sealed at rest: a signed-in supervisor (cheap KDF: this is about sync).
     store.use_test_only_kdf();
     store
-        .init_supervisor("sup", "Bench", "246810", Utc::now())
+        .init_supervisor("sup", "Bench", "2468101357", Utc::now())
         .expect("supervisor");
     let t = Instant::now();
     let mut seed = 0x9E3779B97F4A7C15u64;

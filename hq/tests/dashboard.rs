@@ -42,7 +42,7 @@ struct Seeded {
     p2: String,
 }
 
-const PIN: &str = "246810";
+const PIN: &str = "2468101357";
 
 /// The kiosk's supervisor (cheap test KDF); the store is left unlocked, so blobs can be stored.
 fn supervised(k: &Kiosk) -> Store {

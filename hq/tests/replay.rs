@@ -30,8 +30,8 @@ use std::sync::{Arc, Mutex};
 use tempfile::TempDir;
 use uuid::Uuid;
 
-const PIN: &str = "246810";
-const OPERATOR_PIN: &str = "135790";
+const PIN: &str = "2468101357";
+const OPERATOR_PIN: &str = "1357902468";
 
 fn open_hq(db: &Backend, dir: &Path) -> Hq {
     Hq::open_with(Options {
@@ -366,7 +366,7 @@ fn usb_receipts_need_a_supervisor_and_refuse_stale_and_foreign(db: &Backend) {
     let o = kiosk_cmd(
         &data,
         &["import-receipt", &path(&r2), "--supervisor", "sup"],
-        Some("000000"),
+        Some("0000000000"),
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert_eq!(k.pending(), 5);
@@ -506,7 +506,7 @@ fn provisioning_is_signed_and_changing_hq_needs_a_supervisor(db: &Backend) {
     let o = kiosk_cmd(
         &data,
         &["provision", &theirs, "--supervisor", "sup"],
-        Some("000000"),
+        Some("0000000000"),
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let o = kiosk_cmd(

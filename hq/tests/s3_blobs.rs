@@ -26,7 +26,7 @@ use tempfile::TempDir;
 use uuid::Uuid;
 
 const PREFIX: &str = "hq/blobs";
-const PIN: &str = "246810";
+const PIN: &str = "2468101357";
 
 fn spec() -> String {
     format!("s3://{BUCKET}/{PREFIX}")

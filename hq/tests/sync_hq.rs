@@ -74,7 +74,7 @@ fn add_demo(data: &Path, n: usize, seed: u64) -> Vec<Uuid> {
         .collect()
 }
 
-const PIN: &str = "246810";
+const PIN: &str = "2468101357";
 
 /// Creates the kiosk's supervisor (cheap test KDF), leaving the store unlocked.
 fn with_supervisor(data: &Path) -> Store {

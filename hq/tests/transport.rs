@@ -20,7 +20,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-const PIN: &str = "246810";
+const PIN: &str = "2468101357";
 
 fn hq(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_enroll-hq"))

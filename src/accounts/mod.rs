@@ -14,8 +14,42 @@ use crate::store::StoreError;
 
 /// Failed PINs in a row before the account locks.
 pub const MAX_FAILURES: u32 = 5;
-pub const MIN_PIN_DIGITS: usize = 6;
 pub const MAX_PIN_DIGITS: usize = 12;
+
+/// How long a PIN must be on this kiosk. A PIN only guards its key slot well when the slot is
+/// also sealed by a TPM; on TPM-less hardware a copied disk lets a thief try every PIN offline,
+/// so there a PIN must be long enough to outlast that (10¹⁰ Argon2id runs, not 10⁶).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinPolicy {
+    pub min_digits: usize,
+}
+
+impl PinPolicy {
+    pub const WITH_TPM: PinPolicy = PinPolicy { min_digits: 6 };
+    pub const WITHOUT_TPM: PinPolicy = PinPolicy { min_digits: 10 };
+
+    pub fn for_vault(hardware: bool) -> PinPolicy {
+        if hardware {
+            Self::WITH_TPM
+        } else {
+            Self::WITHOUT_TPM
+        }
+    }
+
+    /// Digits only, `min_digits` to [`MAX_PIN_DIGITS`] of them.
+    pub fn check(self, pin: &str) -> Result<(), AccountError> {
+        let ok = (self.min_digits..=MAX_PIN_DIGITS).contains(&pin.len())
+            && pin.bytes().all(|b| b.is_ascii_digit());
+        if ok {
+            Ok(())
+        } else {
+            Err(AccountError::BadPinForm {
+                min: self.min_digits,
+                no_tpm: self.min_digits > Self::WITH_TPM.min_digits,
+            })
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -68,17 +102,6 @@ pub fn lockout_after(failures: u32) -> Option<Duration> {
     Some(Duration::minutes(minutes.min(60)))
 }
 
-/// A PIN is 6 to 12 digits.
-pub fn check_pin_form(pin: &str) -> Result<(), AccountError> {
-    let ok = (MIN_PIN_DIGITS..=MAX_PIN_DIGITS).contains(&pin.len())
-        && pin.bytes().all(|b| b.is_ascii_digit());
-    if ok {
-        Ok(())
-    } else {
-        Err(AccountError::BadPinForm)
-    }
-}
-
 /// Sign-in names: 2–32 lowercase letters, digits, `.`, `-`, `_`.
 pub fn check_name_form(name: &str) -> Result<(), AccountError> {
     let ok = (2..=32).contains(&name.len())
@@ -101,7 +124,7 @@ pub enum AccountError {
     #[error("{} / {}", self.message_vi(), self.message_en())]
     LockedOut { until: DateTime<Utc> },
     #[error("{} / {}", self.message_vi(), self.message_en())]
-    BadPinForm,
+    BadPinForm { min: usize, no_tpm: bool },
     #[error("{} / {}", self.message_vi(), self.message_en())]
     BadName(String),
     #[error("{} / {}", self.message_vi(), self.message_en())]
@@ -128,8 +151,13 @@ impl AccountError {
                 "Tài khoản đang bị khoá do nhập sai PIN nhiều lần. Thử lại sau {} UTC.",
                 until.format("%H:%M:%S")
             ),
-            Self::BadPinForm => {
-                format!("Mã PIN phải gồm {MIN_PIN_DIGITS} đến {MAX_PIN_DIGITS} chữ số.")
+            Self::BadPinForm { min, no_tpm } => {
+                let why = if *no_tpm {
+                    " Máy này không có chip bảo mật TPM nên cần mã PIN dài hơn."
+                } else {
+                    ""
+                };
+                format!("Mã PIN phải gồm {min} đến {MAX_PIN_DIGITS} chữ số.{why}")
             }
             Self::BadName(n) => {
                 format!("Tên đăng nhập \"{n}\" không hợp lệ: dùng 2–32 chữ thường, số, dấu . - _.")
@@ -160,7 +188,14 @@ impl AccountError {
                 "The account is locked after repeated wrong PINs. Try again after {} UTC.",
                 until.format("%H:%M:%S")
             ),
-            Self::BadPinForm => format!("A PIN is {MIN_PIN_DIGITS} to {MAX_PIN_DIGITS} digits."),
+            Self::BadPinForm { min, no_tpm } => {
+                let why = if *no_tpm {
+                    " This kiosk has no TPM security chip, so PINs must be longer."
+                } else {
+                    ""
+                };
+                format!("A PIN is {min} to {MAX_PIN_DIGITS} digits.{why}")
+            }
             Self::BadName(n) => format!(
                 "Sign-in name \"{n}\" is not valid: use 2–32 lowercase letters, digits, . - _."
             ),
@@ -193,10 +228,20 @@ mod tests {
 
     #[test]
     fn pin_and_name_forms() {
-        assert!(check_pin_form("123456").is_ok());
-        assert!(check_pin_form("12345").is_err());
-        assert!(check_pin_form("12345a").is_err());
-        assert!(check_pin_form("1234567890123").is_err());
+        let tpm = PinPolicy::for_vault(true);
+        assert!(tpm.check("123456").is_ok());
+        assert!(tpm.check("12345").is_err());
+        assert!(tpm.check("12345a").is_err());
+        assert!(tpm.check("1234567890123").is_err());
+        let disk = PinPolicy::for_vault(false);
+        assert!(disk.check("123456789").is_err());
+        assert!(disk.check("1234567890").is_ok());
+        let refusal = disk.check("123456").expect_err("too short without a TPM");
+        assert!(
+            refusal.message_en().contains("10 to 12 digits"),
+            "{refusal}"
+        );
+        assert!(refusal.message_en().contains("no TPM"), "{refusal}");
         assert!(check_name_form("lan.nguyen").is_ok());
         assert!(check_name_form("Lan").is_err());
     }

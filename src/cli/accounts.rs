@@ -120,7 +120,9 @@ impl Drop for EchoOff {
 pub(super) fn account_error(e: AccountError) -> CliError {
     match e {
         AccountError::Store(e) => CliError::Failed(e.into()),
-        AccountError::BadPinForm | AccountError::BadName(_) => CliError::Input(e.to_string()),
+        AccountError::BadPinForm { .. } | AccountError::BadName(_) => {
+            CliError::Input(e.to_string())
+        }
         other => CliError::Rejected(format!("{}\n{}", other.message_vi(), other.message_en())),
     }
 }

@@ -8,8 +8,8 @@ use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use super::keyslots::{self, DataKey};
 use super::{audit, timestamp, Store, StoreError};
 use crate::accounts::{
-    check_name_form, check_pin_form, lockout_after, Account, AccountError, BootClock, BootLock,
-    Role, Session, MAX_FAILURES,
+    check_name_form, lockout_after, Account, AccountError, BootClock, BootLock, Role, Session,
+    MAX_FAILURES,
 };
 use enroll_sync::identity::DeviceKey;
 use zeroize::Zeroizing;
@@ -69,7 +69,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Session, AccountError> {
         check_name_form(name)?;
-        check_pin_form(pin)?;
+        self.pin_policy().check(pin)?;
         let key = DataKey::generate();
         let by = self.attribution_for(name, now);
         let kdf = self.kdf;
@@ -248,7 +248,7 @@ impl Store {
             return Err(AccountError::NotSupervisor(by.person.clone()));
         }
         check_name_form(name)?;
-        check_pin_form(pin)?;
+        self.pin_policy().check(pin)?;
         let key = self.data_key()?.clone();
         let kdf = self.kdf;
         let attribution = by.attribution(&self.kiosk.code, now);
@@ -325,7 +325,7 @@ impl Store {
         new_pin: &str,
         now: DateTime<Utc>,
     ) -> Result<(), AccountError> {
-        check_pin_form(new_pin)?;
+        self.pin_policy().check(new_pin)?;
         let session = self.unlock(name, old_pin, now)?;
         let key = self.data_key()?.clone();
         let seed = Zeroizing::new(

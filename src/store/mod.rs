@@ -153,6 +153,11 @@ impl Store {
         self.hardware_vault
     }
 
+    /// How long a new PIN must be here: longer without a TPM.
+    pub fn pin_policy(&self) -> crate::accounts::PinPolicy {
+        crate::accounts::PinPolicy::for_vault(self.hardware_vault)
+    }
+
     pub fn kiosk(&self) -> &KioskInfo {
         &self.kiosk
     }

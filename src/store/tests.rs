@@ -238,7 +238,7 @@ fn blobs_are_content_addressed() {
     let mut store = Store::open(dir.path()).expect("open");
     store.use_test_only_kdf();
     store
-        .init_supervisor("sup", "Sup", "123456", chrono::Utc::now())
+        .init_supervisor("sup", "Sup", "1234567890", chrono::Utc::now())
         .expect("init");
     let h1 = store.put_blob(b"photo bytes", "image/jpeg").expect("put");
     let h2 = store
@@ -396,7 +396,7 @@ fn plain_data_dir(records: usize) -> (tempfile::TempDir, Vec<Enrollment>, String
     let mut store = Store::open(src.path()).expect("open");
     store.use_test_only_kdf();
     store
-        .init_supervisor("sup", "Trần Văn Giám", "135790", Utc::now())
+        .init_supervisor("sup", "Trần Văn Giám", "1357902468", Utc::now())
         .expect("supervisor");
     let photo = store
         .put_blob(b"PLAINTEXT-FACE-MARKER", "image/jpeg")
@@ -453,7 +453,7 @@ fn a_plain_data_dir_is_encrypted_in_place_keeping_records_and_the_device_key() {
     assert_eq!(store.record_ids().expect("ids").len(), saved.len());
     assert_eq!(names(&store, "xuyen").len(), saved.len());
     store
-        .unlock("sup", "135790", Utc::now())
+        .unlock("sup", "1357902468", Utc::now())
         .expect("slot opens");
     assert_eq!(
         store.blob(&photo).expect("blob").map(|(b, _)| b),
@@ -510,10 +510,10 @@ fn a_version_1_slot_opens_and_is_rewrapped_bound_to_the_vault() {
     let mut store = Store::open(dir.path()).expect("open");
     store.use_test_only_kdf();
     store
-        .init_supervisor("sup", "Trần Văn Giám", "135790", Utc::now())
+        .init_supervisor("sup", "Trần Văn Giám", "1357902468", Utc::now())
         .expect("init");
     let key = store.data_key().expect("unlocked").clone();
-    keyslots::write_v1_slot_for_tests(&store.conn, "sup", "135790", &key, KdfParams::TEST_ONLY)
+    keyslots::write_v1_slot_for_tests(&store.conn, "sup", "1357902468", &key, KdfParams::TEST_ONLY)
         .expect("v1 slot");
     let wrapped = |s: &Store| -> Vec<u8> {
         s.conn
@@ -527,12 +527,16 @@ fn a_version_1_slot_opens_and_is_rewrapped_bound_to_the_vault() {
     let v1 = wrapped(&store);
     // A version 1 slot opens without the vault: it is re-wrapped at this sign-in.
     store.lock();
-    store.unlock("sup", "135790", Utc::now()).expect("v1 opens");
+    store
+        .unlock("sup", "1357902468", Utc::now())
+        .expect("v1 opens");
     assert_ne!(wrapped(&store), v1);
     store.lock();
-    store.unlock("sup", "135790", Utc::now()).expect("v2 opens");
+    store
+        .unlock("sup", "1357902468", Utc::now())
+        .expect("v2 opens");
     // Now it needs the vault: with another vault secret the right PIN fails.
     store.slot_binding = keyslots::SlotBinding(zeroize::Zeroizing::new([9u8; 32]));
     store.lock();
-    assert!(store.unlock("sup", "135790", Utc::now()).is_err());
+    assert!(store.unlock("sup", "1357902468", Utc::now()).is_err());
 }

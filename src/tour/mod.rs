@@ -18,8 +18,8 @@ pub use report::{Report, Step};
 
 /// The tour's accounts: (sign-in name, display name, PIN). Shown in the report, so they are
 /// demo accounts in the tour's own throw-away data directory.
-pub const OPERATOR: (&str, &str, &str) = ("mai", "Trần Thị Mai", "246810");
-pub const SUPERVISOR: (&str, &str, &str) = ("lan", "Lê Thị Lan", "135790");
+pub const OPERATOR: (&str, &str, &str) = ("mai", "Trần Thị Mai", "2468101357");
+pub const SUPERVISOR: (&str, &str, &str) = ("lan", "Lê Thị Lan", "1357902468");
 
 /// Marks a data directory as the tour's own, so a later tour may replace it.
 const MARKER: &str = ".kiosk-tour";

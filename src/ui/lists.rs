@@ -518,6 +518,10 @@ pub fn account_list(store: &Store) -> Vec<(String, String, bool)> {
         .collect()
 }
 
+/// Demo PINs are as long as a kiosk without a TPM requires.
+pub const DEMO_OPERATOR_PIN: &str = "1357902468";
+pub const DEMO_SUPERVISOR_PIN: &str = "2468101357";
+
 /// Demo mode on a kiosk with no accounts: a supervisor and an operator whose PINs the lock
 /// screen shows (in demo mode only).
 pub fn seed_demo_accounts(store: &mut Store) {
@@ -525,7 +529,7 @@ pub fn seed_demo_accounts(store: &mut Store) {
         return;
     }
     let now = Utc::now();
-    let Ok(sup) = store.init_supervisor("giamsat", "Lê Văn Nam", "246810", now) else {
+    let Ok(sup) = store.init_supervisor("giamsat", "Lê Văn Nam", DEMO_SUPERVISOR_PIN, now) else {
         return;
     };
     let _ = store.add_account(
@@ -533,7 +537,7 @@ pub fn seed_demo_accounts(store: &mut Store) {
         "canbo",
         "Trần Thị Mai",
         crate::accounts::Role::Operator,
-        "135790",
+        DEMO_OPERATOR_PIN,
         now,
     );
     store.lock();

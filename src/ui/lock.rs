@@ -54,6 +54,8 @@ impl Ctrl {
             // The PIN opens the data key on the store's own thread (Argon2id takes a while).
             let result = store.unlock(&name, &pin, Utc::now());
             let result = result.map_err(|e| (e.message_vi(), e.message_en()));
+            // A PIN set before this kiosk's policy still opens it; its owner is asked to lengthen it.
+            let short = store.pin_policy().check(&pin).err();
             Box::new(move |c: &Rc<Ctrl>| {
                 c.app().global::<AppState>().set_busy(false);
                 let result = result.map(|session| {
@@ -65,7 +67,15 @@ impl Ctrl {
                     c.state.borrow_mut().session = Some(session);
                     op
                 });
+                let signed_in = result.is_ok();
                 c.signed_in(result);
+                if let (true, Some(e)) = (signed_in, short) {
+                    c.banner(
+                        &format!("{} Hãy nhờ giám sát viên đổi mã PIN.", e.message_vi()),
+                        &format!("{} Ask a supervisor to change your PIN.", e.message_en()),
+                        true,
+                    );
+                }
             })
         });
     }
@@ -164,8 +174,16 @@ impl Ctrl {
         }
         g.set_demo_hint(if self.demo {
             self.pick(
-                "Chế độ thử — cán bộ: mã PIN 135790; giám sát viên: mã PIN 246810.",
-                "Demo mode — operator PIN 135790; supervisor PIN 246810.",
+                &format!(
+                    "Chế độ thử — cán bộ: mã PIN {}; giám sát viên: mã PIN {}.",
+                    lists::DEMO_OPERATOR_PIN,
+                    lists::DEMO_SUPERVISOR_PIN
+                ),
+                &format!(
+                    "Demo mode — operator PIN {}; supervisor PIN {}.",
+                    lists::DEMO_OPERATOR_PIN,
+                    lists::DEMO_SUPERVISOR_PIN
+                ),
             )
         } else {
             s("")

@@ -16,8 +16,8 @@ use slint::platform::PointerEventButton;
 use slint::ComponentHandle;
 
 /// PINs of the accounts every UI test kiosk has.
-pub const OPERATOR_PIN: &str = "123456";
-pub const SUPERVISOR_PIN: &str = "999999";
+pub const OPERATOR_PIN: &str = "1234567890";
+pub const SUPERVISOR_PIN: &str = "9999999999";
 
 /// Creates the test accounts (cheap test-only key derivation) unless the store has some.
 pub fn seed_accounts(dir: &std::path::Path) {
