@@ -27,6 +27,11 @@ fn main() {
     let sup = store
         .init_supervisor("sup", "Trần Văn Giám", "1357902468", now)
         .expect("supervisor");
+    let mut captured = store.load(&ids[2]).expect("load").expect("record");
+    captured.review.status = enroll_sync::record::RecordStatus::Captured;
+    store
+        .save(&captured, &sup.attribution(&store.kiosk().code, now))
+        .expect("captured");
     kiosk::review::approve(&mut store, &k.key, &sup, &ids[2], now).expect("approve");
     let group = |id: &Uuid| {
         let endorsed = store.endorsements(id).expect("endorsements");

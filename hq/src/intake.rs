@@ -582,10 +582,18 @@ impl Hq {
                 Err(err) => return Ok(Err(malformed(err.to_string()))),
             },
         };
-        if c.changes
-            .iter()
-            .any(|ch| doc.automerge().get_change_by_hash(&ch.hash()).is_none())
-        {
+        // A document built from hostile changes can make Automerge panic on lookup (a missing
+        // dependency, found by fuzzing): that is this record's refusal, not the session's end.
+        let missing = enroll_sync::record::guarded(|| {
+            Ok(c.changes
+                .iter()
+                .any(|ch| doc.automerge().get_change_by_hash(&ch.hash()).is_none()))
+        });
+        let missing = match missing {
+            Ok(m) => m,
+            Err(err) => return Ok(Err(malformed(err.to_string()))),
+        };
+        if missing {
             return Ok(Err(refusal(
                 "missing_changes",
                 format!("hồ sơ {id}: thiếu các thay đổi trước đó, gửi lại toàn bộ"),
