@@ -1,133 +1,31 @@
-//! HQ's intake of decrypted frames, as a provisioned kiosk (or an unknown peer) could send
-//! them: `cargo fuzz run intake`. Input: a mode byte (even: a valid signed header comes
-//! first; odd: the peer is unknown), then frames as `u16 length | bytes`. Change bytes in a
-//! changes frame are re-signed with the kiosk's key (and their checksum fixed), so the fuzzer
-//! reaches what a hostile kiosk holding its key reaches: Automerge parsing, merging,
-//! validation, storage. An endorsement the fuzzer wrote is kept, its certificate re-issued
-//! by the device key (with the fuzzer's kiosk id, account and role) and re-signed by that
-//! account key, so write-authority checks see certified supervisors and operators, of this
-//! kiosk and of others. HQ runs on SQLite in a directory under /dev/shm.
+//! `cargo fuzz run intake`: HQ's intake of decrypted frames (see `../harness.rs` for the
+//! input's shape). HQ runs on SQLite in a directory under /dev/shm.
 #![no_main]
 
-use chrono::TimeZone;
-use enroll_hq::{Hq, Options};
-use enroll_sync::identity::DeviceKey;
-use enroll_sync::protocol::{Certificate, Endorsement, Frame, Header, SignedChange, StreamKind};
+#[path = "../harness.rs"]
+mod harness;
+
 use libfuzzer_sys::fuzz_target;
-use sha2::Digest;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
-const KIOSK: &str = "K00001";
-/// Any 40 bytes stand for the sealed stream's header: signatures bind to them.
-const STREAM_HEADER: [u8; 40] = *b"ENRSEAL1fuzz-ephemeral-key-0123456789abc";
-
-struct Setup {
-    hq: Hq,
-    key: DeviceKey,
-    /// The key every fuzzed endorsement is re-signed with.
-    account: DeviceKey,
-    header: Vec<u8>,
-}
-
-fn setup() -> &'static Setup {
-    static S: OnceLock<Setup> = OnceLock::new();
-    S.get_or_init(|| {
+fn harness() -> &'static harness::Harness {
+    static H: OnceLock<harness::Harness> = OnceLock::new();
+    H.get_or_init(|| {
         // libfuzzer-sys aborts from its panic hook, before any `catch_unwind` runs. HQ catches
         // Automerge's panics on hostile changes and refuses them (`record::guarded`): with the
         // default hook those stay refusals, and a panic that escapes the target still aborts
         // (libfuzzer-sys catches it at the target's edge).
         drop(std::panic::take_hook());
-        let dir = std::env::temp_dir().join(format!("enroll-fuzz-{}", std::process::id()));
-        let dir = if std::path::Path::new("/dev/shm").is_dir() {
-            std::path::Path::new("/dev/shm").join(dir.file_name().expect("name"))
+        let name = format!("enroll-fuzz-{}", std::process::id());
+        let shm = std::path::Path::new("/dev/shm");
+        let dir = if shm.is_dir() {
+            shm.join(name)
         } else {
-            dir
+            std::env::temp_dir().join(name)
         };
         let _ = std::fs::remove_dir_all(&dir);
-        let clock = Arc::new(|| {
-            chrono::Utc
-                .with_ymd_and_hms(2026, 6, 1, 8, 0, 0)
-                .single()
-                .expect("valid time")
-        });
-        let hq = Hq::open_with(Options {
-            clock,
-            ..Options::in_dir(&dir)
-        })
-        .expect("hq");
-        let key = DeviceKey::generate();
-        hq.add_kiosk("fuzz", &hex::encode(key.public()), Some(KIOSK))
-            .expect("kiosk");
-        let h = Header::new(StreamKind::Push, KIOSK, &key, &STREAM_HEADER);
-        Setup {
-            hq,
-            key,
-            account: DeviceKey::generate(),
-            header: Frame::Header(h).encode(),
-        }
+        harness::Harness::new(&dir)
     })
 }
 
-/// Re-signs every change of a changes frame with the kiosk's key, fixing its checksum; an
-/// endorsement is re-certified and re-signed (see the module comment).
-fn resign(s: &Setup, frame: &[u8]) -> Vec<u8> {
-    let key = &s.key;
-    let Ok(Frame::Changes(mut groups)) = Frame::decode(frame) else {
-        return frame.to_vec();
-    };
-    for g in &mut groups {
-        for c in &mut g.changes {
-            let mut bytes = std::mem::take(&mut c.bytes);
-            let hash: [u8; 32] = sha2::Sha256::digest(bytes.get(8..).unwrap_or_default()).into();
-            if bytes.len() >= 8 {
-                bytes[4..8].copy_from_slice(&hash[..4]);
-            }
-            let endorsement = c.endorsement.take();
-            let hash = automerge::ChangeHash(hash);
-            *c = SignedChange::sign(key, g.record, &hash, bytes);
-            c.endorsement = endorsement.map(|e| {
-                let cert = Certificate::issue(
-                    key,
-                    &e.certificate.kiosk_id,
-                    &e.certificate.account,
-                    &e.certificate.role,
-                    s.account.public(),
-                );
-                Endorsement::sign(&s.account, cert, g.record, &hash)
-            });
-        }
-    }
-    Frame::Changes(groups).encode()
-}
-
-fuzz_target!(|data: &[u8]| {
-    let s = setup();
-    let Some((&mode, mut rest)) = data.split_first() else {
-        return;
-    };
-    let Ok(mut intake) = s.hq.intake() else {
-        return;
-    };
-    if mode & 1 == 0
-        && s.hq
-            .intake_frame(&mut intake, &STREAM_HEADER, &s.header)
-            .is_err()
-    {
-        panic!("the valid header was refused");
-    }
-    while rest.len() >= 2 {
-        let n = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
-        let frame = &rest[2..(2 + n).min(rest.len())];
-        rest = &rest[(2 + n).min(rest.len())..];
-        let frame = resign(s, frame);
-        if s.hq
-            .intake_frame(&mut intake, &STREAM_HEADER, &frame)
-            .is_err()
-        {
-            return;
-        }
-    }
-    if intake.ended() {
-        let _ = s.hq.reply(&mut intake);
-    }
-});
+fuzz_target!(|data: &[u8]| harness().run(data));
