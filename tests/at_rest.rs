@@ -370,6 +370,101 @@ fn with_a_tpm_a_copied_data_dir_opens_only_on_that_tpm() {
     assert_eq!(key.public(), enrolled.public);
 }
 
+/// The TPM's dictionary-attack lockout counter.
+fn tpm_failures(tpm: &Swtpm) -> u32 {
+    let out = std::process::Command::new("tpm2_getcap")
+        .arg("properties-variable")
+        .env("TPM2TOOLS_TCTI", tpm.tcti())
+        .output()
+        .expect("tpm2_getcap");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let line = text
+        .lines()
+        .find(|l| l.contains("TPM2_PT_LOCKOUT_COUNTER"))
+        .unwrap_or_else(|| panic!("no lockout counter in {text}"));
+    let hex = line.rsplit("0x").next().expect("value").trim();
+    u32::from_str_radix(hex, 16).expect("hex")
+}
+
+/// With a TPM, a PIN guess is a TPM authorisation: the TPM counts every wrong one, on any
+/// account, and at its limit (3 on swtpm) refuses every PIN, the right one too, so a whole
+/// stolen kiosk cannot be brute-forced offline at Argon2id speed. The lockout never stops the
+/// kiosk from opening its database, and the TPM's refusal is not a wrong try on the account.
+#[test]
+fn with_a_tpm_every_pin_guess_is_counted_by_the_tpm() {
+    let Some(tpm) = Swtpm::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open_with_tpm(dir.path(), Some(&tpm.tcti())).expect("open");
+    store.use_test_only_kdf();
+    let sup = store
+        .init_supervisor("sup", "Trần Văn Giám", SUP_PIN, t0())
+        .expect("supervisor");
+    store
+        .add_account(&sup, "lan", "Lan", Role::Operator, OP_PIN, t0())
+        .expect("operator");
+    let sealed: Option<Vec<u8>> = kiosk::store::open_keyed_with(dir.path(), Some(&tpm.tcti()))
+        .expect("keyed")
+        .query_row(
+            "SELECT tpm_sealed FROM key_slots WHERE account = 'lan'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("slot");
+    assert!(
+        sealed.is_some_and(|b| b.len() > 64),
+        "a TPM-sealed slot secret"
+    );
+    store.unlock("lan", OP_PIN, t0()).expect("right PIN");
+    assert_eq!(tpm_failures(&tpm), 0);
+
+    let wrong = |store: &mut Store, who: &str| match store.unlock(who, "1111111111", t0()) {
+        Err(kiosk::accounts::AccountError::WrongPin { .. }) => {}
+        other => panic!("expected a wrong PIN, got {:?}", other.map(|_| ())),
+    };
+    wrong(&mut store, "lan");
+    assert_eq!(tpm_failures(&tpm), 1, "the TPM counted the guess");
+    wrong(&mut store, "sup");
+    wrong(&mut store, "lan");
+    assert_eq!(tpm_failures(&tpm), 3);
+    // At the TPM's limit even the right PIN is refused, with words that say why.
+    let Err(err) = store.unlock("sup", SUP_PIN, t0()) else {
+        panic!("the right PIN opened during the TPM's lockout");
+    };
+    assert!(
+        matches!(err, kiosk::accounts::AccountError::TpmLockout),
+        "{err}"
+    );
+    assert!(err.message_vi().contains("TPM") && err.message_en().contains("TPM"));
+    // The database still opens during the lockout (the vault is sealed outside DA protection).
+    drop(store);
+    let mut store = Store::open_with_tpm(dir.path(), Some(&tpm.tcti())).expect("opens in lockout");
+    store.use_test_only_kdf();
+    let failures: u32 = kiosk::store::open_keyed_with(dir.path(), Some(&tpm.tcti()))
+        .expect("keyed")
+        .query_row(
+            "SELECT failures FROM accounts WHERE name = 'sup'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("failures");
+    assert_eq!(
+        failures, 1,
+        "the TPM's refusal is not a wrong try on the account"
+    );
+    // Once the TPM's owner clears the lockout, the right PIN opens again.
+    let cleared = std::process::Command::new("tpm2_dictionarylockout")
+        .arg("-c")
+        .env("TPM2TOOLS_TCTI", tpm.tcti())
+        .status()
+        .expect("tpm2_dictionarylockout");
+    assert!(cleared.success());
+    store
+        .unlock("sup", SUP_PIN, t0())
+        .expect("right PIN after the lockout");
+}
+
 /// A six-digit PIN can be tried exhaustively offline once the disk is copied, unless the key
 /// slots are also sealed by a TPM: only there is it enough.
 #[test]

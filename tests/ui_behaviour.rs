@@ -7,7 +7,7 @@ mod ui_common;
 use std::time::Duration;
 
 use enroll_sync::record::{ExceptionReason, Finger, FingerOutcome};
-use slint::Model;
+use slint::{ComponentHandle, Model};
 use ui_common::*;
 
 fn finding_paths(app: &kiosk::ui::AppWindow) -> Vec<(String, String, bool)> {
@@ -328,6 +328,94 @@ async fn qr_prefill() {
     settle(&k).await;
 }
 
+async fn type_pin(k: &Kiosk, pin: &str) {
+    for d in pin.chars() {
+        tap(k, &d.to_string()).await;
+    }
+}
+
+/// An operator changes their own PIN on the touch screen: a wrong current PIN locks the kiosk
+/// as a wrong sign-in does; the new PIN must follow the rule, differ, and be typed twice alike;
+/// afterwards only the new PIN opens the kiosk.
+async fn pin_change() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let k = kiosk(dir.path());
+    settle(&k).await;
+    sign_in(&k, OPERATOR_PIN).await;
+    let app = &k.window;
+    let pc = app.global::<kiosk::ui::PinChangeState>();
+    press(&k, "Cài đặt").await;
+    press(&k, "Đổi mã PIN").await;
+    assert_eq!(state(app).get_page(), "pin-change");
+    assert_eq!(pc.get_min_digits(), 10, "no TPM here: 10 digits at least");
+
+    // A wrong current PIN: signed out, told why on the lock screen.
+    type_pin(&k, "1111111111").await;
+    tap(&k, "Tiếp").await;
+    wait_until(&k, 60, |k| !state(&k.window).get_busy()).await;
+    assert_eq!(state(app).get_page(), "lock");
+    let msg = lock_state(app).get_pin_message();
+    assert!(msg.contains("Sai mã PIN"), "{msg}");
+    sign_in(&k, OPERATOR_PIN).await;
+    assert_eq!(
+        state(app).get_page(),
+        "settings",
+        "back where the person was"
+    );
+
+    press(&k, "Đổi mã PIN").await;
+    type_pin(&k, OPERATOR_PIN).await;
+    tap(&k, "Tiếp").await;
+    wait_until(&k, 60, |k| !state(&k.window).get_busy()).await;
+    assert_eq!(pc.get_step(), 1, "{}", pc.get_message());
+    // Too short for a kiosk without a TPM; then the same as before.
+    type_pin(&k, "246802").await;
+    tap(&k, "Tiếp").await;
+    assert_eq!(pc.get_step(), 1);
+    assert!(pc.get_message().contains("10"), "{}", pc.get_message());
+    assert_eq!(pc.get_count(), 0, "a refused PIN is cleared");
+    type_pin(&k, OPERATOR_PIN).await;
+    tap(&k, "Tiếp").await;
+    assert_eq!(pc.get_step(), 1);
+    assert!(pc.get_message().contains("khác"), "{}", pc.get_message());
+    // Typed twice, differently: the new PIN is asked again.
+    type_pin(&k, "5556667778").await;
+    tap(&k, "⌫").await;
+    type_pin(&k, "8").await;
+    tap(&k, "Tiếp").await;
+    assert_eq!(pc.get_step(), 2, "{}", pc.get_message());
+    type_pin(&k, "5556667779").await;
+    tap(&k, "Đổi mã PIN").await;
+    assert_eq!(pc.get_step(), 1);
+    assert!(
+        pc.get_message().contains("không giống"),
+        "{}",
+        pc.get_message()
+    );
+    type_pin(&k, "5556667778").await;
+    tap(&k, "Tiếp").await;
+    type_pin(&k, "5556667778").await;
+    tap(&k, "Đổi mã PIN").await;
+    wait_until(&k, 60, |k| !state(&k.window).get_busy()).await;
+    assert_eq!(state(app).get_page(), "settings");
+    let banner = state(app).get_banner();
+    assert!(banner.contains("Đã đổi mã PIN"), "{banner}");
+    assert!(!state(app).get_banner_error());
+
+    // Only the new PIN opens the kiosk now.
+    press(&k, "Khoá máy").await;
+    sign_in(&k, OPERATOR_PIN).await;
+    assert_eq!(state(app).get_page(), "lock");
+    sign_in(&k, "5556667778").await;
+    assert_ne!(
+        state(app).get_page(),
+        "lock",
+        "{}",
+        lock_state(app).get_pin_message()
+    );
+    settle(&k).await;
+}
+
 #[test]
 fn validation_exceptions_language_idle_lock() {
     init(false);
@@ -337,5 +425,6 @@ fn validation_exceptions_language_idle_lock() {
         language_switch().await;
         idle_lock_keeps_the_draft().await;
         qr_prefill().await;
+        pin_change().await;
     });
 }

@@ -1,4 +1,4 @@
-//! Every screen, at every text size, in Vietnamese and English, on the kiosk's 1280×800
+//! Every screen (the lock screen and the PIN change with the longest PIN too), at every text size, in Vietnamese and English, on the kiosk's 1280×800
 //! screen: every interactive element lies inside the window (what does not fit must scroll,
 //! and then it is clipped by its scroll view, not by the screen's edge), and the controls a
 //! person needs to go on can be reached. Renders each screen with the software renderer to
@@ -232,6 +232,15 @@ fn every_screen_fits_at_every_text_size_in_both_languages() {
                 c.screen("lock");
                 c.needs("lock", t("Mở máy", "Unlock"), "1");
                 c.needs("lock", "0", "1");
+                // The longest PIN: twelve dots still fit their box.
+                for _ in 0..12 {
+                    state(app).invoke_key("pin:7".into());
+                }
+                settle(&k).await;
+                c.screen("lock-12-digits");
+                for _ in 0..12 {
+                    state(app).invoke_key("pin-backspace".into());
+                }
                 press(&k, t("Lê Văn Nam (giám sát)", "Lê Văn Nam (supervisor)")).await;
                 sign_in(&k, SUPERVISOR_PIN).await;
                 assert_eq!(state(app).get_page(), "home", "{}", c.tag);
@@ -248,6 +257,18 @@ fn every_screen_fits_at_every_text_size_in_both_languages() {
                     settle(&k).await;
                     c.screen(page);
                 }
+                state(app).invoke_navigate("pin-change".into());
+                for _ in 0..12 {
+                    state(app).invoke_key("new-pin:7".into());
+                }
+                settle(&k).await;
+                c.screen("pin-change");
+                c.needs("pin-change", t("Tiếp", "Next"), "1");
+                c.needs(
+                    "pin-change",
+                    t("Huỷ, không đổi", "Cancel, keep the PIN"),
+                    "1",
+                );
                 state(app).invoke_navigate("records".into());
                 settle(&k).await;
                 let first = records_state(app)

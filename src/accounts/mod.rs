@@ -125,6 +125,9 @@ pub enum AccountError {
     LockedOut { until: DateTime<Utc> },
     #[error("{} / {}", self.message_vi(), self.message_en())]
     BadPinForm { min: usize, no_tpm: bool },
+    /// The TPM counted too many wrong PINs (on any account) and refuses every PIN for a while.
+    #[error("{} / {}", self.message_vi(), self.message_en())]
+    TpmLockout,
     #[error("{} / {}", self.message_vi(), self.message_en())]
     BadName(String),
     #[error("{} / {}", self.message_vi(), self.message_en())]
@@ -159,6 +162,7 @@ impl AccountError {
                 };
                 format!("Mã PIN phải gồm {min} đến {MAX_PIN_DIGITS} chữ số.{why}")
             }
+            Self::TpmLockout => "Chip bảo mật TPM đang tạm khoá vì máy đã bị nhập sai mã PIN nhiều lần. Không có mã PIN nào mở được lúc này; hãy thử lại sau ít phút.".into(),
             Self::BadName(n) => {
                 format!("Tên đăng nhập \"{n}\" không hợp lệ: dùng 2–32 chữ thường, số, dấu . - _.")
             }
@@ -196,6 +200,7 @@ impl AccountError {
                 };
                 format!("A PIN is {min} to {MAX_PIN_DIGITS} digits.{why}")
             }
+            Self::TpmLockout => "The TPM security chip is locked for a while after too many wrong PINs on this kiosk. No PIN opens it now; try again in a few minutes.".into(),
             Self::BadName(n) => format!(
                 "Sign-in name \"{n}\" is not valid: use 2–32 lowercase letters, digits, . - _."
             ),

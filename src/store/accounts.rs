@@ -139,7 +139,21 @@ impl Store {
                 [name],
             )
             .map_err(StoreError::from)?;
-        let opened = keyslots::open_slot(&self.conn, name, pin, &self.slot_binding)?;
+        let opened = match keyslots::open_slot(&self.conn, name, pin, &self.slot_binding) {
+            Err(StoreError::Vault(super::vault::VaultError::TpmLockout)) => {
+                // The TPM refused before checking the PIN: not a wrong try on this account.
+                self.conn
+                    .execute(
+                        "UPDATE accounts SET failures = max(failures - 1, 0) WHERE name = ?1",
+                        [name],
+                    )
+                    .map_err(StoreError::from)?;
+                let by = self.attribution_for(name, now);
+                audit::append(&self.conn, &by, "account.tpm_lockout", Some(name), None)?;
+                return Err(AccountError::TpmLockout);
+            }
+            other => other?,
+        };
         let by = self.attribution_for(name, now);
         match opened {
             Some((key, seed)) => {

@@ -12,6 +12,13 @@
 //! copied disk needs the vault secret (on TPM hardware, that TPM). A version 1 slot (KEK =
 //! Argon2id alone, written by older kiosks) still opens and is re-wrapped as version 2 at that
 //! sign-in; the version is told by the associated data each was sealed with.
+//!
+//! Version 3 slots, on kiosks whose vault a TPM seals, also bind each guess to the TPM: the
+//! slot holds a random secret sealed by the TPM as a dictionary-attack-protected object whose
+//! authValue is derived from Argon2id(PIN), and the KEK mixes that secret in. A wrong PIN is a
+//! TPM authorisation failure, counted by the TPM, which refuses every PIN once its limit is
+//! reached: a whole stolen kiosk can no longer be brute-forced offline at Argon2id speed.
+//! Version 2 slots on such kiosks become version 3 at the next sign-in.
 
 use argon2::{Algorithm, Argon2, Params, Version};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -28,21 +35,43 @@ const SALT_LEN: usize = 16;
 const SLOT_AD: &[u8] = b"kiosk/key-slot/v1";
 const SLOT_AD_V2: &[u8] = b"kiosk/key-slot/v2";
 const KEK_INFO_V2: &[u8] = b"kiosk/key-slot/kek/v2";
+const SLOT_AD_V3: &[u8] = b"kiosk/key-slot/v3";
+const KEK_INFO_V3: &[u8] = b"kiosk/key-slot/kek/v3";
+const TPM_AUTH_INFO: &[u8] = b"kiosk/key-slot/tpm-auth/v3";
 
-/// The vault-derived secret mixed into every version 2 slot's key-encryption key.
-pub(crate) struct SlotBinding(pub(crate) Zeroizing<[u8; KEY_LEN]>);
+/// What binds a slot to this kiosk: the vault-derived secret mixed into every key-encryption
+/// key, and the TPM that seals each slot's own secret (when the vault is a TPM's).
+pub(crate) struct SlotBinding {
+    pub(crate) secret: Zeroizing<[u8; KEY_LEN]>,
+    pub(crate) tpm: Option<String>,
+}
+
+fn hkdf32(salt: &[u8], ikm: &[u8], info: &[u8]) -> Zeroizing<[u8; KEY_LEN]> {
+    let mut out = Zeroizing::new([0u8; KEY_LEN]);
+    // HKDF-SHA256 expands up to 255 × 32 bytes; 32 always fits.
+    hkdf::Hkdf::<sha2::Sha256>::new(Some(salt), ikm)
+        .expand(info, out.as_mut())
+        .expect("32 bytes is a valid HKDF-SHA256 output length");
+    out
+}
 
 impl SlotBinding {
     /// KEK v2 from the Argon2id output of the PIN and the slot's salt.
     fn kek(&self, argon: &[u8; KEY_LEN], salt: &[u8]) -> Zeroizing<[u8; KEY_LEN]> {
-        let ikm = Zeroizing::new([argon.as_slice(), self.0.as_slice()].concat());
-        let mut out = Zeroizing::new([0u8; KEY_LEN]);
-        // HKDF-SHA256 expands up to 255 × 32 bytes; 32 always fits.
-        hkdf::Hkdf::<sha2::Sha256>::new(Some(salt), &ikm)
-            .expand(KEK_INFO_V2, out.as_mut())
-            .expect("32 bytes is a valid HKDF-SHA256 output length");
-        out
+        let ikm = Zeroizing::new([argon.as_slice(), self.secret.as_slice()].concat());
+        hkdf32(salt, &ikm, KEK_INFO_V2)
     }
+
+    /// KEK v3: v2's inputs and the slot's TPM-sealed secret.
+    fn kek_v3(&self, argon: &[u8; KEY_LEN], salt: &[u8], tpm: &[u8]) -> Zeroizing<[u8; KEY_LEN]> {
+        let ikm = Zeroizing::new([argon.as_slice(), self.secret.as_slice(), tpm].concat());
+        hkdf32(salt, &ikm, KEK_INFO_V3)
+    }
+}
+
+/// The authValue of a slot's TPM object: the TPM sees a PIN only through Argon2id.
+fn tpm_auth(argon: &[u8; KEY_LEN], salt: &[u8]) -> Zeroizing<[u8; KEY_LEN]> {
+    hkdf32(salt, argon, TPM_AUTH_INFO)
 }
 
 /// Argon2id cost: memory in KiB, passes, lanes.
@@ -138,6 +167,10 @@ fn slot_ad_v2(account: &str) -> Vec<u8> {
     [SLOT_AD_V2, account.as_bytes()].concat()
 }
 
+fn slot_ad_v3(account: &str) -> Vec<u8> {
+    [SLOT_AD_V3, account.as_bytes()].concat()
+}
+
 /// Writes (or replaces) `account`'s slot: the data key and the account's signing key seed
 /// wrapped under its PIN, bound to the vault.
 pub(crate) fn write_slot(
@@ -150,37 +183,58 @@ pub(crate) fn write_slot(
     binding: &SlotBinding,
 ) -> Result<(), StoreError> {
     let salt = rand::random::<[u8; SALT_LEN]>();
-    let kek = binding.kek(&*kdf.derive(pin, &salt)?, &salt);
+    let argon = kdf.derive(pin, &salt)?;
     let mut plain = Zeroizing::new([0u8; 2 * KEY_LEN]);
     plain[..KEY_LEN].copy_from_slice(key.0.as_ref());
     plain[KEY_LEN..].copy_from_slice(account_seed);
-    let wrapped = seal(&kek, plain.as_ref(), &slot_ad_v2(account))?;
-    store_slot(conn, account, &salt, kdf, &wrapped)
+    let (wrapped, tpm) = wrap(account, &argon, &salt, plain.as_ref(), binding)?;
+    store_slot(conn, account, &salt, kdf, &wrapped, tpm.as_deref())
+}
+
+/// Wraps a slot's contents: version 3 (with a fresh TPM-sealed secret) when the binding has a
+/// TPM, else version 2. Returns nonce ‖ sealed body, and the TPM blob.
+fn wrap(
+    account: &str,
+    argon: &[u8; KEY_LEN],
+    salt: &[u8],
+    plain: &[u8],
+    binding: &SlotBinding,
+) -> Result<(Vec<u8>, Option<Vec<u8>>), StoreError> {
+    let Some(tcti) = binding.tpm.as_deref() else {
+        let wrapped = seal(&binding.kek(argon, salt), plain, &slot_ad_v2(account))?;
+        return Ok((wrapped, None));
+    };
+    let secret = Zeroizing::new(rand::random::<[u8; KEY_LEN]>());
+    let blob = super::vault::seal_slot_secret(tcti, secret.as_ref(), &tpm_auth(argon, salt))?;
+    let kek = binding.kek_v3(argon, salt, secret.as_ref());
+    Ok((seal(&kek, plain, &slot_ad_v3(account))?, Some(blob)))
 }
 
 /// Writes (or replaces) `account`'s slot row: `wrapped` is nonce ‖ sealed body.
 fn store_slot(
     conn: &Connection,
     account: &str,
-    salt: &[u8; SALT_LEN],
+    salt: &[u8],
     kdf: KdfParams,
     wrapped: &[u8],
+    tpm: Option<&[u8]>,
 ) -> Result<(), StoreError> {
     let (nonce, body) = wrapped.split_at(NONCE_LEN);
     conn.execute(
-        "INSERT INTO key_slots(account, salt, m_kib, t_cost, p_lanes, nonce, wrapped)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO key_slots(account, salt, m_kib, t_cost, p_lanes, nonce, wrapped, tpm_sealed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT(account) DO UPDATE SET salt = excluded.salt, m_kib = excluded.m_kib,
             t_cost = excluded.t_cost, p_lanes = excluded.p_lanes, nonce = excluded.nonce,
-            wrapped = excluded.wrapped",
+            wrapped = excluded.wrapped, tpm_sealed = excluded.tpm_sealed",
         params![
             account,
-            &salt[..],
+            salt,
             kdf.m_kib,
             kdf.t_cost,
             kdf.p_lanes,
             nonce,
-            body
+            body,
+            tpm
         ],
     )?;
     Ok(())
@@ -197,10 +251,11 @@ pub(crate) fn open_slot(
     pin: &str,
     binding: &SlotBinding,
 ) -> Result<Option<Opened>, StoreError> {
-    type Row = (Vec<u8>, u32, u32, u32, Vec<u8>, Vec<u8>);
+    type Row = (Vec<u8>, u32, u32, u32, Vec<u8>, Vec<u8>, Option<Vec<u8>>);
     let row: Option<Row> = conn
         .query_row(
-            "SELECT salt, m_kib, t_cost, p_lanes, nonce, wrapped FROM key_slots WHERE account = ?1",
+            "SELECT salt, m_kib, t_cost, p_lanes, nonce, wrapped, tpm_sealed FROM key_slots
+             WHERE account = ?1",
             [account],
             |r| {
                 Ok((
@@ -210,11 +265,12 @@ pub(crate) fn open_slot(
                     r.get(3)?,
                     r.get(4)?,
                     r.get(5)?,
+                    r.get(6)?,
                 ))
             },
         )
         .optional()?;
-    let Some((salt, m_kib, t_cost, p_lanes, nonce, wrapped)) = row else {
+    let Some((salt, m_kib, t_cost, p_lanes, nonce, wrapped, tpm_sealed)) = row else {
         return Ok(None);
     };
     let kdf = KdfParams {
@@ -224,22 +280,41 @@ pub(crate) fn open_slot(
     };
     let argon = kdf.derive(pin, &salt)?;
     let sealed = [nonce, wrapped].concat();
-    let (plain, legacy) = match open(&binding.kek(&argon, &salt), &sealed, &slot_ad_v2(account)) {
-        Some(plain) => (Zeroizing::new(plain), false),
-        None => match open(&argon, &sealed, &slot_ad(account)) {
-            Some(plain) => (Zeroizing::new(plain), true),
+    let plain = if let Some(blob) = tpm_sealed {
+        // Version 3: the TPM checks the PIN (through Argon2id) and counts a wrong one.
+        let tcti = binding
+            .tpm
+            .as_deref()
+            .ok_or(super::vault::VaultError::NoTpm)?;
+        let secret = match super::vault::unseal_slot_secret(tcti, &blob, &tpm_auth(&argon, &salt)) {
+            Ok(secret) => secret,
+            Err(super::vault::VaultError::TpmAuthFail) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let kek = binding.kek_v3(&argon, &salt, &secret);
+        match open(&kek, &sealed, &slot_ad_v3(account)) {
+            Some(plain) => Zeroizing::new(plain),
             None => return Ok(None),
-        },
+        }
+    } else {
+        let (plain, v1) = match open(&binding.kek(&argon, &salt), &sealed, &slot_ad_v2(account)) {
+            Some(plain) => (Zeroizing::new(plain), false),
+            None => match open(&argon, &sealed, &slot_ad(account)) {
+                Some(plain) => (Zeroizing::new(plain), true),
+                None => return Ok(None),
+            },
+        };
+        if v1 || binding.tpm.is_some() {
+            // An older slot than this kiosk writes: re-wrapped now that the PIN is known.
+            let (rewrapped, tpm) = wrap(account, &argon, &salt, &plain, binding)?;
+            let (nonce, body) = rewrapped.split_at(NONCE_LEN);
+            conn.execute(
+                "UPDATE key_slots SET nonce = ?2, wrapped = ?3, tpm_sealed = ?4 WHERE account = ?1",
+                params![account, nonce, body, tpm],
+            )?;
+        }
+        plain
     };
-    if legacy {
-        // A version 1 slot: re-wrapped bound to the vault now that the PIN is known.
-        let rewrapped = seal(&binding.kek(&argon, &salt), &plain, &slot_ad_v2(account))?;
-        let (nonce, body) = rewrapped.split_at(NONCE_LEN);
-        conn.execute(
-            "UPDATE key_slots SET nonce = ?2, wrapped = ?3 WHERE account = ?1",
-            params![account, nonce, body],
-        )?;
-    }
     let wrong = || StoreError::Corrupt(format!("key slot of {account} has the wrong size"));
     let (data, seed) = match plain.len() {
         KEY_LEN => (plain.as_slice(), None),
@@ -269,7 +344,7 @@ pub(crate) fn write_v1_slot_for_tests(
     let salt = rand::random::<[u8; SALT_LEN]>();
     let kek = kdf.derive(pin, &salt)?;
     let wrapped = seal(&kek, key.0.as_ref(), &slot_ad(account))?;
-    store_slot(conn, account, &salt, kdf, &wrapped)
+    store_slot(conn, account, &salt, kdf, &wrapped, None)
 }
 
 impl Store {

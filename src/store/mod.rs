@@ -142,7 +142,10 @@ impl Store {
             account_keys: Default::default(),
             kdf: KdfParams::PRODUCT,
             boot_clock: Box::new(crate::accounts::SystemBootClock),
-            slot_binding: keyslots::SlotBinding(vault.derive(vault::PURPOSE_KEY_SLOT)),
+            slot_binding: keyslots::SlotBinding {
+                secret: vault.derive(vault::PURPOSE_KEY_SLOT),
+                tpm: vault.tpm().map(str::to_owned),
+            },
             hardware_vault: vault.is_hardware(),
         })
     }

@@ -168,6 +168,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (record_id, hash)
     ) WITHOUT ROWID;
     "#,
+    // 6: on TPM kiosks each key slot also holds a secret the TPM seals under a PIN-derived
+    // authValue (version 3 slots), so every PIN guess is counted by the TPM.
+    r#"
+    ALTER TABLE key_slots ADD COLUMN tpm_sealed BLOB;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -536,7 +536,10 @@ fn a_version_1_slot_opens_and_is_rewrapped_bound_to_the_vault() {
         .unlock("sup", "1357902468", Utc::now())
         .expect("v2 opens");
     // Now it needs the vault: with another vault secret the right PIN fails.
-    store.slot_binding = keyslots::SlotBinding(zeroize::Zeroizing::new([9u8; 32]));
+    store.slot_binding = keyslots::SlotBinding {
+        secret: zeroize::Zeroizing::new([9u8; 32]),
+        tpm: None,
+    };
     store.lock();
     assert!(store.unlock("sup", "1357902468", Utc::now()).is_err());
 }

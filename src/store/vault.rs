@@ -27,7 +27,14 @@ pub const VAULT_SEALED_FILE: &str = "vault.tpm";
 /// TPM off even when `/dev/tpmrm0` exists.
 pub const TPM_TCTI_ENV: &str = "ENROLL_TPM_TCTI";
 const TPM_DEVICE: &str = "/dev/tpmrm0";
+/// The vault secret sealed under the default primary (first kiosks): usable only while the
+/// TPM is not in dictionary-attack lockout.
 const SEALED_MAGIC: &[u8; 8] = b"ENRVLT1\0";
+/// The vault secret sealed under a DA-exempt primary with `noda`: wrong PINs that put the TPM
+/// into lockout never stop the kiosk from opening its database.
+const SEALED_MAGIC_NODA: &[u8; 8] = b"ENRVLT2\0";
+/// A key slot's TPM secret: DA-protected, opened with a PIN-derived authValue.
+const SLOT_MAGIC: &[u8; 8] = b"ENRSLT1\0";
 
 /// Domain strings of the keys derived from the vault secret.
 pub const PURPOSE_DATABASE: &str = "kiosk/vault/sqlcipher/v1";
@@ -53,12 +60,19 @@ pub enum VaultError {
     WrongTpm(String),
     #[error("lỗi chip TPM / TPM error: {0}")]
     Tpm(String),
+    /// The authValue was wrong: the TPM counted a failure against its dictionary-attack limit.
+    #[error("chip TPM từ chối mã PIN / the TPM refused the PIN")]
+    TpmAuthFail,
+    /// Too many wrong authValues: the TPM refuses every PIN until its lockout has run down.
+    #[error("chip TPM đang tạm khoá vì nhập sai mã PIN nhiều lần / the TPM is locked for a while after too many wrong PINs")]
+    TpmLockout,
 }
 
 /// The unsealed device secret; wiped from memory when dropped.
 pub struct Vault {
     secret: Zeroizing<[u8; SECRET_LEN]>,
-    hardware: bool,
+    /// The TPM's TCTI when the secret is sealed by a TPM.
+    tpm: Option<String>,
 }
 
 /// Unsealing costs several TPM commands: each data directory is unsealed once per process.
@@ -81,9 +95,14 @@ impl Vault {
         if let Some(blob) = read_optional(&sealed_path)? {
             let tcti = tcti.ok_or(VaultError::NoTpm)?;
             let secret = unseal_cached(dir, &blob, tcti)?;
+            if blob.starts_with(SEALED_MAGIC) {
+                // Sealed under the DA-protected primary: wrong PINs that lock the TPM out would
+                // also stop this database from opening. Re-sealed once under the DA-exempt one.
+                replace_file(&sealed_path, &tpm::seal(tcti, secret.as_ref())?)?;
+            }
             return Ok(Vault {
                 secret,
-                hardware: true,
+                tpm: Some(tcti.to_owned()),
             });
         }
         if let Some(bytes) = read_optional(&file_path)? {
@@ -94,7 +113,7 @@ impl Vault {
                 .map_err(|_| VaultError::BadFile(file_path.display().to_string()))?;
             return Ok(Vault {
                 secret: Zeroizing::new(secret),
-                hardware: false,
+                tpm: None,
             });
         }
         let secret = Zeroizing::new(rand::random::<[u8; SECRET_LEN]>());
@@ -109,13 +128,18 @@ impl Vault {
         }
         Ok(Vault {
             secret,
-            hardware: tcti.is_some(),
+            tpm: tcti.map(str::to_owned),
         })
     }
 
     /// True when the secret is sealed by a TPM; false when it sits in a file beside the data.
     pub fn is_hardware(&self) -> bool {
-        self.hardware
+        self.tpm.is_some()
+    }
+
+    /// The TCTI of the TPM that sealed the secret, if one did.
+    pub fn tpm(&self) -> Option<&str> {
+        self.tpm.as_deref()
     }
 
     /// A 32-byte key for one purpose (`PURPOSE_*`).
@@ -188,6 +212,29 @@ fn unseal_cached(
     Ok(secret)
 }
 
+/// Replaces `path` durably (a temporary 0600 file, fsync, rename, fsync of the directory): a
+/// crash leaves either the old file or the new one.
+fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), VaultError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension(format!("tmp{:016x}", rand::random::<u64>()));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io_err(&tmp))?;
+    f.write_all(bytes).map_err(io_err(&tmp))?;
+    f.sync_all().map_err(io_err(&tmp))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(io_err(path))?;
+    if let Some(parent) = path.parent() {
+        std::fs::File::open(parent)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(parent))?;
+    }
+    Ok(())
+}
+
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> VaultError + '_ {
     move |source| VaultError::Io {
         path: path.display().to_string(),
@@ -250,8 +297,28 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<bool, VaultError> {
     Ok(true)
 }
 
-/// The TPM through `tpm2-tools`: a primary storage key (ECC P-256, the default template; the
-/// same TPM always derives the same one from its owner seed), a sealed-data object under it.
+/// Seals a key slot's TPM secret: a DA-protected object whose authValue is `auth` (derived
+/// from the PIN), so every guess goes through this TPM and counts towards its lockout.
+pub(crate) fn seal_slot_secret(
+    tcti: &str,
+    secret: &[u8],
+    auth: &[u8; SECRET_LEN],
+) -> Result<Vec<u8>, VaultError> {
+    tpm::seal_as(tcti, secret, SLOT_MAGIC, Some(auth))
+}
+
+/// Unseals a key slot's TPM secret: [`VaultError::TpmAuthFail`] for a wrong PIN (counted by
+/// the TPM), [`VaultError::TpmLockout`] while the TPM refuses every PIN.
+pub(crate) fn unseal_slot_secret(
+    tcti: &str,
+    blob: &[u8],
+    auth: &[u8; SECRET_LEN],
+) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+    tpm::unseal_as(tcti, blob, &[SLOT_MAGIC], Some(auth)).map(Zeroizing::new)
+}
+
+/// The TPM through `tpm2-tools`: a primary storage key (ECC P-256; the same TPM always derives
+/// the same one from its owner seed and the template), sealed-data objects under it.
 mod tpm {
     use super::*;
 
@@ -287,6 +354,18 @@ mod tpm {
         }
     }
 
+    /// What a failed command's TPM response code means for the caller.
+    fn refusal(message: String) -> VaultError {
+        let lower = message.to_ascii_lowercase();
+        if lower.contains("(0x98e)") {
+            VaultError::TpmAuthFail
+        } else if lower.contains("(0x921)") {
+            VaultError::TpmLockout
+        } else {
+            VaultError::Tpm(message)
+        }
+    }
+
     /// Frees transient objects: without a resource manager (a bare swtpm) they stay loaded.
     fn flush(tcti: &str, dir: &Path) {
         let _ = run(tcti, &["tpm2_flushcontext", "-t"], None, dir);
@@ -295,24 +374,29 @@ mod tpm {
     /// One TPM conversation at a time in this process: a bare TPM has three object slots.
     static TPM_LOCK: Mutex<()> = Mutex::new(());
 
-    fn primary(tcti: &str, dir: &Path) -> Result<(), String> {
-        let made = run(
-            tcti,
-            &[
-                "tpm2_createprimary",
-                "-Q",
-                "-C",
-                "o",
-                "-g",
-                "sha256",
-                "-G",
-                "ecc256:aes128cfb",
-                "-c",
-                "primary.ctx",
-            ],
-            None,
-            dir,
-        );
+    /// The primary storage key into `primary.ctx`. `noda`: the template with `noda`, so loading
+    /// children works while the TPM is in lockout (each child keeps its own DA protection);
+    /// without it, the default template the first kiosks sealed their vault under.
+    fn primary(tcti: &str, dir: &Path, noda: bool) -> Result<(), String> {
+        let mut args = vec![
+            "tpm2_createprimary",
+            "-Q",
+            "-C",
+            "o",
+            "-g",
+            "sha256",
+            "-G",
+            "ecc256:aes128cfb",
+            "-c",
+            "primary.ctx",
+        ];
+        if noda {
+            args.extend([
+                "-a",
+                "restricted|decrypt|fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda",
+            ]);
+        }
+        let made = run(tcti, &args, None, dir);
         // The saved context stays usable; the loaded copy would fill a bare TPM's slots.
         flush(tcti, dir);
         made.map(|_| ())
@@ -322,37 +406,55 @@ mod tpm {
         tempfile::tempdir().map_err(|e| VaultError::Tpm(format!("temporary directory: {e}")))
     }
 
-    pub fn seal(tcti: &str, secret: &[u8]) -> Result<Vec<u8>, VaultError> {
+    /// Writes an authValue where `tpm2-tools` reads it (`-p file:auth`), never on a command
+    /// line other processes could read; the work directory is private and removed after.
+    fn write_auth(dir: &Path, auth: &[u8]) -> Result<(), VaultError> {
+        std::fs::write(dir.join("auth"), auth)
+            .map_err(|e| VaultError::Tpm(format!("temporary file: {e}")))
+    }
+
+    /// Seals `secret` under the DA-exempt primary. With `auth`, the object is DA-protected and
+    /// opens only with that authValue; without, it is `noda` with an empty authValue (the vault).
+    pub fn seal_as(
+        tcti: &str,
+        secret: &[u8],
+        magic: &[u8; 8],
+        auth: Option<&[u8; SECRET_LEN]>,
+    ) -> Result<Vec<u8>, VaultError> {
         let _one = TPM_LOCK.lock().unwrap_or_else(|p| p.into_inner());
         let tmp = work_dir()?;
         let dir = tmp.path();
+        if let Some(auth) = auth {
+            write_auth(dir, auth)?;
+        }
         let result = (|| {
-            primary(tcti, dir)?;
-            run(
-                tcti,
-                &[
-                    "tpm2_create",
-                    "-Q",
-                    "-C",
-                    "primary.ctx",
-                    "-g",
-                    "sha256",
-                    "-i-",
-                    "-u",
-                    "seal.pub",
-                    "-r",
-                    "seal.priv",
-                ],
-                Some(secret),
-                dir,
-            )?;
+            primary(tcti, dir, true)?;
+            let mut args = vec![
+                "tpm2_create",
+                "-Q",
+                "-C",
+                "primary.ctx",
+                "-g",
+                "sha256",
+                "-i-",
+                "-u",
+                "seal.pub",
+                "-r",
+                "seal.priv",
+            ];
+            if auth.is_some() {
+                args.extend(["-p", "file:auth"]);
+            } else {
+                args.extend(["-a", "fixedtpm|fixedparent|userwithauth|noda"]);
+            }
+            run(tcti, &args, Some(secret), dir)?;
             let public = std::fs::read(dir.join("seal.pub")).map_err(|e| e.to_string())?;
             let private = std::fs::read(dir.join("seal.priv")).map_err(|e| e.to_string())?;
             Ok::<_, String>((public, private))
         })();
         flush(tcti, dir);
         let (public, private) = result.map_err(VaultError::Tpm)?;
-        let mut blob = SEALED_MAGIC.to_vec();
+        let mut blob = magic.to_vec();
         for part in [&public, &private] {
             let len = u32::try_from(part.len())
                 .map_err(|_| VaultError::Tpm("sealed object too large".into()))?;
@@ -362,8 +464,14 @@ mod tpm {
         Ok(blob)
     }
 
-    fn split(blob: &[u8]) -> Option<(&[u8], &[u8])> {
-        let rest = blob.strip_prefix(SEALED_MAGIC.as_slice())?;
+    /// Seals the vault secret.
+    pub fn seal(tcti: &str, secret: &[u8]) -> Result<Vec<u8>, VaultError> {
+        seal_as(tcti, secret, SEALED_MAGIC_NODA, None)
+    }
+
+    /// (magic, public, private) of a sealed blob.
+    fn split(blob: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+        let (magic, rest) = (blob.get(..8)?, blob.get(8..)?);
         let take = |b: &[u8]| -> Option<(usize, usize)> {
             let len = u32::from_be_bytes(b.get(..4)?.try_into().ok()?) as usize;
             (b.len() >= 4 + len).then_some((4, 4 + len))
@@ -372,19 +480,31 @@ mod tpm {
         let public = &rest[s..e];
         let rest = &rest[e..];
         let (s, e) = take(rest)?;
-        (e == rest.len()).then_some((public, &rest[s..e]))
+        (e == rest.len()).then_some((magic, public, &rest[s..e]))
     }
 
-    pub fn unseal(tcti: &str, blob: &[u8]) -> Result<Vec<u8>, VaultError> {
-        let (public, private) =
-            split(blob).ok_or_else(|| VaultError::BadFile(VAULT_SEALED_FILE.into()))?;
+    /// Unseals a blob whose magic is one of `magics`, with `auth` as its authValue.
+    pub fn unseal_as(
+        tcti: &str,
+        blob: &[u8],
+        magics: &[&[u8; 8]],
+        auth: Option<&[u8; SECRET_LEN]>,
+    ) -> Result<Vec<u8>, VaultError> {
+        let bad = || VaultError::BadFile(VAULT_SEALED_FILE.into());
+        let (magic, public, private) = split(blob).ok_or_else(bad)?;
+        if !magics.iter().any(|m| m.as_slice() == magic) {
+            return Err(bad());
+        }
         let _one = TPM_LOCK.lock().unwrap_or_else(|p| p.into_inner());
         let tmp = work_dir()?;
         let dir = tmp.path();
         std::fs::write(dir.join("seal.pub"), public)
             .and_then(|_| std::fs::write(dir.join("seal.priv"), private))
             .map_err(|e| VaultError::Tpm(format!("temporary file: {e}")))?;
-        primary(tcti, dir).map_err(VaultError::Tpm)?;
+        if let Some(auth) = auth {
+            write_auth(dir, auth)?;
+        }
+        primary(tcti, dir, magic != SEALED_MAGIC.as_slice()).map_err(VaultError::Tpm)?;
         // Loading fails when the private part was not made under this TPM's primary key.
         let loaded = run(
             tcti,
@@ -405,10 +525,22 @@ mod tpm {
         );
         flush(tcti, dir);
         if let Err(e) = loaded {
-            return Err(VaultError::WrongTpm(e));
+            return Err(match refusal(e) {
+                VaultError::Tpm(e) => VaultError::WrongTpm(e),
+                other => other,
+            });
         }
-        let out = run(tcti, &["tpm2_unseal", "-c", "seal.ctx"], None, dir);
+        let mut args = vec!["tpm2_unseal", "-c", "seal.ctx"];
+        if auth.is_some() {
+            args.extend(["-p", "file:auth"]);
+        }
+        let out = run(tcti, &args, None, dir);
         flush(tcti, dir);
-        out.map_err(VaultError::Tpm)
+        out.map_err(refusal)
+    }
+
+    /// Unseals the vault secret (either template).
+    pub fn unseal(tcti: &str, blob: &[u8]) -> Result<Vec<u8>, VaultError> {
+        unseal_as(tcti, blob, &[SEALED_MAGIC, SEALED_MAGIC_NODA], None)
     }
 }

@@ -25,6 +25,7 @@ impl Ctrl {
             st.session = None;
             st.pin.clear();
         }
+        self.reset_pin_change();
         app.global::<LockState>().set_pin(s(""));
         app.global::<LockState>().set_pin_dots(s(""));
         g.set_operator_name(s(""));
@@ -71,8 +72,8 @@ impl Ctrl {
                 c.signed_in(result);
                 if let (true, Some(e)) = (signed_in, short) {
                     c.banner(
-                        &format!("{} Hãy nhờ giám sát viên đổi mã PIN.", e.message_vi()),
-                        &format!("{} Ask a supervisor to change your PIN.", e.message_en()),
+                        &format!("{} Hãy đổi mã PIN: Cài đặt → Đổi mã PIN.", e.message_vi()),
+                        &format!("{} Change your PIN: Settings → Change PIN.", e.message_en()),
                         true,
                     );
                 }

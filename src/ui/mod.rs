@@ -29,6 +29,7 @@ mod finger_step;
 mod home;
 mod lock;
 mod photo_step;
+mod pin_change;
 mod records;
 mod resident;
 mod settings;
@@ -120,6 +121,8 @@ struct State {
     sync_facts: home::SyncFacts,
     /// The resident review is being read aloud.
     speaking: bool,
+    /// Digits typed on the PIN-change page.
+    pin_change: pin_change::PinChange,
 }
 
 /// The running UI: window, state, store worker, idle timer.
@@ -344,6 +347,7 @@ impl Ctrl {
         self.bind_records();
         self.bind_sync();
         self.bind_settings();
+        self.bind_pin_change();
     }
 
     /// Every text the Rust side supplies, in the current language.
@@ -402,6 +406,7 @@ impl Ctrl {
             }
             "supervisor" => self.refresh_awaiting(),
             "settings" => self.refresh_hq_settings(),
+            "pin-change" => self.open_pin_change(),
             _ => {}
         }
         g.set_page(s(page));
@@ -422,7 +427,7 @@ impl Ctrl {
     pub(super) fn key(self: &Rc<Self>, code: &str) {
         let app = self.app();
         let g = app.global::<AppState>();
-        if self.pin_key(code) {
+        if self.pin_key(code) || self.pin_change_key(code) {
             return;
         }
         use slint::platform::{Key, WindowEvent};
