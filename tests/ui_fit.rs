@@ -232,12 +232,20 @@ fn every_screen_fits_at_every_text_size_in_both_languages() {
                 c.screen("lock");
                 c.needs("lock", t("Mở máy", "Unlock"), "1");
                 c.needs("lock", "0", "1");
-                // The longest PIN: twelve dots still fit their box.
+                // The longest PIN: twelve dots still fit their box, and no key moves as they come.
+                let key_at = || find(app, "1").absolute_position();
+                let before = key_at();
                 for _ in 0..12 {
                     state(app).invoke_key("pin:7".into());
                 }
                 settle(&k).await;
                 c.screen("lock-12-digits");
+                if key_at() != before {
+                    c.problems.push(format!(
+                        "{}-lock: the keys moved as the PIN was typed",
+                        c.tag
+                    ));
+                }
                 for _ in 0..12 {
                     state(app).invoke_key("pin-backspace".into());
                 }
