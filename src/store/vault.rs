@@ -215,6 +215,16 @@ fn unseal_cached(
 /// Replaces `path` durably (a temporary 0600 file, fsync, rename, fsync of the directory): a
 /// crash leaves either the old file or the new one.
 fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), VaultError> {
+    let tmp = write_synced_temp(path, bytes)?;
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_err(path)(e));
+    }
+    sync_parent(path)
+}
+
+/// A new 0600 file beside `path` holding `bytes`, synced to disk; its path.
+fn write_synced_temp(path: &Path, bytes: &[u8]) -> Result<PathBuf, VaultError> {
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension(format!("tmp{:016x}", rand::random::<u64>()));
     let mut f = std::fs::OpenOptions::new()
@@ -223,10 +233,16 @@ fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), VaultError> {
         .mode(0o600)
         .open(&tmp)
         .map_err(io_err(&tmp))?;
-    f.write_all(bytes).map_err(io_err(&tmp))?;
-    f.sync_all().map_err(io_err(&tmp))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(io_err(path))?;
+    let written = f.write_all(bytes).and_then(|_| f.sync_all());
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_err(&tmp)(e));
+    }
+    Ok(tmp)
+}
+
+/// Makes a new name in `path`'s directory durable.
+fn sync_parent(path: &Path) -> Result<(), VaultError> {
     if let Some(parent) = path.parent() {
         std::fs::File::open(parent)
             .and_then(|d| d.sync_all())
@@ -270,18 +286,7 @@ fn check_mode(path: &Path) -> Result<(), VaultError> {
 /// the directory) unless `path` exists: `Ok(false)` then, and the existing file is kept, so two
 /// processes starting on a new data directory agree on one secret.
 fn write_new(path: &Path, bytes: &[u8]) -> Result<bool, VaultError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension(format!("tmp{:016x}", rand::random::<u64>()));
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io_err(&tmp))?;
-    f.write_all(bytes).map_err(io_err(&tmp))?;
-    f.sync_all().map_err(io_err(&tmp))?;
-    drop(f);
+    let tmp = write_synced_temp(path, bytes)?;
     let linked = std::fs::hard_link(&tmp, path);
     let _ = std::fs::remove_file(&tmp);
     match linked {
@@ -289,11 +294,7 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<bool, VaultError> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
         Err(e) => return Err(io_err(path)(e)),
     }
-    if let Some(parent) = path.parent() {
-        std::fs::File::open(parent)
-            .and_then(|d| d.sync_all())
-            .map_err(io_err(parent))?;
-    }
+    sync_parent(path)?;
     Ok(true)
 }
 
