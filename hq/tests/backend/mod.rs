@@ -165,10 +165,12 @@ impl PgServer {
                 .and_then(|l| l.local_addr())
                 .expect("free port")
                 .port();
+            // ENROLL_PG_OPTS adds server settings for a diagnosis (e.g. auto_explain in a bench).
             let opts = format!(
-                "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c max_connections=300",
+                "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c max_connections=300 {}",
                 server.port,
-                server.dir.path().display()
+                server.dir.path().display(),
+                std::env::var("ENROLL_PG_OPTS").unwrap_or_default()
             );
             if server.try_run(
                 "pg_ctl",
