@@ -91,8 +91,8 @@ fn stat(path: &str) -> Option<(f64, u32, String, f64)> {
 }
 
 /// Where CPU time went, in seconds: this process (kiosks and HQ), HQ's threads within it
-/// (tokio workers and the blocking session threads, rayon's pool started from them, the
-/// PostgreSQL client runtime), and the PostgreSQL server's processes.
+/// (tokio workers and the blocking session threads, rayon's pool, the PostgreSQL client
+/// runtime), and the PostgreSQL server's processes.
 #[derive(Clone, Copy, Default)]
 struct Cpu {
     total: f64,
@@ -112,7 +112,10 @@ fn cpu_now(postmaster: Option<u32>) -> Cpu {
     {
         let path = format!("{}/stat", t.path().display());
         if let Some((secs, _, comm, _)) = stat(&path) {
-            if comm.starts_with("tokio-runtime") || comm.starts_with("hq-postgres") {
+            if comm.starts_with("tokio-runtime")
+                || comm.starts_with("hq-postgres")
+                || comm.starts_with("hq-rayon")
+            {
                 c.hq += secs;
             }
         }
@@ -173,6 +176,11 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    // Only HQ uses rayon (its parallel change checks): named threads put that CPU on HQ's side.
+    rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("hq-rayon-{i}"))
+        .build_global()
+        .expect("rayon's global pool is built once, here");
     let one = env_count("BENCH_ONE_KIOSK", 10_000);
     let kiosks = env_count("BENCH_KIOSKS", 20);
     let per = env_count("BENCH_PER_KIOSK", 1_000);
