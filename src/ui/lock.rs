@@ -27,7 +27,6 @@ impl Ctrl {
         }
         self.reset_pin_change();
         app.global::<LockState>().set_pin(s(""));
-        app.global::<LockState>().set_pin_dots(s(""));
         g.set_operator_name(s(""));
         g.set_keyboard_open(false);
         app.global::<WizardState>().set_picker_open(false);
@@ -88,7 +87,6 @@ impl Ctrl {
             Err((vi, en)) => {
                 self.state.borrow_mut().pin.clear();
                 app.global::<LockState>().set_pin(s(""));
-                app.global::<LockState>().set_pin_dots(s(""));
                 app.global::<LockState>()
                     .set_pin_message(self.pick(&vi, &en));
             }
@@ -98,7 +96,6 @@ impl Ctrl {
                 self.state.borrow_mut().operator = Some(op.clone());
                 self.refresh_texts();
                 app.global::<LockState>().set_pin(s(""));
-                app.global::<LockState>().set_pin_dots(s(""));
                 app.global::<LockState>().set_pin_message(s(""));
                 let resume = {
                     let mut st = self.state.borrow_mut();
@@ -191,22 +188,32 @@ impl Ctrl {
         });
     }
 
-    /// A PIN pad key; `false` when `code` is not one.
+    /// A key of the lock screen's pad; `false` when `code` is not one.
     pub(super) fn pin_key(&self, code: &str) -> bool {
         let mut st = self.state.borrow_mut();
-        if let Some(d) = code.strip_prefix("pin:") {
-            if st.pin.len() < 12 {
-                st.pin.push_str(d);
-            }
-        } else if code == "pin-backspace" {
-            st.pin.pop();
-        } else {
+        if !edit_pin(&mut st.pin, code, "pin") {
             return false;
         }
-        let app = self.app();
-        let g = app.global::<LockState>();
-        g.set_pin(s(&st.pin));
-        g.set_pin_dots(s("●".repeat(st.pin.len())));
+        self.app().global::<LockState>().set_pin(s(&st.pin));
         true
     }
+}
+
+/// Applies a key of the PIN pad whose codes start with `prefix` (`ui/components/pin_pad.slint`):
+/// `<prefix>:<digit>` adds a digit up to the longest PIN, `<prefix>-backspace` removes one.
+/// `false` when `code` belongs to no key of that pad.
+pub(super) fn edit_pin(pin: &mut String, code: &str, prefix: &str) -> bool {
+    let Some(rest) = code.strip_prefix(prefix) else {
+        return false;
+    };
+    if let Some(digit) = rest.strip_prefix(':') {
+        if pin.len() < crate::accounts::MAX_PIN_DIGITS {
+            pin.push_str(digit);
+        }
+    } else if rest == "-backspace" {
+        pin.pop();
+    } else {
+        return false;
+    }
+    true
 }

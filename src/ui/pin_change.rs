@@ -14,8 +14,8 @@ pub(super) struct PinChange {
     new: Zeroizing<String>,
 }
 
-const KEY_PREFIX: &str = "new-pin:";
-const BACKSPACE: &str = "new-pin-backspace";
+/// The codes of this page's pad (`ui/pages/pin_change.slint`).
+const PAD: &str = "new-pin";
 
 impl Ctrl {
     /// Starts over at the first step (opening the page, locking, a refusal).
@@ -31,7 +31,6 @@ impl Ctrl {
         let p = &st.pin_change;
         g.set_step(p.step);
         g.set_count(p.typed.len() as i32);
-        g.set_dots(s("●".repeat(p.typed.len())));
         g.set_message(s(message));
     }
 
@@ -48,24 +47,12 @@ impl Ctrl {
 
     /// A key of the page's pad; `false` when `code` is not one.
     pub(super) fn pin_change_key(&self, code: &str) -> bool {
-        {
-            let mut st = self.state.borrow_mut();
-            let typed = &mut st.pin_change.typed;
-            if let Some(d) = code.strip_prefix(KEY_PREFIX) {
-                if typed.len() < crate::accounts::MAX_PIN_DIGITS {
-                    typed.push_str(d);
-                }
-            } else if code == BACKSPACE {
-                typed.pop();
-            } else {
-                return false;
-            }
+        let mut st = self.state.borrow_mut();
+        if !super::lock::edit_pin(&mut st.pin_change.typed, code, PAD) {
+            return false;
         }
-        let app = self.app();
-        let g = app.global::<PinChangeState>();
-        let n = self.state.borrow().pin_change.typed.len();
-        g.set_count(n as i32);
-        g.set_dots(s("●".repeat(n)));
+        let n = st.pin_change.typed.len() as i32;
+        self.app().global::<PinChangeState>().set_count(n);
         true
     }
 
