@@ -153,14 +153,10 @@ impl Ctrl {
         self.app().global::<AppState>().set_busy(true);
         self.worker.post(move |store: &mut Store| {
             let result = store.change_pin(&name, &current, &new, Utc::now());
-            let result = result.map_err(|e| {
-                let signed_out = matches!(
-                    e,
-                    crate::accounts::AccountError::WrongPin { .. }
-                        | crate::accounts::AccountError::LockedOut { .. }
-                );
-                (signed_out, e.message_vi(), e.message_en())
-            });
+            // Any refusal of the current PIN (wrong, locked out, the TPM's lockout) has signed the
+            // store out: ask it rather than list those errors here.
+            let signed_out = !store.is_unlocked();
+            let result = result.map_err(|e| (signed_out, e.message_vi(), e.message_en()));
             Box::new(move |c: &Rc<Ctrl>| {
                 c.app().global::<AppState>().set_busy(false);
                 match result {
