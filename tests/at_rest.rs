@@ -463,6 +463,22 @@ fn with_a_tpm_every_pin_guess_is_counted_by_the_tpm() {
     store
         .unlock("sup", SUP_PIN, t0())
         .expect("right PIN after the lockout");
+    // A damaged TPM blob in a slot is named as such, not as the vault file.
+    kiosk::store::open_keyed_with(dir.path(), Some(&tpm.tcti()))
+        .expect("keyed")
+        .execute(
+            "UPDATE key_slots SET tpm_sealed = substr(tpm_sealed, 1, 20) WHERE account = 'lan'",
+            [],
+        )
+        .expect("damage");
+    let Err(err) = store.unlock("lan", OP_PIN, t0()) else {
+        panic!("a damaged slot opened");
+    };
+    let text = err.to_string();
+    assert!(
+        text.contains("key_slots.tpm_sealed") && !text.contains("vault.tpm"),
+        "{text}"
+    );
 }
 
 /// Runs a `tpm2-tools` command against `tpm` in `dir`.

@@ -292,10 +292,13 @@ pub(crate) fn open_slot(
             Err(e) => return Err(e.into()),
         };
         let kek = binding.kek_v3(&argon, &salt, &secret);
-        match open(&kek, &sealed, &slot_ad_v3(account)) {
-            Some(plain) => Zeroizing::new(plain),
-            None => return Ok(None),
-        }
+        // The TPM accepted the PIN, so a slot that still does not open is damaged.
+        let plain = open(&kek, &sealed, &slot_ad_v3(account)).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "key slot of {account} does not open with its TPM secret"
+            ))
+        })?;
+        Zeroizing::new(plain)
     } else {
         let (plain, v1) = match open(&binding.kek(&argon, &salt), &sealed, &slot_ad_v2(account)) {
             Some(plain) => (Zeroizing::new(plain), false),

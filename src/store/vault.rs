@@ -97,8 +97,10 @@ impl Vault {
             let secret = unseal_cached(dir, &blob, tcti)?;
             if blob.starts_with(SEALED_MAGIC) {
                 // Sealed under the DA-protected primary: wrong PINs that lock the TPM out would
-                // also stop this database from opening. Re-sealed once under the DA-exempt one.
-                replace_file(&sealed_path, &tpm::seal(tcti, secret.as_ref())?)?;
+                // also stop this database from opening. Re-sealed once under the DA-exempt one;
+                // if that fails (a full disk), the old blob still opens and the next open retries.
+                let _ = tpm::seal(tcti, secret.as_ref())
+                    .and_then(|resealed| replace_file(&sealed_path, &resealed));
             }
             return Ok(Vault {
                 secret,
@@ -315,7 +317,14 @@ pub(crate) fn unseal_slot_secret(
     blob: &[u8],
     auth: &[u8; SECRET_LEN],
 ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
-    tpm::unseal_as(tcti, blob, &[SLOT_MAGIC], Some(auth)).map(Zeroizing::new)
+    tpm::unseal_as(
+        tcti,
+        blob,
+        &[SLOT_MAGIC],
+        Some(auth),
+        "key_slots.tpm_sealed",
+    )
+    .map(Zeroizing::new)
 }
 
 /// The TPM through `tpm2-tools`: a primary storage key (ECC P-256; the same TPM always derives
@@ -484,14 +493,16 @@ mod tpm {
         (e == rest.len()).then_some((magic, public, &rest[s..e]))
     }
 
-    /// Unseals a blob whose magic is one of `magics`, with `auth` as its authValue.
+    /// Unseals a blob whose magic is one of `magics`, with `auth` as its authValue; `what`
+    /// names where the blob is kept, for the error when it is damaged.
     pub fn unseal_as(
         tcti: &str,
         blob: &[u8],
         magics: &[&[u8; 8]],
         auth: Option<&[u8; SECRET_LEN]>,
+        what: &str,
     ) -> Result<Vec<u8>, VaultError> {
-        let bad = || VaultError::BadFile(VAULT_SEALED_FILE.into());
+        let bad = || VaultError::BadFile(what.into());
         let (magic, public, private) = split(blob).ok_or_else(bad)?;
         if !magics.iter().any(|m| m.as_slice() == magic) {
             return Err(bad());
@@ -542,6 +553,12 @@ mod tpm {
 
     /// Unseals the vault secret (either template).
     pub fn unseal(tcti: &str, blob: &[u8]) -> Result<Vec<u8>, VaultError> {
-        unseal_as(tcti, blob, &[SEALED_MAGIC, SEALED_MAGIC_NODA], None)
+        unseal_as(
+            tcti,
+            blob,
+            &[SEALED_MAGIC, SEALED_MAGIC_NODA],
+            None,
+            VAULT_SEALED_FILE,
+        )
     }
 }
