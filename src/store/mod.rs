@@ -238,6 +238,7 @@ fn open_conn(dir: &Path, tcti: Option<&str>) -> Result<(Connection, vault::Vault
     let path = dir.join(DB_FILE);
     let vault = vault::Vault::open_with(dir, tcti)?;
     let key = database_key(&vault);
+    sqlcipher_ready()?;
     if is_plain_sqlite(&path)? {
         // One process migrates; another waiting here finds the file encrypted.
         let _lock = migration_lock(dir)?;
@@ -258,6 +259,33 @@ fn open_conn(dir: &Path, tcti: Option<&str>) -> Result<(Connection, vault::Vault
         });
     }
     Ok((conn, vault))
+}
+
+/// Waits until SQLCipher is set up. `sqlite3_initialize` lets other threads through before it
+/// runs SQLCipher's own set-up, and a key set in that window fails ("An error occurred with
+/// PRAGMA key"). That set-up holds SQLite's global mutex and returns at once when done, so
+/// calling it here waits for whichever thread runs it.
+fn sqlcipher_ready() -> Result<(), StoreError> {
+    extern "C" {
+        // Defined in the SQLCipher amalgamation that rusqlite's `bundled-sqlcipher` links.
+        fn sqlcipher_extra_init(arg: *const std::ffi::c_char) -> std::ffi::c_int;
+    }
+    // SAFETY: both take no pointers from us (a null argument is what SQLite itself passes) and
+    // are safe to call from any thread at any time.
+    let rc = unsafe {
+        match rusqlite::ffi::sqlite3_initialize() {
+            rusqlite::ffi::SQLITE_OK => sqlcipher_extra_init(std::ptr::null()),
+            rc => rc,
+        }
+    };
+    if rc == rusqlite::ffi::SQLITE_OK {
+        return Ok(());
+    }
+    Err(rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rc),
+        Some("SQLCipher could not be set up".into()),
+    )
+    .into())
 }
 
 /// SQLCipher's raw-key form, `x'<64 hex digits>'`: used as the key directly, no PBKDF2.
