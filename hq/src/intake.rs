@@ -566,8 +566,13 @@ impl Hq {
             Some(e) => {
                 let mut d = RecordDoc::load(&e.doc, self.actor.clone())
                     .map_err(|err| HqError::BadStoredRecord(id, err.to_string()))?;
-                for (f, ch) in fresh.iter_mut().zip(&c.changes) {
-                    *f = d.automerge().get_change_by_hash(&ch.hash()).is_none();
+                let hashes: Vec<ChangeHash> = c.changes.iter().map(|ch| ch.hash()).collect();
+                let not_held = match d.not_held(&hashes) {
+                    Ok(n) => n,
+                    Err(err) => return Ok(Err(malformed(err.to_string()))),
+                };
+                for (f, h) in fresh.iter_mut().zip(&hashes) {
+                    *f = not_held.contains(h);
                 }
                 // A replay (everything already held) writes nothing.
                 replayed = !fresh.contains(&true);
@@ -584,13 +589,9 @@ impl Hq {
         };
         // A document built from hostile changes can make Automerge panic on lookup (a missing
         // dependency, found by fuzzing): that is this record's refusal, not the session's end.
-        let missing = enroll_sync::record::guarded(|| {
-            Ok(c.changes
-                .iter()
-                .any(|ch| doc.automerge().get_change_by_hash(&ch.hash()).is_none()))
-        });
-        let missing = match missing {
-            Ok(m) => m,
+        let hashes: Vec<ChangeHash> = c.changes.iter().map(|ch| ch.hash()).collect();
+        let missing = match doc.not_held(&hashes) {
+            Ok(m) => !m.is_empty(),
             Err(err) => return Ok(Err(malformed(err.to_string()))),
         };
         if missing {
@@ -730,9 +731,10 @@ impl Hq {
         }
         let mut doc = RecordDoc::load(&rec.doc, self.actor.clone())
             .map_err(|e| HqError::BadStoredRecord(*id, e.to_string()))?;
-        if !heads
-            .iter()
-            .all(|h| doc.automerge().get_change_by_hash(h).is_some())
+        if !doc
+            .not_held(heads)
+            .map_err(|e| HqError::BadStoredRecord(*id, e.to_string()))?
+            .is_empty()
         {
             return Ok(Err(missing()));
         }

@@ -134,6 +134,30 @@ impl RecordDoc {
         guarded(|| Ok(self.doc.load_incremental(chunk)?)).map(drop)
     }
 
+    /// Which of `hashes` the document does not hold applied (queued ones count as not held).
+    /// Automerge's `get_change_by_hash` rebuilds a whole change to answer that; its missing-deps
+    /// walk only looks hashes up, and with nothing queued it says exactly the same.
+    pub fn not_held(&mut self, hashes: &[ChangeHash]) -> Result<Vec<ChangeHash>, DocError> {
+        guarded(|| {
+            let am = &mut self.doc;
+            if !am.get_missing_deps(&[]).is_empty() {
+                // Something is queued: rare (a refused record), so the exact, slow check.
+                return Ok(hashes
+                    .iter()
+                    .filter(|h| am.get_change_by_hash(h).is_none())
+                    .copied()
+                    .collect());
+            }
+            let missing: std::collections::HashSet<ChangeHash> =
+                am.get_missing_deps(hashes).into_iter().collect();
+            Ok(hashes
+                .iter()
+                .filter(|h| missing.contains(h))
+                .copied()
+                .collect())
+        })
+    }
+
     pub fn automerge(&mut self) -> &mut AutoCommit {
         &mut self.doc
     }
