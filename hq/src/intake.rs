@@ -552,81 +552,19 @@ impl Hq {
                 )));
             }
         }
-        let malformed = |why: String| {
-            refusal(
-                "malformed_change",
-                format!("không đọc được hồ sơ {id} sau thay đổi: {why}"),
-                format!("record {id} cannot be read after these changes: {why}"),
-            )
-        };
-        let mut replayed = false;
-        // Which of the sent changes HQ did not hold: only those are judged and kept.
-        let mut fresh: Vec<bool> = vec![true; c.changes.len()];
-        let mut doc = match existing {
-            Some(e) => {
-                let mut d = RecordDoc::load(&e.doc, self.actor.clone())
-                    .map_err(|err| HqError::BadStoredRecord(id, err.to_string()))?;
-                let hashes: Vec<ChangeHash> = c.changes.iter().map(|ch| ch.hash()).collect();
-                let not_held = match d.not_held(&hashes) {
-                    Ok(n) => n,
-                    Err(err) => return Ok(Err(malformed(err.to_string()))),
-                };
-                for (f, h) in fresh.iter_mut().zip(&hashes) {
-                    *f = not_held.contains(h);
-                }
-                // A replay (everything already held) writes nothing.
-                replayed = !fresh.contains(&true);
-                let applied = if replayed { Ok(()) } else { d.apply(&c.chunk) };
-                if let Err(err) = applied {
-                    return Ok(Err(malformed(err.to_string())));
-                }
-                d
-            }
-            None => match RecordDoc::load(&c.chunk, self.actor.clone()) {
-                Ok(d) => d,
-                Err(err) => return Ok(Err(malformed(err.to_string()))),
+        let merged = match first_shape(c, existing, hq_made) {
+            Some(m) => m,
+            None => match self.merge(c, existing, hq_made)? {
+                Ok(m) => m,
+                Err(r) => return Ok(Err(r)),
             },
         };
-        // A document built from hostile changes can make Automerge panic on lookup (a missing
-        // dependency, found by fuzzing): that is this record's refusal, not the session's end.
-        let hashes: Vec<ChangeHash> = c.changes.iter().map(|ch| ch.hash()).collect();
-        let missing = match doc.not_held(&hashes) {
-            Ok(m) => !m.is_empty(),
-            Err(err) => return Ok(Err(malformed(err.to_string()))),
-        };
-        if missing {
-            return Ok(Err(refusal(
-                "missing_changes",
-                format!("hồ sơ {id}: thiếu các thay đổi trước đó, gửi lại toàn bộ"),
-                format!("record {id}: earlier changes are missing; send them first"),
-            )));
-        }
-        // Who may write what: each new change's operations against the rule table.
-        let mut endorsed = Vec::new();
-        for ((ch, is_new), e) in c.changes.iter().zip(&fresh).zip(&c.endorsed) {
-            // HQ's own change, relayed back, is HQ's to write.
-            if !is_new || hq_made.contains(&ch.hash()) {
-                continue;
-            }
-            let writes = match authority::writes(doc.automerge(), ch, existing.is_none()) {
-                Ok(w) => w,
-                Err(err) => return Ok(Err(malformed(err.to_string()))),
-            };
-            let supervisor = match e {
-                Endorsed::Supervisor(a) => Some(a.as_str()),
-                _ => None,
-            };
-            if let Err(v) = authority::check_kiosk_change(&writes, supervisor) {
-                return Ok(Err(write_authority(&id, &ch.hash(), &v, e)));
-            }
-            if let (Some(account), Some(_)) = (supervisor, &writes.supervisor) {
-                endorsed.push((ch.hash(), account.to_owned()));
-            }
-        }
-        let record = match doc.read() {
-            Ok(r) => r,
-            Err(err) => return Ok(Err(malformed(err.to_string()))),
-        };
+        let Merged {
+            record,
+            heads,
+            doc,
+            endorsed,
+        } = merged;
         if record.id != id {
             return Ok(Err(refusal(
                 "record_mismatch",
@@ -667,7 +605,8 @@ impl Hq {
             .collect();
         let blobs = record_blobs(&record);
         let enrollment_no = record.enrollment_no.clone();
-        if replayed {
+        // `None`: a replay, HQ held every change already and writes nothing.
+        let Some((doc, chunks)) = doc else {
             return Ok(Ok(Prepared {
                 id,
                 stored: None,
@@ -677,23 +616,14 @@ impl Hq {
                 quality: None,
                 endorsed: Vec::new(),
             }));
-        }
-        let quality = Some(crate::review::quality::facts(&record, &kiosk.id));
-        let (doc_bytes, chunks) = match existing {
-            Some(e) if e.chunks + 1 < COMPACT_AT => {
-                let mut b = e.doc.clone();
-                b.extend_from_slice(&c.chunk);
-                (b, e.chunks + 1)
-            }
-            Some(_) => (doc.save(), 1),
-            None => (c.chunk.clone(), 1),
         };
+        let quality = Some(crate::review::quality::facts(&record, &kiosk.id));
         let stored = StoredRecord {
             id,
             kiosk_id: kiosk.id.clone(),
-            doc: doc_bytes,
+            doc,
             chunks,
-            heads: doc.heads(),
+            heads,
             blobs: blobs.clone(),
             p: project(&record, now),
         };
@@ -704,6 +634,100 @@ impl Hq {
             blobs,
             enrollment_no,
             quality,
+            endorsed,
+        }))
+    }
+
+    /// The changes merged into HQ's document of the record (built from them when it is new).
+    fn merge(
+        &self,
+        c: &Checked,
+        existing: Option<&StoredRecord>,
+        hq_made: &HashSet<ChangeHash>,
+    ) -> Result<Result<Merged, Refusal>, HqError> {
+        let id = c.id;
+        let malformed = |why: String| {
+            refusal(
+                "malformed_change",
+                format!("không đọc được hồ sơ {id} sau thay đổi: {why}"),
+                format!("record {id} cannot be read after these changes: {why}"),
+            )
+        };
+        let hashes: Vec<ChangeHash> = c.changes.iter().map(|ch| ch.hash()).collect();
+        let mut replayed = false;
+        // Which of the sent changes HQ did not hold: only those are judged and kept.
+        let mut fresh: Vec<bool> = vec![true; c.changes.len()];
+        let mut doc = match existing {
+            Some(e) => {
+                let mut d = RecordDoc::load(&e.doc, self.actor.clone())
+                    .map_err(|err| HqError::BadStoredRecord(id, err.to_string()))?;
+                let not_held = match d.not_held(&hashes) {
+                    Ok(n) => n,
+                    Err(err) => return Ok(Err(malformed(err.to_string()))),
+                };
+                for (f, h) in fresh.iter_mut().zip(&hashes) {
+                    *f = not_held.contains(h);
+                }
+                // A replay (everything already held) writes nothing.
+                replayed = !fresh.contains(&true);
+                let applied = if replayed { Ok(()) } else { d.apply(&c.chunk) };
+                if let Err(err) = applied {
+                    return Ok(Err(malformed(err.to_string())));
+                }
+                d
+            }
+            None => match RecordDoc::load(&c.chunk, self.actor.clone()) {
+                Ok(d) => d,
+                Err(err) => return Ok(Err(malformed(err.to_string()))),
+            },
+        };
+        // A document built from hostile changes can make Automerge panic on lookup (a missing
+        // dependency, found by fuzzing): that is this record's refusal, not the session's end.
+        let missing = match doc.not_held(&hashes) {
+            Ok(m) => !m.is_empty(),
+            Err(err) => return Ok(Err(malformed(err.to_string()))),
+        };
+        if missing {
+            return Ok(Err(refusal(
+                "missing_changes",
+                format!("hồ sơ {id}: thiếu các thay đổi trước đó, gửi lại toàn bộ"),
+                format!("record {id}: earlier changes are missing; send them first"),
+            )));
+        }
+        // Who may write what: each new change's operations against the rule table.
+        let mut endorsed = Vec::new();
+        for ((ch, is_new), e) in c.changes.iter().zip(&fresh).zip(&c.endorsed) {
+            // HQ's own change, relayed back, is HQ's to write.
+            if !is_new || hq_made.contains(&ch.hash()) {
+                continue;
+            }
+            let writes = match authority::writes(doc.automerge(), ch, existing.is_none()) {
+                Ok(w) => w,
+                Err(err) => return Ok(Err(malformed(err.to_string()))),
+            };
+            match judge(&id, ch, &writes, e) {
+                Ok(by) => endorsed.extend(by),
+                Err(r) => return Ok(Err(r)),
+            }
+        }
+        let record = match doc.read() {
+            Ok(r) => r,
+            Err(err) => return Ok(Err(malformed(err.to_string()))),
+        };
+        let bytes = match existing {
+            _ if replayed => None,
+            Some(e) if e.chunks + 1 < COMPACT_AT => {
+                let mut b = e.doc.clone();
+                b.extend_from_slice(&c.chunk);
+                Some((b, e.chunks + 1))
+            }
+            Some(_) => Some((doc.save(), 1)),
+            None => Some((c.chunk.clone(), 1)),
+        };
+        Ok(Ok(Merged {
+            record,
+            heads: doc.heads(),
+            doc: bytes,
             endorsed,
         }))
     }
@@ -969,6 +993,67 @@ fn hello_telemetry(hello: &Hello, now: DateTime<Utc>) -> crate::KioskTelemetry {
             ..Default::default()
         },
     }
+}
+
+/// A record's changes merged: the record, HQ's heads after them, and the bytes to store with
+/// their chunk count (`None` for a replay, which writes nothing).
+struct Merged {
+    record: Enrollment,
+    heads: Vec<ChangeHash>,
+    doc: Option<(Vec<u8>, u32)>,
+    endorsed: Vec<(ChangeHash, String)>,
+}
+
+/// One new change's writes against the rule table: the supervisor who endorsed the approval
+/// or return it makes, if any, or the refusal naming the path and the rule.
+fn judge(
+    id: &Uuid,
+    ch: &Change,
+    writes: &authority::Writes,
+    e: &Endorsed,
+) -> Result<Option<(ChangeHash, String)>, Refusal> {
+    let supervisor = match e {
+        Endorsed::Supervisor(a) => Some(a.as_str()),
+        _ => None,
+    };
+    if let Err(v) = authority::check_kiosk_change(writes, supervisor) {
+        return Err(write_authority(id, &ch.hash(), &v, e));
+    }
+    Ok(match (supervisor, &writes.supervisor) {
+        (Some(account), Some(_)) => Some((ch.hash(), account.to_owned())),
+        _ => None,
+    })
+}
+
+/// A new record sent as one plain first change, read from its operations without building a
+/// document (`genesis_json`): most of HQ's CPU per new record was loading and hydrating one.
+/// `None` for any other shape and for anything this path would refuse; the document path then
+/// decides, and names the refusal.
+fn first_shape(
+    c: &Checked,
+    existing: Option<&StoredRecord>,
+    hq_made: &HashSet<ChangeHash>,
+) -> Option<Merged> {
+    let ([ch], [e], None) = (c.changes.as_slice(), c.endorsed.as_slice(), existing) else {
+        return None;
+    };
+    if hq_made.contains(&ch.hash()) || !ch.deps().is_empty() {
+        return None;
+    }
+    let expanded = enroll_sync::record::guarded(|| Ok(ch.decode())).ok()?;
+    let json = enroll_sync::record::genesis_json(&expanded)?;
+    // Every object the change writes is one it makes, so no lookup reaches this empty document
+    // (one that would is an error here, and the document path decides).
+    let empty = automerge::AutoCommit::new();
+    let writes = authority::writes_decoded(&empty, ch, &expanded, true).ok()?;
+    let endorsed = judge(&c.id, ch, &writes, e).ok()?;
+    let record: Enrollment = serde_json::from_value(json).ok()?;
+    Some(Merged {
+        record,
+        heads: vec![ch.hash()],
+        doc: Some((c.chunk.clone(), 1)),
+        endorsed: endorsed.into_iter().collect(),
+    })
 }
 
 /// Decodes one record's changes and checks every signature and record id.

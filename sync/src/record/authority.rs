@@ -289,11 +289,25 @@ fn event_rule(actions: &[String]) -> &'static Rule {
 /// the record is new to whoever checks, so operations that overwrite nothing may lay down its
 /// first shape. Runs guarded: the change may be hostile.
 pub fn writes(doc: &AutoCommit, change: &Change, genesis: bool) -> Result<Writes, DocError> {
-    guarded(|| writes_inner(doc, change, genesis))
+    guarded(|| writes_inner(doc, change, &change.decode(), genesis))
 }
 
-fn writes_inner(doc: &AutoCommit, change: &Change, genesis: bool) -> Result<Writes, DocError> {
-    let expanded = change.decode();
+/// `writes`, for a caller that already holds `change.decode()`.
+pub fn writes_decoded(
+    doc: &AutoCommit,
+    change: &Change,
+    expanded: &automerge::legacy::Change,
+    genesis: bool,
+) -> Result<Writes, DocError> {
+    guarded(|| writes_inner(doc, change, expanded, genesis))
+}
+
+fn writes_inner(
+    doc: &AutoCommit,
+    change: &Change,
+    expanded: &automerge::legacy::Change,
+    genesis: bool,
+) -> Result<Writes, DocError> {
     let start = change.start_op().get();
     let actor = change.actor_id();
     let root = Rc::new(ObjInfo {

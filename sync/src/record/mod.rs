@@ -5,9 +5,11 @@
 pub mod authority;
 mod doc;
 mod enums;
+mod genesis;
 
 pub use doc::{first_change_blob_refs, guarded, split_changes, Attribution, DocError, RecordDoc};
 pub use enums::*;
+pub use genesis::genesis_json;
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
