@@ -54,11 +54,14 @@ fi
 
 # moto (PyPI) is the S3-speaking server hq/tests/s3_blobs.rs starts on a loopback port.
 moto_venv="$target/s3-server/venv"
-if ! "$moto_venv/bin/python" -c "import moto.server" 2>/dev/null; then
+# The tests run its moto_server script, whose first line names the venv's path: a target
+# directory moved elsewhere keeps an importable moto but a script that cannot start.
+if ! "$moto_venv/bin/python" -c "import moto.server" 2>/dev/null ||
+  ! "$moto_venv/bin/moto_server" --help >/dev/null 2>&1; then
   echo "setup: installing moto[server] into $moto_venv"
   py=/usr/bin/python3
   [ -x "$py" ] || py=python3
-  "$py" -m venv "$moto_venv"
+  "$py" -m venv --clear "$moto_venv"
   "$moto_venv/bin/pip" install -q --disable-pip-version-check "moto[server]==5.2.5"
 fi
 
