@@ -1037,7 +1037,7 @@ fn first_shape(
     let ([ch], [e], None) = (c.changes.as_slice(), c.endorsed.as_slice(), existing) else {
         return None;
     };
-    if hq_made.contains(&ch.hash()) || !ch.deps().is_empty() {
+    if hq_made.contains(&ch.hash()) {
         return None;
     }
     let expanded = enroll_sync::record::guarded(|| Ok(ch.decode())).ok()?;

@@ -357,6 +357,19 @@ fn to_hydrate(value: &J) -> hydrate::Value {
     }
 }
 
+/// A scalar as the record's JSON form holds it; `None` for kinds a record never has.
+pub(super) fn scalar_json(v: &ScalarValue) -> Option<J> {
+    Some(match v {
+        ScalarValue::Null => J::Null,
+        ScalarValue::Boolean(b) => J::Bool(*b),
+        ScalarValue::Int(i) => J::from(*i),
+        ScalarValue::Uint(u) => J::from(*u),
+        ScalarValue::F64(f) => J::Number(serde_json::Number::from_f64(*f)?),
+        ScalarValue::Str(s) => J::String(s.to_string()),
+        _ => return None,
+    })
+}
+
 fn to_json(value: &hydrate::Value, path: &mut String) -> Result<J, DocError> {
     let unexpected = |path: &str| DocError::UnexpectedValue {
         path: if path.is_empty() {
@@ -366,17 +379,7 @@ fn to_json(value: &hydrate::Value, path: &mut String) -> Result<J, DocError> {
         },
     };
     Ok(match value {
-        hydrate::Value::Scalar(s) => match s {
-            ScalarValue::Null => J::Null,
-            ScalarValue::Boolean(b) => J::Bool(*b),
-            ScalarValue::Int(i) => J::from(*i),
-            ScalarValue::Uint(u) => J::from(*u),
-            ScalarValue::F64(f) => serde_json::Number::from_f64(*f)
-                .map(J::Number)
-                .ok_or_else(|| unexpected(path))?,
-            ScalarValue::Str(s) => J::String(s.to_string()),
-            _ => return Err(unexpected(path)),
-        },
+        hydrate::Value::Scalar(s) => scalar_json(s).ok_or_else(|| unexpected(path))?,
         hydrate::Value::Text(t) => J::String(t.to_string()),
         hydrate::Value::List(list) => {
             let mut out = Vec::with_capacity(list.len());

@@ -6,9 +6,11 @@
 //! gives `None`, and the caller builds the document.
 
 use automerge::legacy::{self, ElementId, Key, ObjectId, OpType};
-use automerge::{ObjType, ScalarValue};
+use automerge::ObjType;
 use serde_json::Value as J;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
+
+use super::doc::scalar_json;
 
 /// Deeper nesting than any record form has takes the document path (and no recursion here).
 const MAX_DEPTH: usize = 16;
@@ -19,7 +21,8 @@ enum Slot {
 }
 
 enum Container {
-    Map(Vec<(String, Slot)>, HashSet<String>),
+    /// Fields by key; a key written twice is not the plain shape.
+    Map(BTreeMap<String, Slot>),
     /// Items, and the counter of the last inserted item (the next insert must follow it).
     List(Vec<Slot>, Option<u64>),
 }
@@ -32,7 +35,7 @@ pub fn genesis_json(change: &legacy::Change) -> Option<J> {
     }
     let start = change.start_op.get();
     let actor = &change.actor_id;
-    let mut nodes = vec![Container::Map(Vec::new(), HashSet::new())];
+    let mut nodes = vec![Container::Map(BTreeMap::new())];
     let mut depth = vec![0usize];
     // Operation counter of a `Make` → its node.
     let mut made: HashMap<u64, usize> = HashMap::new();
@@ -52,22 +55,21 @@ pub fn genesis_json(change: &legacy::Change) -> Option<J> {
                     return None;
                 }
                 nodes.push(match kind {
-                    ObjType::Map => Container::Map(Vec::new(), HashSet::new()),
+                    ObjType::Map => Container::Map(BTreeMap::new()),
                     _ => Container::List(Vec::new(), None),
                 });
                 depth.push(depth[parent] + 1);
                 made.insert(counter, nodes.len() - 1);
                 Slot::Object(nodes.len() - 1)
             }
-            OpType::Put(v) => Slot::Value(scalar(v)?),
+            OpType::Put(v) => Slot::Value(scalar_json(v)?),
             _ => return None,
         };
         match (&mut nodes[parent], &op.key, op.insert) {
-            (Container::Map(fields, keys), Key::Map(k), false) => {
-                if !keys.insert(k.to_string()) {
+            (Container::Map(fields), Key::Map(k), false) => {
+                if fields.insert(k.to_string(), slot).is_some() {
                     return None;
                 }
-                fields.push((k.to_string(), slot));
             }
             (Container::List(items, last), Key::Seq(after), true) => {
                 let follows = match (after, *last) {
@@ -94,7 +96,7 @@ pub fn genesis_json(change: &legacy::Change) -> Option<J> {
             Slot::Object(o) => built.get_mut(o)?.take(),
         };
         let value = match node {
-            Container::Map(fields, _) => {
+            Container::Map(fields) => {
                 let mut out = serde_json::Map::new();
                 for (k, slot) in fields {
                     out.insert(k, take(slot)?);
@@ -110,26 +112,12 @@ pub fn genesis_json(change: &legacy::Change) -> Option<J> {
     built.into_iter().next().flatten()
 }
 
-/// A scalar as the document's JSON reading gives it (`doc::to_json`); other kinds take the
-/// document path, which names them.
-fn scalar(v: &ScalarValue) -> Option<J> {
-    Some(match v {
-        ScalarValue::Null => J::Null,
-        ScalarValue::Boolean(b) => J::Bool(*b),
-        ScalarValue::Int(i) => J::from(*i),
-        ScalarValue::Uint(u) => J::from(*u),
-        ScalarValue::F64(f) => J::Number(serde_json::Number::from_f64(*f)?),
-        ScalarValue::Str(s) => J::String(s.to_string()),
-        _ => return None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::record::{example, Attribution, RecordDoc, ReviewAction, ReviewEvent};
     use automerge::transaction::Transactable;
-    use automerge::{ActorId, AutoCommit, ROOT};
+    use automerge::{ActorId, AutoCommit, ScalarValue, ROOT};
 
     fn by() -> Attribution {
         Attribution {
