@@ -4,7 +4,7 @@
 use automerge::{Change, ChangeHash};
 use enroll_sync::protocol::blob_refs;
 use enroll_sync::record::{
-    first_change_blob_refs, guarded, split_changes, Attribution, DocError, RecordDoc,
+    change_hashes, first_change_blob_refs, guarded, split_changes, Attribution, DocError, RecordDoc,
 };
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use std::collections::{HashMap, HashSet};
@@ -85,6 +85,16 @@ impl Store {
         let bytes = load_chunks(&self.conn, seq)?;
         // Records stored as change chunks (never compacted) give their changes without
         // building the document: most records waiting for sync were saved once or twice.
+        // HQ holding none of them (a new record) needs no change decoded at all.
+        if have.is_empty() {
+            if let Some(changes) = change_hashes(&bytes) {
+                let mut seen = HashSet::new();
+                return Ok(changes
+                    .into_iter()
+                    .filter(|(hash, _)| seen.insert(*hash))
+                    .collect());
+            }
+        }
         if let Some(changes) = split_changes(&bytes) {
             return Ok(changes_not_in(changes, have));
         }

@@ -8,6 +8,15 @@ use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+/// What Automerge gives for each change: its hash and uncompressed bytes.
+fn raw_changes(bytes: &[u8]) -> Vec<(automerge::ChangeHash, Vec<u8>)> {
+    split_changes(bytes)
+        .expect("change chunks")
+        .iter()
+        .map(|c| (c.hash(), c.raw_bytes().to_vec()))
+        .collect()
+}
+
 fn attribution(person: &str, device: &str) -> Attribution {
     Attribution {
         person: person.into(),
@@ -192,6 +201,7 @@ proptest! {
         prop_assert_eq!(loaded.read().expect("read"), record.clone());
         let changes = split_changes(&stored).expect("change chunks");
         prop_assert_eq!(changes.iter().map(|c| c.hash()).collect::<Vec<_>>(), doc.heads());
+        prop_assert_eq!(raw_changes(&stored), change_hashes(&stored).expect("headers read"));
         let mut fast = first_change_blob_refs(&changes[0]).expect("a first change");
         let mut slow = Vec::new();
         enroll_sync::protocol::blob_refs(&serde_json::to_value(&record).expect("json"), &mut slow);
@@ -208,6 +218,16 @@ proptest! {
             both.extend(doc.save_after(&heads));
             let changes = split_changes(&both).expect("change chunks");
             prop_assert_eq!(changes.len(), 2);
+            prop_assert_eq!(raw_changes(&both), change_hashes(&both).expect("headers read"));
+            // A damaged byte in a change's data (not the last, which may hold a compressed
+            // stream's unused bits), or in a checksum: the hash no longer matches.
+            let mut damaged = both.clone();
+            let at = both.len() - 3 - (seed as usize % 20);
+            damaged[at] ^= 0x20;
+            prop_assert!(change_hashes(&damaged).is_none(), "damage at {} went unseen", at);
+            let mut checksum = both.clone();
+            checksum[5] ^= 1;
+            prop_assert!(change_hashes(&checksum).is_none());
             prop_assert!(first_change_blob_refs(&changes[1]).is_none());
         }
     }

@@ -163,40 +163,6 @@ impl RecordDoc {
     }
 }
 
-/// Stored bytes as the separate changes they hold, when they are only change chunks (no
-/// document snapshot): each change with its hash, without building a document. `None` for
-/// anything else (a snapshot, a bundle, damaged bytes); the caller then loads the document.
-pub fn split_changes(bytes: &[u8]) -> Option<Vec<automerge::Change>> {
-    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
-    const CHANGE: u8 = 1;
-    const COMPRESSED_CHANGE: u8 = 2;
-    let mut out = Vec::new();
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        // magic (4) | checksum (4) | chunk type (1) | data length (ULEB128) | data
-        if rest.len() < 9 || rest[..4] != MAGIC || !matches!(rest[8], CHANGE | COMPRESSED_CHANGE) {
-            return None;
-        }
-        let (mut len, mut shift, mut at) = (0usize, 0u32, 9usize);
-        loop {
-            let b = *rest.get(at)?;
-            at += 1;
-            len |= usize::from(b & 0x7f).checked_shl(shift)?;
-            if b & 0x80 == 0 {
-                break;
-            }
-            shift += 7;
-            if shift > 56 {
-                return None;
-            }
-        }
-        let end = at.checked_add(len).filter(|&e| e <= rest.len())?;
-        out.push(automerge::Change::try_from(&rest[..end]).ok()?);
-        rest = &rest[end..];
-    }
-    Some(out)
-}
-
 /// The blob references (`sha256` / `*_sha256` string values, as `protocol::blob_refs` finds
 /// them in the record's JSON) of a record saved once: one change with nothing before it that
 /// only makes maps and lists and puts scalars, never overwriting, so each of its values is the

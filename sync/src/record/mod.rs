@@ -3,11 +3,13 @@
 //! Automerge document; JSON (serde) is the import/export form.
 
 pub mod authority;
+mod chunks;
 mod doc;
 mod enums;
 mod genesis;
 
-pub use doc::{first_change_blob_refs, guarded, split_changes, Attribution, DocError, RecordDoc};
+pub use chunks::{change_hashes, split_changes};
+pub use doc::{first_change_blob_refs, guarded, Attribution, DocError, RecordDoc};
 pub use enums::*;
 pub use genesis::genesis_json;
 
