@@ -101,8 +101,13 @@ struct Prepared {
 type Outcome = Result<Prepared, Refusal>;
 
 pub(crate) fn record_blobs(record: &Enrollment) -> Vec<[u8; 32]> {
+    json_blobs(&serde_json::to_value(record).unwrap_or_default())
+}
+
+/// The blobs a record's JSON refers to, sorted, each once.
+fn json_blobs(json: &serde_json::Value) -> Vec<[u8; 32]> {
     let mut refs = Vec::new();
-    blob_refs(&serde_json::to_value(record).unwrap_or_default(), &mut refs);
+    blob_refs(json, &mut refs);
     let mut blobs: Vec<[u8; 32]> = refs.iter().filter_map(|s| sha_from_hex(s)).collect();
     blobs.sort();
     blobs.dedup();
@@ -368,10 +373,7 @@ impl Hq {
                     }
                 }
             }
-            let (applied, rejections) =
-                self.write_outcomes(&mut *s, kiosk, now, std::mem::take(&mut outcomes))?;
-            s.put_change_sigs(&applied_sigs(&checked, &applied, &kiosk.id))?;
-            Ok((applied, rejections))
+            self.write_outcomes(&mut *s, kiosk, now, std::mem::take(&mut outcomes), &checked)
         })();
         match result {
             Ok(r) => {
@@ -393,6 +395,7 @@ impl Hq {
         kiosk: &KioskEntry,
         now: DateTime<Utc>,
         outcomes: Vec<(Uuid, Result<Outcome, HqError>)>,
+        checked: &[(RecordChanges, Option<Result<Checked, Refusal>>)],
     ) -> Result<(Vec<(Uuid, Vec<ChangeHash>, Vec<[u8; 32]>)>, Vec<Rejection>), HqError> {
         let mut applied = Vec::new();
         let mut rejections = Vec::new();
@@ -443,44 +446,66 @@ impl Hq {
         }
         s.put_records(&writes)?;
         s.put_quality(&quality)?;
-        s.audit(&audit)?;
         let numbers: Vec<(Uuid, String)> = writes
             .iter()
             .filter_map(|r| r.p.id_number.clone().map(|n| (r.id, n)))
             .collect();
-        self.deduplicate(s, &numbers)?;
+        let pairs = self.duplicate_candidates(s, &numbers)?;
+        s.put_change_sigs(&applied_sigs(checked, &applied, &kiosk.id))?;
+        // The audit chain's head is locked from the append to the commit, one session at a
+        // time: append last, so that the lock is held the least (under 20 kiosks it was held
+        // through the duplicate lookups, and sessions queued on it).
+        s.audit(&audit)?;
+        self.mark_duplicates(s, &pairs)?;
         Ok((applied, rejections))
     }
 
-    /// Marks every new pair of records sharing an ID number, each pair once.
-    pub(crate) fn deduplicate(
+    /// Other records holding the ID numbers of `numbers`, as (record, other, ID number). The
+    /// numbers stay locked until the transaction ends, so a racing session waits and then
+    /// sees these records.
+    pub(crate) fn duplicate_candidates(
         &self,
         s: &mut dyn Session,
         numbers: &[(Uuid, String)],
-    ) -> Result<(), HqError> {
+    ) -> Result<Vec<(Uuid, Uuid, String)>, HqError> {
         if numbers.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut sorted: Vec<String> = numbers.iter().map(|(_, n)| n.clone()).collect();
         sorted.sort();
         sorted.dedup();
         s.lock_id_numbers(&sorted)?;
-        // One lookup for the frame; status changes below never change an ID number.
+        // One lookup for the frame; status changes never change an ID number.
         let mut holders: HashMap<String, Vec<Uuid>> = HashMap::new();
         for (n, id) in s.records_with_id_numbers(&sorted)? {
             holders.entry(n).or_default().push(id);
         }
-        let now = self.now();
+        let mut out = Vec::new();
         for (id, n) in numbers {
             for &other in holders.get(n).map_or(&[][..], Vec::as_slice) {
-                if other == *id || !s.add_duplicate_pair(n, id, &other, now)? {
-                    continue;
+                if other != *id {
+                    out.push((*id, other, n.clone()));
                 }
-                let same_kiosk = crate::limits::same_kiosk(s, id, &other)?;
-                for (a, b) in [(id, &other), (&other, id)] {
-                    let reason = crate::limits::duplicate_reason(b, same_kiosk);
-                    self.change_status(s, a, HqState::Duplicate, Some(reason), "hq-dedup")?;
-                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Marks every new pair of records sharing an ID number, each pair once.
+    pub(crate) fn mark_duplicates(
+        &self,
+        s: &mut dyn Session,
+        pairs: &[(Uuid, Uuid, String)],
+    ) -> Result<(), HqError> {
+        let now = self.now();
+        for (id, other, n) in pairs {
+            if !s.add_duplicate_pair(n, id, other, now)? {
+                continue;
+            }
+            let same_kiosk = crate::limits::same_kiosk(s, id, other)?;
+            for (a, b) in [(id, other), (other, id)] {
+                let reason = crate::limits::duplicate_reason(b, same_kiosk);
+                self.change_status(s, a, HqState::Duplicate, Some(reason), "hq-dedup")?;
             }
         }
         Ok(())
@@ -564,6 +589,7 @@ impl Hq {
             heads,
             doc,
             endorsed,
+            blobs,
         } = merged;
         if record.id != id {
             return Ok(Err(refusal(
@@ -603,7 +629,7 @@ impl Hq {
             .map(|ch| ch.hash())
             .filter(|h| !deps.contains(h))
             .collect();
-        let blobs = record_blobs(&record);
+        let blobs = blobs.unwrap_or_else(|| record_blobs(&record));
         let enrollment_no = record.enrollment_no.clone();
         // `None`: a replay, HQ held every change already and writes nothing.
         let Some((doc, chunks)) = doc else {
@@ -729,6 +755,7 @@ impl Hq {
             heads: doc.heads(),
             doc: bytes,
             endorsed,
+            blobs: None,
         }))
     }
 
@@ -1002,6 +1029,8 @@ struct Merged {
     heads: Vec<ChangeHash>,
     doc: Option<(Vec<u8>, u32)>,
     endorsed: Vec<(ChangeHash, String)>,
+    /// The blobs referred to, when already read off the record's JSON.
+    blobs: Option<Vec<[u8; 32]>>,
 }
 
 /// One new change's writes against the rule table: the supervisor who endorsed the approval
@@ -1047,12 +1076,15 @@ fn first_shape(
     let empty = automerge::AutoCommit::new();
     let writes = authority::writes_decoded(&empty, ch, &expanded, true).ok()?;
     let endorsed = judge(&c.id, ch, &writes, e).ok()?;
+    // Every struct of the record refuses unknown fields, so its JSON refers to the same blobs.
+    let blobs = json_blobs(&json);
     let record: Enrollment = serde_json::from_value(json).ok()?;
     Some(Merged {
         record,
         heads: vec![ch.hash()],
         doc: Some((c.chunk.clone(), 1)),
         endorsed: endorsed.into_iter().collect(),
+        blobs: Some(blobs),
     })
 }
 

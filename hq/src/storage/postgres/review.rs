@@ -1,6 +1,7 @@
 //! PostgreSQL side of the review tables (helper dashB); the trait methods delegate here.
 
 use chrono::NaiveDate;
+use std::collections::BTreeMap;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -59,18 +60,20 @@ fn int(n: u32) -> i32 {
 }
 
 pub(super) fn put_change_sigs(s: &PgSession, sigs: &[ChangeSig]) -> Result<()> {
-    for x in sigs {
-        s.execute(
-            "INSERT INTO change_sigs(record_id, hash, signer, signature) VALUES ($1, $2, $3, $4)
-             ON CONFLICT DO NOTHING",
-            &[
-                &&x.record.as_bytes()[..],
-                &&x.hash[..],
-                &x.signer,
-                &x.signature,
-            ],
-        )?;
+    if sigs.is_empty() {
+        return Ok(());
     }
+    // One statement per frame: columns as arrays (a row per change was a round trip each).
+    let records: Vec<&[u8]> = sigs.iter().map(|x| &x.record.as_bytes()[..]).collect();
+    let hashes: Vec<&[u8]> = sigs.iter().map(|x| &x.hash[..]).collect();
+    let signers: Vec<&str> = sigs.iter().map(|x| x.signer.as_str()).collect();
+    let signatures: Vec<&[u8]> = sigs.iter().map(|x| x.signature.as_slice()).collect();
+    s.execute(
+        "INSERT INTO change_sigs(record_id, hash, signer, signature)
+         SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::text[], $4::bytea[])
+         ON CONFLICT DO NOTHING",
+        &[&records, &hashes, &signers, &signatures],
+    )?;
     Ok(())
 }
 
@@ -277,40 +280,61 @@ pub(super) fn sync_session(s: &PgSession, seq: u64) -> Result<Option<(SyncSessio
 }
 
 pub(super) fn put_quality(s: &PgSession, facts: &[QualityFacts]) -> Result<()> {
+    // One row per record, the last given: a statement may not update a row twice.
+    let mut last: BTreeMap<Uuid, &QualityFacts> = BTreeMap::new();
     for f in facts {
-        let b = f.quality_bins;
-        let minutes = f.minutes.map(int);
-        s.execute(
-            "INSERT INTO record_quality(record_id, kiosk_id, operator_id, province_code, week,
-                 minutes, photo_failed, fingers_captured, finger_exceptions, q0, q1, q2, q3, q4,
-                 returns)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-             ON CONFLICT (record_id) DO UPDATE SET kiosk_id = excluded.kiosk_id,
-                 operator_id = excluded.operator_id, province_code = excluded.province_code,
-                 week = excluded.week, minutes = excluded.minutes,
-                 photo_failed = excluded.photo_failed, fingers_captured = excluded.fingers_captured,
-                 finger_exceptions = excluded.finger_exceptions, q0 = excluded.q0,
-                 q1 = excluded.q1, q2 = excluded.q2, q3 = excluded.q3, q4 = excluded.q4,
-                 returns = excluded.returns",
-            &[
-                &&f.record.as_bytes()[..],
-                &f.kiosk_id,
-                &f.operator_id,
-                &f.province_code,
-                &f.week,
-                &minutes,
-                &i32::from(f.photo_failed),
-                &int(f.fingers_captured),
-                &int(f.finger_exceptions),
-                &int(b[0]),
-                &int(b[1]),
-                &int(b[2]),
-                &int(b[3]),
-                &int(b[4]),
-                &int(f.returns),
-            ],
-        )?;
+        last.insert(f.record, f);
     }
+    if last.is_empty() {
+        return Ok(());
+    }
+    let facts: Vec<&QualityFacts> = last.into_values().collect();
+    let col = |get: &dyn Fn(&QualityFacts) -> u32| -> Vec<i32> {
+        facts.iter().map(|f| int(get(f))).collect()
+    };
+    let records: Vec<&[u8]> = facts.iter().map(|f| &f.record.as_bytes()[..]).collect();
+    let kiosks: Vec<&str> = facts.iter().map(|f| f.kiosk_id.as_str()).collect();
+    let operators: Vec<&str> = facts.iter().map(|f| f.operator_id.as_str()).collect();
+    let provinces: Vec<Option<&str>> = facts.iter().map(|f| f.province_code.as_deref()).collect();
+    let weeks: Vec<Option<NaiveDate>> = facts.iter().map(|f| f.week).collect();
+    let minutes: Vec<Option<i32>> = facts.iter().map(|f| f.minutes.map(int)).collect();
+    let photo = col(&|f| u32::from(f.photo_failed));
+    let captured = col(&|f| f.fingers_captured);
+    let exceptions = col(&|f| f.finger_exceptions);
+    let bins: Vec<Vec<i32>> = (0..5).map(|i| col(&|f| f.quality_bins[i])).collect();
+    let returns = col(&|f| f.returns);
+    s.execute(
+        "INSERT INTO record_quality(record_id, kiosk_id, operator_id, province_code, week,
+             minutes, photo_failed, fingers_captured, finger_exceptions, q0, q1, q2, q3, q4,
+             returns)
+         SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[], $4::text[], $5::date[],
+             $6::int4[], $7::int4[], $8::int4[], $9::int4[], $10::int4[], $11::int4[],
+             $12::int4[], $13::int4[], $14::int4[], $15::int4[])
+         ON CONFLICT (record_id) DO UPDATE SET kiosk_id = excluded.kiosk_id,
+             operator_id = excluded.operator_id, province_code = excluded.province_code,
+             week = excluded.week, minutes = excluded.minutes,
+             photo_failed = excluded.photo_failed, fingers_captured = excluded.fingers_captured,
+             finger_exceptions = excluded.finger_exceptions, q0 = excluded.q0,
+             q1 = excluded.q1, q2 = excluded.q2, q3 = excluded.q3, q4 = excluded.q4,
+             returns = excluded.returns",
+        &[
+            &records,
+            &kiosks,
+            &operators,
+            &provinces,
+            &weeks,
+            &minutes,
+            &photo,
+            &captured,
+            &exceptions,
+            &bins[0],
+            &bins[1],
+            &bins[2],
+            &bins[3],
+            &bins[4],
+            &returns,
+        ],
+    )?;
     Ok(())
 }
 
