@@ -211,6 +211,8 @@ fn main() {
     // 1. One kiosk, many text records.
     let postmaster = pg.as_ref().and_then(backend::PgServer::postmaster_pid);
     let k = kiosk_with_records(&hq, &base.path().join("one"), "one", &url, one, 42);
+    // The mark lets a profiler attach for the sync alone (setup is not what is measured).
+    eprintln!("bench: syncing");
     let c0 = cpu_now(postmaster);
     let wall = sync(&k, &url);
     let c1 = cpu_now(postmaster);
@@ -221,14 +223,36 @@ fn main() {
     );
     println!("{}", cpu_line(c0, c1, one));
 
-    // 2. Many kiosks at once.
+    eprintln!("bench: synced");
+    if kiosks > 0 {
+        many_kiosks(&hq, &base, &url, (db, postmaster), (kiosks, per));
+    }
+    let held = hq_records(&hq);
+    assert_eq!(held, one + kiosks * per, "HQ holds every record pushed");
+    // BENCH_HOLD_SECS keeps the database up that long, to read its statistics (psql).
+    if let (Some(pg), Ok(secs)) = (&pg, std::env::var("BENCH_HOLD_SECS")) {
+        eprintln!("bench: holding {}", pg.url());
+        std::thread::sleep(Duration::from_secs(secs.parse().unwrap_or(60)));
+    }
+    drop(hq);
+    drop(pg);
+}
+
+/// 2. Many kiosks at once.
+fn many_kiosks(
+    hq: &Hq,
+    base: &tempfile::TempDir,
+    url: &str,
+    (db, postmaster): (&str, Option<u32>),
+    (kiosks, per): (usize, usize),
+) {
     let ks: Vec<BenchKiosk> = (0..kiosks)
         .map(|i| {
             kiosk_with_records(
-                &hq,
+                hq,
                 &base.path().join(format!("k{i}")),
                 &format!("k{i}"),
-                &url,
+                url,
                 per,
                 100 + i as u64,
             )
@@ -242,7 +266,7 @@ fn main() {
             .iter()
             .enumerate()
             .map(|(i, k)| {
-                let (start, url) = (&start, &url);
+                let start = &start;
                 // Named so that its CPU is not taken for HQ's (threads it starts inherit it).
                 std::thread::Builder::new()
                     .name(format!("kiosk-{i}"))
@@ -273,8 +297,4 @@ fn main() {
         percentile(&times, 0.99).as_secs_f64(),
     );
     println!("{}", cpu_line(c0, c1, total));
-    let held = hq_records(&hq);
-    assert_eq!(held, one + total, "HQ holds every record pushed");
-    drop(hq);
-    drop(pg);
 }
