@@ -223,6 +223,7 @@ fn column_rows(kind: u64, data: &[u8]) -> Result<(u64, u64), ChunkRefusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::leb128;
     use automerge::transaction::Transactable;
 
     fn real_change() -> Vec<u8> {
@@ -234,18 +235,6 @@ mod tests {
         doc.put(automerge::ROOT, "name", "Nguyễn Văn An")
             .expect("put");
         doc.save_after(&[])
-    }
-
-    fn uleb(out: &mut Vec<u8>, mut v: u64) {
-        loop {
-            let b = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                out.push(b);
-                return;
-            }
-            out.push(b | 0x80);
-        }
     }
 
     fn sleb(out: &mut Vec<u8>, mut v: i64) {
@@ -264,13 +253,13 @@ mod tests {
     fn chunk(start_op: u64, columns: &[(u64, Vec<u8>)]) -> Vec<u8> {
         let mut body = vec![0, 16];
         body.extend([0xAB; 16]);
-        uleb(&mut body, 1);
-        uleb(&mut body, start_op);
+        leb128(1, &mut body);
+        leb128(start_op, &mut body);
         body.extend([0, 0, 0]);
-        uleb(&mut body, columns.len() as u64);
+        leb128(columns.len() as u64, &mut body);
         for (spec, data) in columns {
-            uleb(&mut body, *spec);
-            uleb(&mut body, data.len() as u64);
+            leb128(*spec, &mut body);
+            leb128(data.len() as u64, &mut body);
         }
         for (_, data) in columns {
             body.extend(data);
@@ -278,7 +267,7 @@ mod tests {
         let mut out = MAGIC.to_vec();
         out.extend([0; 4]);
         out.push(CHUNK_CHANGE);
-        uleb(&mut out, body.len() as u64);
+        leb128(body.len() as u64, &mut out);
         out.extend(body);
         out
     }
@@ -310,7 +299,7 @@ mod tests {
         for spec in [0x11, 0x22] {
             let mut col = Vec::new();
             sleb(&mut col, 1);
-            uleb(&mut col, 1 << 33);
+            leb128(1 << 33, &mut col);
             assert_eq!(
                 raw_change(&chunk(1, &[(spec, col)])),
                 Err(ChunkRefusal::CounterTooLarge)

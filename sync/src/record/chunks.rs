@@ -92,7 +92,8 @@ pub fn change_hashes(bytes: &[u8]) -> Option<Vec<(ChangeHash, Vec<u8>)>> {
         .collect()
 }
 
-fn leb128(mut n: u64, out: &mut Vec<u8>) {
+/// Appends `n` as unsigned LEB128, the length encoding of Automerge's chunks.
+pub(crate) fn leb128(mut n: u64, out: &mut Vec<u8>) {
     loop {
         let byte = (n & 0x7f) as u8;
         n >>= 7;

@@ -8,6 +8,8 @@ mod doc;
 mod enums;
 mod genesis;
 
+#[cfg(test)]
+pub(crate) use chunks::leb128;
 pub use chunks::{change_hashes, split_changes};
 pub use doc::{first_change_blob_refs, guarded, Attribution, DocError, RecordDoc};
 pub use enums::*;
