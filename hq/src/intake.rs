@@ -629,7 +629,6 @@ impl Hq {
             .map(|ch| ch.hash())
             .filter(|h| !deps.contains(h))
             .collect();
-        let blobs = blobs.unwrap_or_else(|| record_blobs(&record));
         let enrollment_no = record.enrollment_no.clone();
         // `None`: a replay, HQ held every change already and writes nothing.
         let Some((doc, chunks)) = doc else {
@@ -740,6 +739,7 @@ impl Hq {
             Ok(r) => r,
             Err(err) => return Ok(Err(malformed(err.to_string()))),
         };
+        let blobs = record_blobs(&record);
         let bytes = match existing {
             _ if replayed => None,
             Some(e) if e.chunks + 1 < COMPACT_AT => {
@@ -755,7 +755,7 @@ impl Hq {
             heads: doc.heads(),
             doc: bytes,
             endorsed,
-            blobs: None,
+            blobs,
         }))
     }
 
@@ -1029,8 +1029,8 @@ struct Merged {
     heads: Vec<ChangeHash>,
     doc: Option<(Vec<u8>, u32)>,
     endorsed: Vec<(ChangeHash, String)>,
-    /// The blobs referred to, when already read off the record's JSON.
-    blobs: Option<Vec<[u8; 32]>>,
+    /// The blobs the record refers to.
+    blobs: Vec<[u8; 32]>,
 }
 
 /// One new change's writes against the rule table: the supervisor who endorsed the approval
@@ -1084,7 +1084,7 @@ fn first_shape(
         heads: vec![ch.hash()],
         doc: Some((c.chunk.clone(), 1)),
         endorsed: endorsed.into_iter().collect(),
-        blobs: Some(blobs),
+        blobs,
     })
 }
 

@@ -2,10 +2,8 @@
 //! allocate or loop in proportion to a number the peer wrote (Automerge's change reader
 //! inflates compressed chunks and walks run-length columns of any claimed length).
 
-/// An Automerge chunk starts with these four bytes.
-const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
-/// The chunk type byte of a raw (uncompressed) change: the only kind a kiosk sends.
-const CHUNK_CHANGE: u8 = 1;
+// A raw (uncompressed) change chunk is the only kind a kiosk sends.
+use crate::record::{CHUNK_CHANGE, MAGIC};
 
 /// One change's bytes at most (a kiosk's changes are a few KB; biometrics travel as blobs).
 pub const MAX_CHANGE_BYTES: usize = 1 << 20;

@@ -4,8 +4,10 @@
 use automerge::ChangeHash;
 use sha2::{Digest, Sha256};
 
-const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
-const CHANGE: u8 = 1;
+/// Every Automerge chunk starts with these bytes.
+pub(crate) const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+/// The chunk type of an uncompressed change.
+pub(crate) const CHANGE: u8 = 1;
 const COMPRESSED_CHANGE: u8 = 2;
 /// An inflated change larger than this is not read here (the document path then decides).
 const INFLATED_MAX: usize = 64 << 20;

@@ -11,6 +11,7 @@ mod genesis;
 #[cfg(test)]
 pub(crate) use chunks::leb128;
 pub use chunks::{change_hashes, split_changes};
+pub(crate) use chunks::{CHANGE as CHUNK_CHANGE, MAGIC};
 pub use doc::{first_change_blob_refs, guarded, Attribution, DocError, RecordDoc};
 pub use enums::*;
 pub use genesis::genesis_json;
