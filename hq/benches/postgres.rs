@@ -115,6 +115,7 @@ fn cpu_now(postmaster: Option<u32>) -> Cpu {
             if comm.starts_with("tokio-runtime")
                 || comm.starts_with("hq-postgres")
                 || comm.starts_with("hq-rayon")
+                || comm.starts_with("hq-read-ahead")
             {
                 c.hq += secs;
             }

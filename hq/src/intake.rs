@@ -64,8 +64,23 @@ impl Intake {
     }
 }
 
+/// A frame's checks, one per group: `None` for a group that only confirms heads.
+pub(crate) type Checks = Vec<Option<Result<Checked, Refusal>>>;
+
+/// A changes frame read, checked and merged, not yet written.
+pub(crate) struct FrameWork {
+    kiosk_id: String,
+    ids: Vec<Uuid>,
+    /// The heads of the records HQ held when the frame was read.
+    read: HashMap<Uuid, Vec<ChangeHash>>,
+    checked: Vec<(RecordChanges, Option<Result<Checked, Refusal>>)>,
+    outcomes: Vec<(Uuid, Result<Outcome, HqError>)>,
+    hq_made: HashSet<ChangeHash>,
+    now: DateTime<Utc>,
+}
+
 /// One record's changes, decoded and signature-checked.
-struct Checked {
+pub(crate) struct Checked {
     id: Uuid,
     changes: Vec<Change>,
     chunk: Vec<u8>,
@@ -174,6 +189,18 @@ impl Hq {
             ));
         }
         let frame = Frame::decode(plain)?;
+        self.take_frame(intake, stream_header, frame, None)
+    }
+
+    /// Takes one decoded frame; `work` is a changes frame's reading and merging when it was
+    /// done ahead (`crate::ahead`) from the same frame.
+    pub(crate) fn take_frame(
+        &self,
+        intake: &mut Intake,
+        stream_header: &[u8],
+        frame: Frame,
+        work: Option<FrameWork>,
+    ) -> Result<(), HqError> {
         crate::limits::check_frame(&self.limits, &mut intake.tally, &frame, intake.frames)?;
         if intake.ended {
             return Err(protocol_error(
@@ -206,8 +233,11 @@ impl Hq {
                     .ok_or_else(|| protocol_error("không rõ ki-ốt", "no kiosk"))?;
                 let changed = groups.iter().filter(|g| !g.changes.is_empty()).count();
                 self.quota_records(&mut *intake.session, &kiosk.id, changed as u64)?;
-                let (applied, rejections) =
-                    self.take_changes(&mut *intake.session, &kiosk, groups)?;
+                let work = match work {
+                    Some(w) => w,
+                    None => self.prepare_frame(&mut *intake.session, &kiosk, groups, None)?,
+                };
+                let (applied, rejections) = self.write_frame(&mut *intake.session, &kiosk, work)?;
                 intake
                     .tally
                     .referenced(applied.iter().flat_map(|a| a.2.iter()));
@@ -304,20 +334,16 @@ impl Hq {
         Ok(())
     }
 
-    /// One changes frame, one transaction. Documents are read and merged before the write
-    /// transaction starts (readers never wait); inside it, any record another session changed
-    /// meanwhile is merged again from what is now committed.
-    #[allow(clippy::type_complexity)]
-    fn take_changes(
+    /// A changes frame read and merged against what HQ holds, outside any transaction (readers
+    /// never wait): ready for [`Hq::write_frame`]. On the read-ahead thread this runs while
+    /// the session thread writes the frame before.
+    pub(crate) fn prepare_frame(
         &self,
         s: &mut dyn Session,
         kiosk: &KioskEntry,
         groups: Vec<RecordChanges>,
-    ) -> Result<(Vec<(Uuid, Vec<ChangeHash>, Vec<[u8; 32]>)>, Vec<Rejection>), HqError> {
-        // Decoded once per frame; a key that does not decode verifies nothing.
-        let key = hex::decode(&kiosk.public_key)
-            .ok()
-            .and_then(|k| PublicKey::from_bytes(&k).ok());
+        checks: Option<Checks>,
+    ) -> Result<FrameWork, HqError> {
         let ids: Vec<Uuid> = groups.iter().map(|g| g.record).collect();
         if ids.iter().collect::<HashSet<_>>().len() != ids.len() {
             return Err(protocol_error(
@@ -328,32 +354,77 @@ impl Hq {
         let existing: HashMap<Uuid, StoredRecord> =
             s.records(&ids)?.into_iter().map(|r| (r.id, r)).collect();
         let now = self.now();
-        // Signatures first, in parallel; a group without changes only confirms heads.
-        let checked: Vec<(RecordChanges, Option<Result<Checked, Refusal>>)> = groups
-            .into_par_iter()
-            .map(|g| {
-                let c = (!g.changes.is_empty()).then(|| check(key.as_ref(), kiosk, &g));
-                (g, c)
+        // Signatures first (made ahead, or here); a group without changes only confirms heads.
+        let checks = match checks {
+            Some(c) if c.len() == groups.len() => c,
+            _ => check_groups(kiosk, &groups),
+        };
+        let checked: Vec<(RecordChanges, Option<Result<Checked, Refusal>>)> =
+            groups.into_iter().zip(checks).collect();
+        let hq_made = self.hq_made(s, &checked)?;
+        let outcomes = checked
+            .par_iter()
+            .map(|(g, c)| {
+                (
+                    g.record,
+                    self.run(kiosk, g, c, existing.get(&g.record), now, &hq_made),
+                )
             })
             .collect();
-        let hq_made = self.hq_made(s, &checked)?;
-        let run = |g: &RecordChanges,
-                   c: &Option<Result<Checked, Refusal>>,
-                   existing: Option<&StoredRecord>|
-         -> Result<Outcome, HqError> {
-            match c {
-                None => self.confirm_heads(kiosk, &g.record, &g.heads, existing),
-                Some(Ok(c)) => self.prepare(kiosk, c, existing, now, &hq_made),
-                Some(Err(r)) => Ok(Err(r.clone())),
-            }
-        };
-        let mut outcomes: Vec<(Uuid, Result<Outcome, HqError>)> = checked
-            .par_iter()
-            .map(|(g, c)| (g.record, run(g, c, existing.get(&g.record))))
-            .collect();
+        let read = existing.into_iter().map(|(id, r)| (id, r.heads)).collect();
+        Ok(FrameWork {
+            kiosk_id: kiosk.id.clone(),
+            ids,
+            read,
+            checked,
+            outcomes,
+            hq_made,
+            now,
+        })
+    }
+
+    /// One record of a frame: its heads confirmed, or its checked changes merged.
+    fn run(
+        &self,
+        kiosk: &KioskEntry,
+        g: &RecordChanges,
+        c: &Option<Result<Checked, Refusal>>,
+        existing: Option<&StoredRecord>,
+        now: DateTime<Utc>,
+        hq_made: &HashSet<ChangeHash>,
+    ) -> Result<Outcome, HqError> {
+        match c {
+            None => self.confirm_heads(kiosk, &g.record, &g.heads, existing),
+            Some(Ok(c)) => self.prepare(kiosk, c, existing, now, hq_made),
+            Some(Err(r)) => Ok(Err(r.clone())),
+        }
+    }
+
+    /// One changes frame, one transaction: any record another session changed since it was
+    /// read is merged again from what is now committed, locked, and the frame is written.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn write_frame(
+        &self,
+        s: &mut dyn Session,
+        kiosk: &KioskEntry,
+        work: FrameWork,
+    ) -> Result<(Vec<(Uuid, Vec<ChangeHash>, Vec<[u8; 32]>)>, Vec<Rejection>), HqError> {
+        if work.kiosk_id != kiosk.id {
+            return Err(HqError::Internal(
+                "a frame prepared for another kiosk".into(),
+            ));
+        }
+        let FrameWork {
+            ids,
+            read,
+            checked,
+            mut outcomes,
+            hq_made,
+            now,
+            ..
+        } = work;
         s.begin()?;
         let result = (|| {
-            // Records another session wrote since they were read are merged again, locked.
             let now_held: HashMap<Uuid, Vec<ChangeHash>> = s
                 .record_states(&ids)?
                 .into_iter()
@@ -361,7 +432,7 @@ impl Hq {
                 .collect();
             let stale: Vec<Uuid> = ids
                 .iter()
-                .filter(|id| now_held.get(id) != existing.get(id).map(|e| &e.heads))
+                .filter(|id| now_held.get(id) != read.get(id))
                 .copied()
                 .collect();
             if !stale.is_empty() {
@@ -369,7 +440,8 @@ impl Hq {
                     s.records(&stale)?.into_iter().map(|r| (r.id, r)).collect();
                 for (i, (g, c)) in checked.iter().enumerate() {
                     if stale.contains(&g.record) {
-                        outcomes[i].1 = run(g, c, fresh.get(&g.record));
+                        let e = fresh.get(&g.record);
+                        outcomes[i].1 = self.run(kiosk, g, c, e, now, &hq_made);
                     }
                 }
             }
@@ -1086,6 +1158,19 @@ fn first_shape(
         endorsed: endorsed.into_iter().collect(),
         blobs,
     })
+}
+
+/// Each group's changes decoded and checked, in parallel, in order; `None` for a group that
+/// only confirms heads.
+pub(crate) fn check_groups(kiosk: &KioskEntry, groups: &[RecordChanges]) -> Checks {
+    // Decoded once per frame; a key that does not decode verifies nothing.
+    let key = hex::decode(&kiosk.public_key)
+        .ok()
+        .and_then(|k| PublicKey::from_bytes(&k).ok());
+    groups
+        .par_iter()
+        .map(|g| (!g.changes.is_empty()).then(|| check(key.as_ref(), kiosk, g)))
+        .collect()
 }
 
 /// Decodes one record's changes and checks every signature and record id.

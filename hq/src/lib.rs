@@ -4,6 +4,7 @@
 //! `Hq` is shared by every session (`Arc<Hq>`); it holds keys and the storage pool, never a
 //! connection. Each sync session or command takes its own `Session` from the pool.
 
+mod ahead;
 pub mod blobs;
 pub mod conn;
 pub mod dashboard;

@@ -3,16 +3,18 @@
 //! blocking thread, which owns its connection: frames are applied as they arrive, sessions
 //! never wait for each other, and a panic ends only the session it happened in.
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use http_body_util::BodyExt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
+use crate::ahead::Chunk;
 use crate::conn::{ConnLimits, Guarded};
 use crate::dashboard::DashConfig;
 use crate::{limits, Hq, HqError};
@@ -96,9 +98,6 @@ fn refused(e: HqError) -> Response {
     (status, limits::body(code)).into_response()
 }
 
-/// A body chunk, or word that the connection broke.
-type Chunk = Result<Bytes, ()>;
-
 async fn sync(State(hq): State<Arc<Hq>>, body: Body) -> Response {
     let (mut received, most) = (0u64, hq.limits().request_bytes);
     let (tx, rx) = mpsc::channel::<Chunk>(CHUNKS_IN_FLIGHT);
@@ -133,36 +132,12 @@ async fn sync(State(hq): State<Arc<Hq>>, body: Body) -> Response {
 }
 
 /// One stream on its own session, on a blocking thread; logged when it ends.
-fn session(hq: &Hq, rx: mpsc::Receiver<Chunk>) -> Result<Vec<u8>, HqError> {
+fn session(hq: &Arc<Hq>, rx: mpsc::Receiver<Chunk>) -> Result<Vec<u8>, HqError> {
     let started = (hq.now(), std::time::Instant::now());
     let mut intake = hq.intake()?;
-    let mut bytes = 0;
-    let answer = read_stream(hq, &mut intake, rx, &mut bytes);
+    let bytes = Arc::new(AtomicU64::new(0));
+    let answer = crate::ahead::read_stream(hq, &mut intake, rx, &bytes);
+    let bytes = bytes.load(Ordering::Relaxed);
     hq.log_session(&mut intake, started, bytes, answer.as_ref());
     hq.seal_reply(&intake, &answer?.0)
-}
-
-fn read_stream(
-    hq: &Hq,
-    intake: &mut crate::Intake,
-    mut rx: mpsc::Receiver<Chunk>,
-    bytes: &mut u64,
-) -> Result<(enroll_sync::protocol::Reply, enroll_sync::protocol::Receipt), HqError> {
-    let mut opener = hq.opener();
-    let mut header = Vec::new();
-    while let Some(chunk) = rx.blocking_recv() {
-        let Ok(data) = chunk else {
-            // The connection broke: whole frames already applied stay applied.
-            return Err(limits::refused("broken"));
-        };
-        *bytes += data.len() as u64;
-        opener.feed(&data);
-        while let Some((plain, _)) = opener.next_frame()? {
-            if header.is_empty() {
-                header = opener.stream_header().unwrap_or_default().to_vec();
-            }
-            hq.intake_frame(intake, &header, &plain)?;
-        }
-    }
-    hq.reply(intake)
 }

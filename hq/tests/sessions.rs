@@ -17,20 +17,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-/// Storage (either back-end) whose sessions panic when writing kiosk `PANIC`'s records and read slowly
-/// for kiosk `SLOW` (the kiosk is known from the session's first lookup).
+/// Storage (either back-end) whose sessions panic when writing kiosk `PANIC`'s records and take
+/// six seconds to read kiosk `SLOW`'s entry (a session's first read).
 struct Faulty(Box<dyn HqStorage>);
 
 struct FaultySession {
     inner: Box<dyn Session>,
-    kiosk: Option<String>,
 }
 
 impl HqStorage for Faulty {
     fn session(&self) -> Result<Box<dyn Session>> {
         Ok(Box::new(FaultySession {
             inner: self.0.session()?,
-            kiosk: None,
         }))
     }
     fn backend(&self) -> &'static str {
@@ -58,7 +56,9 @@ impl Session for FaultySession {
         self.inner.add_kiosk(k)
     }
     fn kiosk(&mut self, id: &str) -> Result<Option<KioskEntry>> {
-        self.kiosk.get_or_insert_with(|| id.to_owned());
+        if id == "SLOW" {
+            std::thread::sleep(Duration::from_secs(6));
+        }
         self.inner.kiosk(id)
     }
     fn kiosk_by_key(&mut self, public_key: &str) -> Result<Option<KioskEntry>> {
@@ -85,9 +85,6 @@ impl Session for FaultySession {
         self.inner.kiosk_synced(id, at)
     }
     fn records(&mut self, ids: &[Uuid]) -> Result<Vec<StoredRecord>> {
-        if self.kiosk.as_deref() == Some("SLOW") {
-            std::thread::sleep(Duration::from_secs(6));
-        }
         self.inner.records(ids)
     }
     fn record_states(&mut self, ids: &[Uuid]) -> Result<Vec<RecordState>> {

@@ -41,6 +41,11 @@ pub trait HqStorage: Send + Sync + 'static {
     /// A session on its own connection, returned to the pool when dropped; a transaction left
     /// open (a panic, an early return) is rolled back first.
     fn session(&self) -> Result<Box<dyn Session>>;
+    /// A second connection for a session that can do without one: `None` rather than wait
+    /// when the pool has none free (a session holding one never waits for another).
+    fn spare_session(&self) -> Result<Option<Box<dyn Session>>> {
+        self.session().map(Some)
+    }
     /// "sqlite" or "postgres", for logs and listings.
     fn backend(&self) -> &'static str;
 }

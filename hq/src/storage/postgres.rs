@@ -283,6 +283,19 @@ impl HqStorage for PgStorage {
             in_tx: false,
         }))
     }
+    fn spare_session(&self) -> Result<Option<Box<dyn Session>>> {
+        let mut now = self.pool.timeouts();
+        now.wait = Some(Duration::ZERO);
+        match self.handle.block_on(self.pool.timeout_get(&now)) {
+            Ok(client) => Ok(Some(Box::new(PgSession {
+                handle: self.handle.clone(),
+                client: Some(client),
+                in_tx: false,
+            }))),
+            Err(deadpool_postgres::PoolError::Timeout(_)) => Ok(None),
+            Err(e) => Err(backend_err(e)),
+        }
+    }
     fn backend(&self) -> &'static str {
         "postgres"
     }
