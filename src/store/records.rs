@@ -2,6 +2,7 @@
 
 use automerge::ChangeHash;
 use chrono::Utc;
+use enroll_sync::protocol::blob_refs;
 use enroll_sync::record::{Attribution, Enrollment, RecordDoc, RecordStatus};
 use enroll_sync::text::{card_upper, search_key};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
@@ -76,6 +77,8 @@ pub(crate) struct Projection {
     pub(crate) birth_date: String,
     pub(crate) province_code: Option<String>,
     pub(crate) commune_code: Option<String>,
+    /// SHA-256 (hex) of every blob the record refers to, sorted, each once, space-separated.
+    pub(crate) blob_refs: String,
 }
 
 impl Projection {
@@ -103,8 +106,18 @@ impl Projection {
             commune_code: residence
                 .map(|x| x.commune_code.clone())
                 .filter(|c| !c.is_empty()),
+            blob_refs: blob_refs_of(r).join(" "),
         }
     }
+}
+
+/// The blobs a record refers to (hex), sorted, each once: what a sync must make sure HQ has.
+pub(crate) fn blob_refs_of(r: &Enrollment) -> Vec<String> {
+    let mut blobs = Vec::new();
+    blob_refs(&serde_json::to_value(r).unwrap_or_default(), &mut blobs);
+    blobs.sort();
+    blobs.dedup();
+    blobs
 }
 
 impl Store {
@@ -346,10 +359,12 @@ pub(super) fn save_in(
                 .map_or_else(|| now.clone(), timestamp);
             tx.execute(
                 "INSERT INTO records(id, enrollment_no, status, kind, id_number, full_name, search_key,
-                    birth_date, province_code, commune_code, created_at, updated_at, heads, chunk_count)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1)",
+                    birth_date, province_code, commune_code, created_at, updated_at, heads, chunk_count,
+                    blob_refs)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1, ?14)",
                 params![id, record.enrollment_no, p.status, p.kind, p.id_number, p.full_name, p.search_key,
-                    p.birth_date, p.province_code, p.commune_code, created_at, now, heads_bytes(&doc.heads())],
+                    p.birth_date, p.province_code, p.commune_code, created_at, now, heads_bytes(&doc.heads()),
+                    p.blob_refs],
             )?;
             let seq = tx.last_insert_rowid();
             // Change chunks rather than a snapshot: a push sends them as they are.
@@ -397,10 +412,11 @@ pub(super) fn save_in(
             tx.execute(
                 "UPDATE records SET enrollment_no = ?2, status = ?3, kind = ?4, id_number = ?5, full_name = ?6,
                     search_key = ?7, birth_date = ?8, province_code = ?9, commune_code = ?10, updated_at = ?11,
-                    heads = ?12, chunk_count = (SELECT COUNT(*) FROM record_chunks WHERE record_seq = ?1)
+                    heads = ?12, chunk_count = (SELECT COUNT(*) FROM record_chunks WHERE record_seq = ?1),
+                    blob_refs = ?13
                  WHERE seq = ?1",
                 params![seq, record.enrollment_no, p.status, p.kind, p.id_number, p.full_name, p.search_key,
-                    p.birth_date, p.province_code, p.commune_code, now, heads_bytes(&new_heads)],
+                    p.birth_date, p.province_code, p.commune_code, now, heads_bytes(&new_heads), p.blob_refs],
             )?;
             SaveOutcome {
                 id: record.id,

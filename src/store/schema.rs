@@ -173,6 +173,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE key_slots ADD COLUMN tpm_sealed BLOB;
     "#,
+    // 7: the blobs a record refers to, written with its heads, so that listing what waits for
+    // sync decodes no document (NULL for rows written before: those are decoded).
+    r#"
+    ALTER TABLE records ADD COLUMN blob_refs TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

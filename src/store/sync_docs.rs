@@ -23,46 +23,70 @@ pub struct PendingRecord {
 }
 
 impl Store {
-    /// Every record whose current heads HQ has not acknowledged, oldest first. Chunks are
-    /// read on this connection; documents are decoded on all cores, a batch at a time.
+    /// Every record whose current heads HQ has not acknowledged, oldest first. Blob references
+    /// are read off the row; a row written before they were kept there has its chunks read on
+    /// this connection and decoded on all cores, a batch at a time.
     pub fn pending_sync(&self) -> Result<Vec<PendingRecord>, StoreError> {
         const BATCH: usize = 2_000;
         let ids = self.unacknowledged()?;
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut out = Vec::with_capacity(ids.len());
         for batch in ids.chunks(BATCH) {
-            let mut raw = Vec::with_capacity(batch.len());
+            // In order; `None` where the row's document is to be decoded (`raw`, by position).
+            let mut slots: Vec<Option<PendingRecord>> = Vec::with_capacity(batch.len());
+            let mut raw = Vec::new();
             for id in batch {
-                let row: Option<(i64, Vec<u8>)> = self
+                let row: Option<(i64, Vec<u8>, Option<String>)> = self
                     .conn
-                    .prepare_cached("SELECT seq, heads FROM records WHERE id = ?1")?
-                    .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .prepare_cached("SELECT seq, heads, blob_refs FROM records WHERE id = ?1")?
+                    .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                     .optional()?;
-                if let Some((seq, heads)) = row {
-                    raw.push((*id, heads_from(&heads), load_chunks(&self.conn, seq)?));
+                match row {
+                    // Every write of a record writes its blob references with its heads.
+                    Some((_, heads, Some(refs))) => slots.push(Some(PendingRecord {
+                        id: *id,
+                        heads: heads_from(&heads),
+                        blobs: refs.split_whitespace().map(str::to_owned).collect(),
+                    })),
+                    Some((seq, heads, None)) => {
+                        raw.push((
+                            slots.len(),
+                            *id,
+                            heads_from(&heads),
+                            load_chunks(&self.conn, seq)?,
+                        ));
+                        slots.push(None);
+                    }
+                    None => {}
                 }
             }
             let per = raw.len().div_ceil(workers).max(1);
             let actor = &self.kiosk.actor;
-            let parts: Vec<Result<Vec<PendingRecord>, StoreError>> = std::thread::scope(|s| {
-                let handles: Vec<_> = raw
-                    .chunks(per)
-                    .map(|part| {
-                        s.spawn(move || {
-                            part.iter()
-                                .map(|(id, heads, bytes)| pending_of(*id, heads, bytes, actor))
-                                .collect()
+            let parts: Vec<Result<Vec<(usize, PendingRecord)>, StoreError>> =
+                std::thread::scope(|s| {
+                    let handles: Vec<_> = raw
+                        .chunks(per)
+                        .map(|part| {
+                            s.spawn(move || {
+                                part.iter()
+                                    .map(|(at, id, heads, bytes)| {
+                                        Ok((*at, pending_of(*id, heads, bytes, actor)?))
+                                    })
+                                    .collect()
+                            })
                         })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                    .collect()
-            });
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                        .collect()
+                });
             for part in parts {
-                out.extend(part?);
+                for (at, p) in part? {
+                    slots[at] = Some(p);
+                }
             }
+            out.extend(slots.into_iter().flatten());
         }
         Ok(out)
     }
@@ -183,10 +207,10 @@ impl Store {
         tx.execute(
             "UPDATE records SET status = ?2, kind = ?3, id_number = ?4, full_name = ?5, search_key = ?6,
                 birth_date = ?7, province_code = ?8, commune_code = ?9, updated_at = ?10, heads = ?11,
-                chunk_count = (SELECT COUNT(*) FROM record_chunks WHERE record_seq = ?1)
+                chunk_count = (SELECT COUNT(*) FROM record_chunks WHERE record_seq = ?1), blob_refs = ?12
              WHERE seq = ?1",
             params![seq, p.status, p.kind, p.id_number, p.full_name, p.search_key, p.birth_date,
-                p.province_code, p.commune_code, timestamp(by.at), heads_bytes(&heads)],
+                p.province_code, p.commune_code, timestamp(by.at), heads_bytes(&heads), p.blob_refs],
         )?;
         super::audit::append(&tx, by, "record.merge", Some(&id.to_string()), None)?;
         tx.commit()?;

@@ -381,6 +381,42 @@ fn changes_after_reads_stored_changes_as_the_document_would_give_them() {
     assert_eq!(stored(&[automerge::ChangeHash([7; 32])]), all);
 }
 
+#[test]
+fn pending_sync_reads_blob_references_off_the_row_as_the_document_gives_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(dir.path()).expect("open");
+    let mut edited = named("Lò", "Văn", "Pả");
+    let once = named("Lò", "Thị", "Mai");
+    store.save(&edited, &by()).expect("save");
+    store.save(&once, &by()).expect("save");
+    // A new photo: the blob list changes with the record.
+    if let Some(photo) = edited.biometrics.photo.as_mut() {
+        photo.sha256 = "ab".repeat(32);
+    }
+    assert!(store.save(&edited, &by()).expect("edit").changed);
+    let from_rows = store.pending_sync().expect("pending");
+    let want = |r: &Enrollment| records::blob_refs_of(r);
+    assert_eq!(from_rows.len(), 2);
+    assert_eq!(from_rows[0].id, edited.id);
+    assert_eq!(from_rows[0].blobs, want(&edited));
+    assert!(from_rows[0].blobs.contains(&"ab".repeat(32)));
+    assert_eq!(from_rows[1].blobs, want(&once));
+    assert_eq!(
+        want(&once).len(),
+        21,
+        "a photo, ten images and ten templates"
+    );
+    // Rows written before the column existed are decoded instead, with the same answer.
+    store
+        .conn
+        .execute("UPDATE records SET blob_refs = NULL", [])
+        .expect("clear");
+    let decoded = store.pending_sync().expect("pending");
+    for (a, b) in from_rows.iter().zip(&decoded) {
+        assert_eq!((a.id, &a.heads, &a.blobs), (b.id, &b.heads, &b.blobs));
+    }
+}
+
 // ---- encryption at rest: the plain → SQLCipher migration ----
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
