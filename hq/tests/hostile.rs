@@ -579,3 +579,37 @@ fn a_kiosk_signed_change_to_hqs_status_is_refused_naming_the_path() {
     let rows = fixture::all_records(&hq);
     assert_eq!(rows[0].p.hq_status.as_deref(), Some("rejected"));
 }
+
+#[test]
+fn a_record_changed_in_two_frames_of_one_stream_keeps_both_changes() {
+    // HQ reads and merges the second frame ahead, before the first is written: writing it must
+    // merge again onto what the first frame wrote.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (hq, url) = fixture::serve_in_process(&tmp.path().join("hq"));
+    let k = fixture::Kiosk::new(&hq, &tmp.path().join("k"), KIOSK, &url);
+    let id = k.add_demo(1, 7)[0];
+    let mut store = k.store();
+    let mut r = store.load(&id).expect("load").expect("present");
+    r.contact.phone = Some("0900000009".into());
+    assert!(store.save(&r, &fixture::by("op")).expect("edit").changed);
+    let sent = store.changes_after(&id, &[]).expect("changes");
+    assert_eq!(sent.len(), 2, "the record and its edit");
+    let frame = |cs: &[(ChangeHash, Vec<u8>)]| {
+        Frame::Changes(vec![RecordChanges {
+            record: id,
+            changes: cs
+                .iter()
+                .map(|(h, b)| SignedChange::sign(&k.key, id, h, b.clone()))
+                .collect(),
+            heads: Vec::new(),
+        }])
+    };
+    let frames = [frame(&sent[..1]), frame(&sent[1..])];
+    let body = stream(&k.prov.hq_seal, &k.key, StreamKind::Push, &frames);
+    let answer = post(url.trim_start_matches("http://"), &body);
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let held = hq.session().expect("session").records(&[id]).expect("read");
+    let heads = store.heads(&id).expect("heads").expect("present");
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].heads, heads, "HQ holds the edit too");
+}
