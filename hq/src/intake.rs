@@ -70,7 +70,6 @@ pub(crate) type Checks = Vec<Option<Result<Checked, Refusal>>>;
 /// A changes frame read, checked and merged, not yet written.
 pub(crate) struct FrameWork {
     kiosk_id: String,
-    ids: Vec<Uuid>,
     /// The heads of the records HQ held when the frame was read.
     read: HashMap<Uuid, Vec<ChangeHash>>,
     checked: Vec<(RecordChanges, Option<Result<Checked, Refusal>>)>,
@@ -374,7 +373,6 @@ impl Hq {
         let read = existing.into_iter().map(|(id, r)| (id, r.heads)).collect();
         Ok(FrameWork {
             kiosk_id: kiosk.id.clone(),
-            ids,
             read,
             checked,
             outcomes,
@@ -415,7 +413,6 @@ impl Hq {
             ));
         }
         let FrameWork {
-            ids,
             read,
             checked,
             mut outcomes,
@@ -425,16 +422,36 @@ impl Hq {
         } = work;
         s.begin()?;
         let result = (|| {
-            let now_held: HashMap<Uuid, Vec<ChangeHash>> = s
-                .record_states(&ids)?
-                .into_iter()
-                .map(|st| (st.id, st.heads))
-                .collect();
-            let stale: Vec<Uuid> = ids
-                .iter()
-                .filter(|id| now_held.get(id) != read.get(id))
-                .copied()
-                .collect();
+            // Records to write are written only if still as they were read; the others of the
+            // frame (refused, confirmed, replayed) are compared with what is held now.
+            let mut tries = Vec::new();
+            let mut others = Vec::new();
+            for (id, out) in &outcomes {
+                match out {
+                    Ok(Ok(Prepared {
+                        stored: Some(r), ..
+                    })) => tries.push((r.clone(), read.get(id).cloned())),
+                    _ => others.push(*id),
+                }
+            }
+            let tried: Vec<Uuid> = tries.iter().map(|(r, _)| r.id).collect();
+            let mut stale = s.put_records_if(tries)?;
+            let written: HashSet<Uuid> =
+                tried.into_iter().filter(|id| !stale.contains(id)).collect();
+            if !others.is_empty() {
+                let now_held: HashMap<Uuid, Vec<ChangeHash>> = s
+                    .record_states(&others)?
+                    .into_iter()
+                    .map(|st| (st.id, st.heads))
+                    .collect();
+                stale.extend(
+                    others
+                        .into_iter()
+                        .filter(|id| now_held.get(id) != read.get(id)),
+                );
+            }
+            // Any record written since it was read is merged again from what is committed now,
+            // locked until the end of this transaction.
             if !stale.is_empty() {
                 let fresh: HashMap<Uuid, StoredRecord> =
                     s.records(&stale)?.into_iter().map(|r| (r.id, r)).collect();
@@ -445,7 +462,8 @@ impl Hq {
                     }
                 }
             }
-            self.write_outcomes(&mut *s, kiosk, now, std::mem::take(&mut outcomes), &checked)
+            let outcomes = std::mem::take(&mut outcomes);
+            self.write_outcomes(&mut *s, kiosk, now, outcomes, &checked, &written)
         })();
         match result {
             Ok(r) => {
@@ -468,6 +486,7 @@ impl Hq {
         now: DateTime<Utc>,
         outcomes: Vec<(Uuid, Result<Outcome, HqError>)>,
         checked: &[(RecordChanges, Option<Result<Checked, Refusal>>)],
+        written: &HashSet<Uuid>,
     ) -> Result<(Vec<(Uuid, Vec<ChangeHash>, Vec<[u8; 32]>)>, Vec<Rejection>), HqError> {
         let mut applied = Vec::new();
         let mut rejections = Vec::new();
@@ -516,12 +535,14 @@ impl Hq {
                 }
             }
         }
-        s.put_records(&writes)?;
-        s.put_quality(&quality)?;
         let numbers: Vec<(Uuid, String)> = writes
             .iter()
             .filter_map(|r| r.p.id_number.clone().map(|n| (r.id, n)))
             .collect();
+        // Rows `put_records_if` wrote already are not written twice.
+        writes.retain(|r| !written.contains(&r.id));
+        s.put_records(&writes)?;
+        s.put_quality(&quality)?;
         let pairs = self.duplicate_candidates(s, &numbers)?;
         s.put_change_sigs(&applied_sigs(checked, &applied, &kiosk.id))?;
         // The audit chain's head is locked from the append to the commit, one session at a

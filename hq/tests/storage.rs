@@ -280,3 +280,49 @@ fn connect(url: &str) -> (tokio_postgres::Client, tokio::runtime::Runtime) {
 }
 
 on_each_backend!(queries_and_chains_agree);
+on_each_backend!(conditional_writes_leave_records_written_meanwhile_alone);
+
+/// `put_records_if`: a record is written only if its stored heads are still the ones it was
+/// read with (none: not stored); the others come back unwritten, for merging again.
+fn conditional_writes_leave_records_written_meanwhile_alone(db: &Backend) {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let storage = db.storage(tmp.path());
+    let mut s = storage.session().expect("session");
+    let h = |b: u8| vec![automerge::ChangeHash([b; 32])];
+    let with = |i: u128, heads: Vec<automerge::ChangeHash>, name: &str| StoredRecord {
+        heads,
+        ..record(i, "K00001", name, "k", None)
+    };
+    s.put_records(&[with(1, h(1), "A"), with(2, h(2), "B")])
+        .expect("put");
+    s.begin().expect("begin");
+    let stale = s
+        .put_records_if(vec![
+            // Read as held: written.
+            (with(1, h(11), "A2"), Some(h(1))),
+            // Read with heads another session has since replaced: left alone.
+            (with(2, h(12), "B2"), Some(h(9))),
+            // Read as new, but stored meanwhile: left alone.
+            (with(2, h(13), "B3"), None),
+            // New: written.
+            (with(3, h(3), "C"), None),
+        ])
+        .expect("conditional put");
+    s.commit().expect("commit");
+    let mut stale: Vec<u128> = stale.iter().map(|id| id.as_u128() & 0xff).collect();
+    stale.sort();
+    assert_eq!(stale, vec![2, 2]);
+    let held = s
+        .records(&[
+            with(1, h(0), "").id,
+            with(2, h(0), "").id,
+            with(3, h(0), "").id,
+        ])
+        .expect("read");
+    let seen: Vec<(String, Vec<automerge::ChangeHash>)> =
+        held.into_iter().map(|r| (r.p.full_name, r.heads)).collect();
+    assert_eq!(
+        seen,
+        vec![("A2".into(), h(11)), ("B".into(), h(2)), ("C".into(), h(3))]
+    );
+}

@@ -87,6 +87,26 @@ pub trait Session: Send {
     fn record_states(&mut self, ids: &[Uuid]) -> Result<Vec<RecordState>>;
     /// Inserts or replaces each record (document and projection).
     fn put_records(&mut self, records: &[StoredRecord]) -> Result<()>;
+    /// Writes each record whose stored heads are still the given ones (`None`: not stored)
+    /// and returns the ids of the others, unwritten: written by another session since they
+    /// were read. Inside a transaction.
+    fn put_records_if(
+        &mut self,
+        records: Vec<(StoredRecord, Option<Vec<ChangeHash>>)>,
+    ) -> Result<Vec<Uuid>> {
+        let ids: Vec<Uuid> = records.iter().map(|(r, _)| r.id).collect();
+        let held: std::collections::HashMap<Uuid, Vec<ChangeHash>> = self
+            .record_states(&ids)?
+            .into_iter()
+            .map(|st| (st.id, st.heads))
+            .collect();
+        let (current, stale): (Vec<_>, Vec<_>) = records
+            .into_iter()
+            .partition(|(r, read)| held.get(&r.id) == read.as_ref());
+        let current: Vec<StoredRecord> = current.into_iter().map(|(r, _)| r).collect();
+        self.put_records(&current)?;
+        Ok(stale.into_iter().map(|(r, _)| r.id).collect())
+    }
     /// Serialises deduplication of these ID numbers until the transaction ends.
     fn lock_id_numbers(&mut self, numbers: &[String]) -> Result<()>;
     fn records_with_id_number(&mut self, id_number: &str) -> Result<Vec<Uuid>>;
