@@ -361,6 +361,21 @@ pub struct Projection {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The columns of `records` a write sets, in the order both back-ends bind them.
+pub(crate) const RECORD_COLS: &str = "id, kiosk_id, enrollment_no, full_name, search_key,
+    id_number, province_code, commune_code, operator_id, captured_at, status, hq_status,
+    hq_reason, updated_at, heads, blobs, chunks, doc";
+/// Every column but the id, from the row offered (`excluded`): an upsert's `SET`.
+pub(crate) const RECORD_SET: &str = "kiosk_id = excluded.kiosk_id,
+    enrollment_no = excluded.enrollment_no, full_name = excluded.full_name,
+    search_key = excluded.search_key, id_number = excluded.id_number,
+    province_code = excluded.province_code, commune_code = excluded.commune_code,
+    operator_id = excluded.operator_id, captured_at = excluded.captured_at,
+    status = excluded.status, hq_status = excluded.hq_status,
+    hq_reason = excluded.hq_reason, updated_at = excluded.updated_at,
+    heads = excluded.heads, blobs = excluded.blobs, chunks = excluded.chunks,
+    doc = excluded.doc";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordState {
     pub id: Uuid,

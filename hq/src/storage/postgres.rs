@@ -22,7 +22,8 @@ use super::{
     audit_hash, blobs_bytes, blobs_from, heads_bytes, heads_from, like_prefix, AuditEntry,
     AuditQuery, AuditRow, DashUser, DuplicateGroup, HqStorage, KioskCounts, KioskEntry,
     KioskTelemetry, OutboxEntry, Page, Projection, RecordQuery, RecordRow, RecordState, Result,
-    Session, StorageError, StoredRecord, TelemetryPoint, WebSession, TELEMETRY_KEEP_DAYS,
+    Session, StorageError, StoredRecord, TelemetryPoint, WebSession, RECORD_COLS, RECORD_SET,
+    TELEMETRY_KEEP_DAYS,
 };
 
 mod review;
@@ -356,10 +357,6 @@ impl PgSession {
     }
 }
 
-/// The columns of `records` a write sets, in `unnest` order.
-const RECORD_COLS: &str = "id, kiosk_id, enrollment_no, full_name, search_key, id_number,
-    province_code, commune_code, operator_id, captured_at, status, hq_status, hq_reason,
-    updated_at, heads, blobs, chunks, doc";
 const RECORD_UNNEST: &str = "unnest($1::bytea[], $2::text[], $3::text[], $4::text[], $5::text[],
     $6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::text[],
     $12::text[], $13::text[], $14::timestamptz[], $15::bytea[], $16::bytea[], $17::int4[],
@@ -369,17 +366,6 @@ const RECORD_UNNEST_READ: &str = "unnest($1::bytea[], $2::text[], $3::text[], $4
     $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::text[],
     $12::text[], $13::text[], $14::timestamptz[], $15::bytea[], $16::bytea[], $17::int4[],
     $18::bytea[], $19::bytea[])";
-/// Every column but the id, from the row offered (`excluded`).
-const RECORD_SET: &str = "kiosk_id = excluded.kiosk_id,
-    enrollment_no = excluded.enrollment_no, full_name = excluded.full_name,
-    search_key = excluded.search_key, id_number = excluded.id_number,
-    province_code = excluded.province_code, commune_code = excluded.commune_code,
-    operator_id = excluded.operator_id, captured_at = excluded.captured_at,
-    status = excluded.status, hq_status = excluded.hq_status,
-    hq_reason = excluded.hq_reason, updated_at = excluded.updated_at,
-    heads = excluded.heads, blobs = excluded.blobs, chunks = excluded.chunks,
-    doc = excluded.doc";
-
 /// A batch of records as one array per column: one statement writes them all.
 struct RecordColumns<'a> {
     ids: Vec<Vec<u8>>,

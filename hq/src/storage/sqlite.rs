@@ -13,7 +13,8 @@ use super::{
     audit_hash, blobs_bytes, blobs_from, heads_bytes, heads_from, like_prefix, ts, AuditEntry,
     AuditQuery, AuditRow, DashUser, DuplicateGroup, HqStorage, KioskCounts, KioskEntry,
     KioskTelemetry, OutboxEntry, Page, Projection, RecordQuery, RecordRow, RecordState, Result,
-    Session, StorageError, StoredRecord, TelemetryPoint, WebSession, TELEMETRY_KEEP_DAYS,
+    Session, StorageError, StoredRecord, TelemetryPoint, WebSession, RECORD_COLS, RECORD_SET,
+    TELEMETRY_KEEP_DAYS,
 };
 
 mod review;
@@ -487,21 +488,11 @@ impl Session for SqliteSession {
         Ok(out)
     }
     fn put_records(&mut self, records: &[StoredRecord]) -> Result<()> {
-        let mut s = self.c().prepare_cached(
-            "INSERT INTO records(id, kiosk_id, enrollment_no, full_name, search_key, id_number,
-                province_code, commune_code, operator_id, captured_at, status, hq_status, hq_reason,
-                updated_at, heads, blobs, chunks, doc)
+        let mut s = self.c().prepare_cached(&format!(
+            "INSERT INTO records({RECORD_COLS})
              VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)
-             ON CONFLICT(id) DO UPDATE SET kiosk_id = excluded.kiosk_id,
-                enrollment_no = excluded.enrollment_no, full_name = excluded.full_name,
-                search_key = excluded.search_key, id_number = excluded.id_number,
-                province_code = excluded.province_code, commune_code = excluded.commune_code,
-                operator_id = excluded.operator_id, captured_at = excluded.captured_at,
-                status = excluded.status, hq_status = excluded.hq_status,
-                hq_reason = excluded.hq_reason, updated_at = excluded.updated_at,
-                heads = excluded.heads, blobs = excluded.blobs, chunks = excluded.chunks,
-                doc = excluded.doc",
-        )?;
+             ON CONFLICT(id) DO UPDATE SET {RECORD_SET}"
+        ))?;
         for r in records {
             let p = &r.p;
             s.execute(params![
