@@ -159,9 +159,7 @@ fn decode(
     let frame = Frame::decode(plain)?;
     limits::check_frame(hq.limits(), tally, &frame, n)?;
     let work = match (&frame, reads) {
-        (Frame::Changes(groups), Some(s)) => {
-            Some(hq.prepare_frame(s, kiosk, groups.clone(), None)?)
-        }
+        (Frame::Changes(groups), Some(s)) => Some(hq.prepare_frame(s, kiosk, groups.clone())?),
         _ => None,
     };
     Ok(Ahead::Decoded(Box::new((frame, work))))

@@ -64,9 +64,6 @@ impl Intake {
     }
 }
 
-/// A frame's checks, one per group: `None` for a group that only confirms heads.
-pub(crate) type Checks = Vec<Option<Result<Checked, Refusal>>>;
-
 /// A changes frame read, checked and merged, not yet written.
 pub(crate) struct FrameWork {
     kiosk_id: String,
@@ -79,7 +76,7 @@ pub(crate) struct FrameWork {
 }
 
 /// One record's changes, decoded and signature-checked.
-pub(crate) struct Checked {
+struct Checked {
     id: Uuid,
     changes: Vec<Change>,
     chunk: Vec<u8>,
@@ -234,7 +231,7 @@ impl Hq {
                 self.quota_records(&mut *intake.session, &kiosk.id, changed as u64)?;
                 let work = match work {
                     Some(w) => w,
-                    None => self.prepare_frame(&mut *intake.session, &kiosk, groups, None)?,
+                    None => self.prepare_frame(&mut *intake.session, &kiosk, groups)?,
                 };
                 let (applied, rejections) = self.write_frame(&mut *intake.session, &kiosk, work)?;
                 intake
@@ -341,7 +338,6 @@ impl Hq {
         s: &mut dyn Session,
         kiosk: &KioskEntry,
         groups: Vec<RecordChanges>,
-        checks: Option<Checks>,
     ) -> Result<FrameWork, HqError> {
         let ids: Vec<Uuid> = groups.iter().map(|g| g.record).collect();
         if ids.iter().collect::<HashSet<_>>().len() != ids.len() {
@@ -353,11 +349,8 @@ impl Hq {
         let existing: HashMap<Uuid, StoredRecord> =
             s.records(&ids)?.into_iter().map(|r| (r.id, r)).collect();
         let now = self.now();
-        // Signatures first (made ahead, or here); a group without changes only confirms heads.
-        let checks = match checks {
-            Some(c) if c.len() == groups.len() => c,
-            _ => check_groups(kiosk, &groups),
-        };
+        // Signatures first; a group without changes only confirms heads.
+        let checks = check_groups(kiosk, &groups);
         let checked: Vec<(RecordChanges, Option<Result<Checked, Refusal>>)> =
             groups.into_iter().zip(checks).collect();
         let hq_made = self.hq_made(s, &checked)?;
@@ -1183,7 +1176,10 @@ fn first_shape(
 
 /// Each group's changes decoded and checked, in parallel, in order; `None` for a group that
 /// only confirms heads.
-pub(crate) fn check_groups(kiosk: &KioskEntry, groups: &[RecordChanges]) -> Checks {
+fn check_groups(
+    kiosk: &KioskEntry,
+    groups: &[RecordChanges],
+) -> Vec<Option<Result<Checked, Refusal>>> {
     // Decoded once per frame; a key that does not decode verifies nothing.
     let key = hex::decode(&kiosk.public_key)
         .ok()

@@ -2,7 +2,6 @@
 //! blobs, their changes after given heads, HQ's changes merged in, and provisioning settings.
 
 use automerge::{Change, ChangeHash};
-use enroll_sync::protocol::blob_refs;
 use enroll_sync::record::{
     change_hashes, first_change_blob_refs, guarded, split_changes, Attribution, DocError, RecordDoc,
 };
@@ -10,7 +9,7 @@ use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
-use super::records::{heads_bytes, heads_from, load_chunks, Projection};
+use super::records::{blob_refs_of, heads_bytes, heads_from, load_chunks, Projection};
 use super::{timestamp, Store, StoreError};
 
 /// A record HQ has not acknowledged as it stands now.
@@ -302,16 +301,9 @@ fn pending_of(
         id: id.to_string(),
         reason: e.to_string(),
     })?;
-    let mut blobs = Vec::new();
-    blob_refs(
-        &serde_json::to_value(&record).unwrap_or_default(),
-        &mut blobs,
-    );
-    blobs.sort();
-    blobs.dedup();
     Ok(PendingRecord {
         id,
         heads: doc.heads(),
-        blobs,
+        blobs: blob_refs_of(&record),
     })
 }

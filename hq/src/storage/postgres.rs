@@ -357,15 +357,11 @@ impl PgSession {
     }
 }
 
-const RECORD_UNNEST: &str = "unnest($1::bytea[], $2::text[], $3::text[], $4::text[], $5::text[],
+/// The parameters of [`RECORD_COLS`] as typed arrays, `$1` to `$18`, for `unnest`.
+const RECORD_ARRAYS: &str = "$1::bytea[], $2::text[], $3::text[], $4::text[], $5::text[],
     $6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::text[],
     $12::text[], $13::text[], $14::timestamptz[], $15::bytea[], $16::bytea[], $17::int4[],
-    $18::bytea[])";
-/// As [`RECORD_UNNEST`], with the heads each record was read with.
-const RECORD_UNNEST_READ: &str = "unnest($1::bytea[], $2::text[], $3::text[], $4::text[],
-    $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::text[],
-    $12::text[], $13::text[], $14::timestamptz[], $15::bytea[], $16::bytea[], $17::int4[],
-    $18::bytea[], $19::bytea[])";
+    $18::bytea[]";
 /// A batch of records as one array per column: one statement writes them all.
 struct RecordColumns<'a> {
     ids: Vec<Vec<u8>>,
@@ -672,7 +668,7 @@ impl Session for PgSession {
         let c = RecordColumns::of(records)?;
         self.execute(
             &format!(
-                "INSERT INTO records({RECORD_COLS}) SELECT * FROM {RECORD_UNNEST}
+                "INSERT INTO records({RECORD_COLS}) SELECT * FROM unnest({RECORD_ARRAYS})
                  ON CONFLICT (id) DO UPDATE SET {RECORD_SET}"
             ),
             &c.params(),
@@ -694,7 +690,7 @@ impl Session for PgSession {
             let c = RecordColumns::of(&new)?;
             let rows = self.query(
                 &format!(
-                    "INSERT INTO records({RECORD_COLS}) SELECT * FROM {RECORD_UNNEST}
+                    "INSERT INTO records({RECORD_COLS}) SELECT * FROM unnest({RECORD_ARRAYS})
                      ON CONFLICT (id) DO NOTHING RETURNING id"
                 ),
                 &c.params(),
@@ -715,7 +711,7 @@ impl Session for PgSession {
             let rows = self.query(
                 &format!(
                     "UPDATE records AS r SET {set}
-                     FROM {RECORD_UNNEST_READ} AS u({RECORD_COLS}, read_heads)
+                     FROM unnest({RECORD_ARRAYS}, $19::bytea[]) AS u({RECORD_COLS}, read_heads)
                      WHERE r.id = u.id AND r.heads = u.read_heads RETURNING r.id"
                 ),
                 &params,
