@@ -279,6 +279,7 @@ fn many_kiosks(
             })
             .collect();
         c0 = cpu_now(postmaster);
+        eprintln!("bench: kiosks syncing");
         t = Instant::now();
         start.wait();
         handles
@@ -288,6 +289,7 @@ fn many_kiosks(
     });
     let wall = t.elapsed();
     let c1 = cpu_now(postmaster);
+    eprintln!("bench: kiosks synced");
     times.sort();
     let total = kiosks * per;
     println!(

@@ -249,8 +249,8 @@ fn postgres_migrations_once_partitions_and_newer_schema_refused() {
             .expect("query")
             .get(0)
     };
-    // The first schema, the dashboard's tables and the review tables.
-    assert_eq!(q("SELECT count(*) FROM schema_migrations"), 3);
+    // The first schema, the dashboard's tables, the review tables and the ID-number table.
+    assert_eq!(q("SELECT count(*) FROM schema_migrations"), 4);
     assert_eq!(
         q("SELECT count(*) FROM pg_inherits WHERE inhparent = 'records'::regclass"),
         i64::from(enroll_hq::storage::postgres::RECORD_PARTITIONS)
@@ -260,7 +260,7 @@ fn postgres_migrations_once_partitions_and_newer_schema_refused() {
     match enroll_hq::storage::postgres::PgStorage::open(&url) {
         Err(StorageError::TooNew {
             found: 99,
-            known: 3,
+            known: 4,
         }) => {}
         Err(e) => panic!("unexpected error: {e}"),
         Ok(_) => panic!("a newer schema was accepted"),
@@ -281,6 +281,7 @@ fn connect(url: &str) -> (tokio_postgres::Client, tokio::runtime::Runtime) {
 
 on_each_backend!(queries_and_chains_agree);
 on_each_backend!(conditional_writes_leave_records_written_meanwhile_alone);
+on_each_backend!(id_number_lookups_follow_every_kind_of_record_write);
 
 /// `put_records_if`: a record is written only if its stored heads are still the ones it was
 /// read with (none: not stored); the others come back unwritten, for merging again.
@@ -325,4 +326,61 @@ fn conditional_writes_leave_records_written_meanwhile_alone(db: &Backend) {
         seen,
         vec![("A2".into(), h(11)), ("B".into(), h(2)), ("C".into(), h(3))]
     );
+}
+
+/// Deduplication's lookups see each record under the ID number it holds now: after inserts,
+/// upserts and conditional writes that set, change or clear it (on PostgreSQL a separate
+/// table kept by triggers).
+fn id_number_lookups_follow_every_kind_of_record_write(db: &Backend) {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let storage = db.storage(tmp.path());
+    let mut s = storage.session().expect("session");
+    let r = |i: u128, n: Option<&str>| record(i, "K00001", "A", "a", n);
+    let holders = |s: &mut Box<dyn Session>| -> Vec<(String, u128)> {
+        let numbers = ["001".to_string(), "002".to_string()];
+        s.records_with_id_numbers(&numbers)
+            .expect("lookup")
+            .into_iter()
+            .map(|(n, id)| (n, id.as_u128() & 0xff))
+            .collect()
+    };
+    let pairs = |v: &[(&str, u128)]| -> Vec<(String, u128)> {
+        v.iter().map(|(n, i)| (n.to_string(), *i)).collect()
+    };
+    s.put_records(&[
+        r(1, Some("001")),
+        r(2, Some("001")),
+        r(3, None),
+        r(5, Some("002")),
+    ])
+    .expect("put");
+    assert_eq!(
+        holders(&mut s),
+        pairs(&[("001", 1), ("001", 2), ("002", 5)])
+    );
+    // An upsert that changes one record's number and clears another's.
+    s.put_records(&[r(2, Some("002")), r(5, None)])
+        .expect("upsert");
+    assert_eq!(holders(&mut s), pairs(&[("001", 1), ("002", 2)]));
+    // Conditional writes: an update that sets a number, and a new record.
+    s.begin().expect("begin");
+    let stale = s
+        .put_records_if(vec![
+            (r(3, Some("002")), Some(vec![])),
+            (r(4, Some("001")), None),
+        ])
+        .expect("conditional put");
+    s.commit().expect("commit");
+    assert!(stale.is_empty(), "{stale:?}");
+    assert_eq!(
+        holders(&mut s),
+        pairs(&[("001", 1), ("001", 4), ("002", 2), ("002", 3)])
+    );
+    let one: Vec<u128> = s
+        .records_with_id_number("001")
+        .expect("lookup")
+        .iter()
+        .map(|id| id.as_u128() & 0xff)
+        .collect();
+    assert_eq!(one, vec![1, 4]);
 }

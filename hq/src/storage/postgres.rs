@@ -123,8 +123,55 @@ CREATE TABLE kiosk_telemetry (
 CREATE INDEX records_operator ON records (operator_id, id);
 CREATE INDEX audit_actor ON audit (actor, seq);
 "#;
-    vec![first, dash.to_owned(), review::MIGRATION.to_owned()]
+    vec![
+        first,
+        dash.to_owned(),
+        review::MIGRATION.to_owned(),
+        ID_NUMBERS.to_owned(),
+    ]
 }
+
+/// Which records hold each ID number, unpartitioned: deduplication asks this for every frame,
+/// one probe per number, where `records` (partitioned by id) needed one per number and
+/// partition (measured on 16 partitions: 19 ms per frame of 172 records, most of the
+/// database's time for that frame after the insert). Kept by statement triggers, so no write
+/// of `records` can leave it behind.
+const ID_NUMBERS: &str = r#"
+CREATE TABLE id_numbers (
+    id_number text COLLATE "C" NOT NULL, record_id bytea NOT NULL,
+    PRIMARY KEY (id_number, record_id)
+);
+INSERT INTO id_numbers SELECT id_number, id FROM records WHERE id_number IS NOT NULL;
+CREATE FUNCTION id_numbers_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO id_numbers SELECT id_number, id FROM new_rows WHERE id_number IS NOT NULL
+        ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END $$;
+CREATE FUNCTION id_numbers_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM id_numbers d USING old_rows o JOIN new_rows n ON n.id = o.id
+        WHERE o.id_number IS DISTINCT FROM n.id_number
+          AND d.id_number = o.id_number AND d.record_id = o.id;
+    INSERT INTO id_numbers SELECT n.id_number, n.id FROM old_rows o JOIN new_rows n ON n.id = o.id
+        WHERE n.id_number IS NOT NULL AND o.id_number IS DISTINCT FROM n.id_number
+        ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END $$;
+CREATE FUNCTION id_numbers_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM id_numbers d USING old_rows o
+        WHERE d.id_number = o.id_number AND d.record_id = o.id;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER id_numbers_inserted AFTER INSERT ON records
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION id_numbers_inserted();
+CREATE TRIGGER id_numbers_updated AFTER UPDATE ON records
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION id_numbers_updated();
+CREATE TRIGGER id_numbers_deleted AFTER DELETE ON records
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION id_numbers_deleted();
+"#;
 
 /// Serialises migrations of concurrent `enroll-hq` processes (an arbitrary fixed key).
 const MIGRATION_LOCK: i64 = 0x454e_524f_4c4c_4851; // "ENROLLHQ"
@@ -495,8 +542,22 @@ fn hash32(b: &[u8]) -> Result<[u8; 32]> {
     <[u8; 32]>::try_from(b).map_err(|_| StorageError::Corrupt("audit hash length".into()))
 }
 
-fn ids_bytes(ids: &[Uuid]) -> Vec<Vec<u8>> {
-    ids.iter().map(|i| i.as_bytes().to_vec()).collect()
+/// Records by id, one index probe each in the one partition that can hold it, in the order of
+/// `$1`. Measured on 16 partitions: `id = ANY($1)` for a frame's 172 ids planned and ran in
+/// 11–13 ms (every partition scanned, each id estimated against each), this in 2–3 ms. The
+/// `LIMIT` keeps the planner from turning the lookup back into one join over every partition.
+fn by_id(cols: &str, lock: &str) -> String {
+    format!(
+        "SELECT r.* FROM unnest($1::bytea[]) AS q(id) CROSS JOIN LATERAL \
+         (SELECT {cols} FROM records WHERE records.id = q.id LIMIT 1{lock}) AS r"
+    )
+}
+
+/// Ids sorted and unique: rows locked by [`by_id`] are locked in id order, so two sessions
+/// never wait on each other in a cycle.
+fn sorted_ids(ids: &[Uuid]) -> Vec<Vec<u8>> {
+    let set: BTreeSet<&Uuid> = ids.iter().collect();
+    set.into_iter().map(|i| i.as_bytes().to_vec()).collect()
 }
 
 /// `LIKE` pattern for a word that must begin a word of the search key.
@@ -616,10 +677,8 @@ impl Session for PgSession {
         // Inside a transaction the rows stay locked until it ends, taken in id order so that
         // two sessions never wait on each other in a cycle.
         let lock = if self.in_tx { " FOR UPDATE" } else { "" };
-        let sql = format!(
-            "SELECT {PROJ_COLS}, heads, blobs, chunks, doc FROM records WHERE id = ANY($1) ORDER BY id{lock}"
-        );
-        let rows = self.query(&sql, &[&ids_bytes(ids)])?;
+        let sql = by_id(&format!("{PROJ_COLS}, heads, blobs, chunks, doc"), lock);
+        let rows = self.query(&sql, &[&sorted_ids(ids)])?;
         let mut by_id = BTreeMap::new();
         for r in &rows {
             let row = row_of(r)?;
@@ -643,8 +702,8 @@ impl Session for PgSession {
     }
     fn record_states(&mut self, ids: &[Uuid]) -> Result<Vec<RecordState>> {
         let rows = self.query(
-            "SELECT id, kiosk_id, heads, blobs FROM records WHERE id = ANY($1)",
-            &[&ids_bytes(ids)],
+            &by_id("id, kiosk_id, heads, blobs", ""),
+            &[&sorted_ids(ids)],
         )?;
         let mut by_id = BTreeMap::new();
         for r in &rows {
@@ -739,7 +798,7 @@ impl Session for PgSession {
     }
     fn records_with_id_number(&mut self, id_number: &str) -> Result<Vec<Uuid>> {
         let rows = self.query(
-            "SELECT id FROM records WHERE id_number = $1 ORDER BY id",
+            "SELECT record_id FROM id_numbers WHERE id_number = $1 ORDER BY record_id",
             &[&id_number],
         )?;
         rows.iter().map(|r| uuid(r.try_get(0)?)).collect()
@@ -749,7 +808,7 @@ impl Session for PgSession {
             return Ok(Vec::new());
         }
         let rows = self.query(
-            "SELECT id_number, id FROM records WHERE id_number = ANY($1) ORDER BY id_number, id",
+            "SELECT id_number, record_id FROM id_numbers WHERE id_number = ANY($1) ORDER BY 1, 2",
             &[&numbers],
         )?;
         rows.iter()
