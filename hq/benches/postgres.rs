@@ -1,8 +1,10 @@
 //! HQ on PostgreSQL under sync load, through the real kiosk client over loopback HTTP:
 //! one kiosk pushing 10,000 text records (target ≤ 4 s wall), then 20 kiosks pushing 1,000
 //! records each at once (target ≥ 5,000 records/s aggregate; p50/p99 of the kiosks' sync
-//! times). Starts its own PostgreSQL 15 cluster (the tests' harness). One-shot scenarios,
-//! so a plain bench binary rather than criterion's repeated sampling.
+//! times), then those 20 kiosks' requests replayed byte for byte to a copy of HQ as it was
+//! before they synced (HQ and its database alone on the cores, as with kiosks in the field).
+//! Starts its own PostgreSQL 15 cluster (the tests' harness). One-shot scenarios, so a plain
+//! bench binary rather than criterion's repeated sampling.
 //!
 //! `cargo bench -p enroll-hq --bench postgres` (env BENCH_ONE_KIOSK, BENCH_KIOSKS,
 //! BENCH_PER_KIOSK scale it; BENCH_SQLITE=1 runs the same load on SQLite).
@@ -15,9 +17,10 @@ use enroll_hq::{server, Hq, Options, Page, RecordQuery};
 use enroll_sync::record::Attribution;
 use kiosk::store::Store;
 use kiosk::sync::{self as ksync, Provisioned};
-use std::net::TcpListener;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 fn by() -> Attribution {
@@ -112,11 +115,9 @@ fn cpu_now(postmaster: Option<u32>) -> Cpu {
     {
         let path = format!("{}/stat", t.path().display());
         if let Some((secs, _, comm, _)) = stat(&path) {
-            if comm.starts_with("tokio-runtime")
-                || comm.starts_with("hq-postgres")
-                || comm.starts_with("hq-rayon")
-                || comm.starts_with("hq-read-ahead")
-            {
+            // HQ's server runtime (tokio names its workers and the blocking session threads
+            // "tokio-rt-worker") and every thread HQ names; kiosks use no tokio.
+            if comm.starts_with("tokio-") || comm.starts_with("hq-") {
                 c.hq += secs;
             }
         }
@@ -225,11 +226,10 @@ fn main() {
     println!("{}", cpu_line(c0, c1, one));
 
     eprintln!("bench: synced");
+    assert_eq!(hq_records(&hq), one, "HQ holds every record pushed");
     if kiosks > 0 {
-        many_kiosks(&hq, &base, &url, (db, postmaster), (kiosks, per));
+        many_kiosks(&base, pg.as_ref(), (db, postmaster), (kiosks, per));
     }
-    let held = hq_records(&hq);
-    assert_eq!(held, one + kiosks * per, "HQ holds every record pushed");
     // BENCH_HOLD_SECS keeps the database up that long, to read its statistics (psql).
     if let (Some(pg), Ok(secs)) = (&pg, std::env::var("BENCH_HOLD_SECS")) {
         eprintln!("bench: holding {}", pg.url());
@@ -239,41 +239,68 @@ fn main() {
     drop(pg);
 }
 
-/// 2. Many kiosks at once.
+/// Case 2, many kiosks at once, each through a proxy that records what it sends; then case 3,
+/// the same requests replayed from memory to a second HQ holding what the first held before,
+/// so that HQ's throughput is measured without the kiosks' CPU on the same two cores.
 fn many_kiosks(
-    hq: &Hq,
     base: &tempfile::TempDir,
-    url: &str,
+    pg: Option<&backend::PgServer>,
     (db, postmaster): (&str, Option<u32>),
     (kiosks, per): (usize, usize),
 ) {
-    let ks: Vec<BenchKiosk> = (0..kiosks)
-        .map(|i| {
-            kiosk_with_records(
-                hq,
-                &base.path().join(format!("k{i}")),
-                &format!("k{i}"),
-                url,
-                per,
-                100 + i as u64,
-            )
-        })
+    let options = |dir: &Path, name: &str| Options {
+        database: pg.map(|p| p.url_of(name)),
+        ..Options::in_dir(dir)
+    };
+    let (live_dir, replay_dir) = (base.path().join("many"), base.path().join("many-replay"));
+    if let Some(pg) = pg {
+        pg.create_database("many", None);
+    }
+    let live = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let live_addr = live.local_addr().expect("addr").to_string();
+    let ks: Vec<BenchKiosk> = {
+        let hq = Hq::open_with(options(&live_dir, "many")).expect("hq");
+        (0..kiosks)
+            .map(|i| {
+                kiosk_with_records(
+                    &hq,
+                    &base.path().join(format!("k{i}")),
+                    &format!("k{i}"),
+                    &format!("http://{live_addr}"),
+                    per,
+                    100 + i as u64,
+                )
+            })
+            .collect()
+    };
+    // HQ closed: its state before the sync is copied for the replay.
+    copy_dir(&live_dir, &replay_dir);
+    if let Some(pg) = pg {
+        pg.create_database("many_replay", Some("many"));
+    }
+    let hq = Arc::new(Hq::open_with(options(&live_dir, "many")).expect("hq"));
+    let h = hq.clone();
+    std::thread::spawn(move || server::serve_shared(live, h));
+    let recorders: Vec<Recorder> = (0..kiosks)
+        .map(|i| Recorder::start(&live_addr, i))
         .collect();
+
     let start = Barrier::new(kiosks + 1);
     let mut c0 = Cpu::default();
     let mut t = Instant::now();
-    let mut times: Vec<Duration> = std::thread::scope(|s| {
+    let times: Vec<Duration> = std::thread::scope(|s| {
         let handles: Vec<_> = ks
             .iter()
+            .zip(&recorders)
             .enumerate()
-            .map(|(i, k)| {
+            .map(|(i, (k, r))| {
                 let start = &start;
                 // Named so that its CPU is not taken for HQ's (threads it starts inherit it).
                 std::thread::Builder::new()
                     .name(format!("kiosk-{i}"))
                     .spawn_scoped(s, move || {
                         start.wait();
-                        sync(k, url)
+                        sync(k, &r.url)
                     })
                     .expect("kiosk thread")
             })
@@ -290,14 +317,150 @@ fn many_kiosks(
     let wall = t.elapsed();
     let c1 = cpu_now(postmaster);
     eprintln!("bench: kiosks synced");
-    times.sort();
     let total = kiosks * per;
+    report(
+        &format!("{db}, {kiosks} kiosks x {per} records at once"),
+        wall,
+        times,
+        total,
+    );
+    println!("{}", cpu_line(c0, c1, total));
+    assert_eq!(hq_records(&hq), total, "HQ holds every record pushed");
+
+    // Case 3: the same requests again, byte for byte, to a copy of HQ as it was before the sync.
+    let requests: Vec<Vec<Vec<u8>>> = recorders.iter().map(Recorder::requests).collect();
+    let replay_hq = Arc::new(Hq::open_with(options(&replay_dir, "many_replay")).expect("hq"));
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let h = replay_hq.clone();
+    std::thread::spawn(move || server::serve_shared(listener, h));
+    let start = Barrier::new(kiosks + 1);
+    let times: Vec<Duration> = std::thread::scope(|s| {
+        let handles: Vec<_> = requests
+            .iter()
+            .enumerate()
+            .map(|(i, reqs)| {
+                let start = &start;
+                std::thread::Builder::new()
+                    .name(format!("replay-{i}"))
+                    .spawn_scoped(s, move || {
+                        start.wait();
+                        let t = Instant::now();
+                        for r in reqs {
+                            replay(addr, r);
+                        }
+                        t.elapsed()
+                    })
+                    .expect("replay thread")
+            })
+            .collect();
+        c0 = cpu_now(postmaster);
+        eprintln!("bench: replaying");
+        t = Instant::now();
+        start.wait();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("replay thread"))
+            .collect()
+    });
+    let wall = t.elapsed();
+    let c1 = cpu_now(postmaster);
+    report(
+        &format!("{db}, HQ alone: the same {kiosks} x {per} replayed"),
+        wall,
+        times,
+        total,
+    );
+    println!("{}", cpu_line(c0, c1, total));
+    assert_eq!(
+        hq_records(&replay_hq),
+        total,
+        "the replayed HQ holds every record"
+    );
+}
+
+fn report(what: &str, wall: Duration, mut times: Vec<Duration>, total: usize) {
+    times.sort();
     println!(
-        "{db}, {kiosks} kiosks x {per} records at once: {:.2} s wall, {:.0} records/s aggregate, session p50 {:.2} s, p99 {:.2} s",
+        "{what}: {:.2} s wall, {:.0} records/s aggregate, session p50 {:.2} s, p99 {:.2} s",
         wall.as_secs_f64(),
         total as f64 / wall.as_secs_f64(),
         percentile(&times, 0.50).as_secs_f64(),
         percentile(&times, 0.99).as_secs_f64(),
     );
-    println!("{}", cpu_line(c0, c1, total));
+}
+
+/// Sends one recorded request and reads the answer to its end (HQ closes each connection).
+fn replay(addr: std::net::SocketAddr, request: &[u8]) {
+    let mut c = TcpStream::connect(addr).expect("connect");
+    c.write_all(request).expect("send");
+    let mut answer = Vec::new();
+    c.read_to_end(&mut answer).expect("answer");
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "replayed request refused: {}",
+        String::from_utf8_lossy(&answer[..answer.len().min(300)])
+    );
+}
+
+/// A loopback proxy in front of HQ for one kiosk: forwards each connection both ways and keeps
+/// the bytes the kiosk sent, one request per connection, in order.
+struct Recorder {
+    url: String,
+    sent: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl Recorder {
+    fn start(to: &str, i: usize) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let (log, to) = (sent.clone(), to.to_owned());
+        std::thread::Builder::new()
+            .name(format!("kiosk-proxy-{i}"))
+            .spawn(move || {
+                // One connection at a time: a kiosk sends its requests one after another.
+                for client in listener.incoming() {
+                    let Ok(mut client) = client else { return };
+                    let mut server = TcpStream::connect(&to).expect("connect to HQ");
+                    let (mut from_server, mut to_client) = (
+                        server.try_clone().expect("clone"),
+                        client.try_clone().expect("clone"),
+                    );
+                    let back = std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from_server, &mut to_client);
+                        let _ = to_client.shutdown(Shutdown::Write);
+                    });
+                    let mut bytes = Vec::new();
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n @ 1..) = client.read(&mut buf) {
+                        bytes.extend_from_slice(&buf[..n]);
+                        if server.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = server.shutdown(Shutdown::Write);
+                    let _ = back.join();
+                    log.lock().expect("recorder log").push(bytes);
+                }
+            })
+            .expect("proxy thread");
+        Recorder { url, sent }
+    }
+
+    fn requests(&self) -> Vec<Vec<u8>> {
+        self.sent.lock().expect("recorder log").clone()
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read dir").flatten() {
+        let target = to.join(e.file_name());
+        if e.file_type().expect("file type").is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).expect("copy");
+        }
+    }
 }

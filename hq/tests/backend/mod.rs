@@ -195,7 +195,23 @@ impl PgServer {
     }
 
     pub fn url(&self) -> String {
-        format!("postgres://enroll@127.0.0.1:{}/postgres", self.port)
+        self.url_of("postgres")
+    }
+
+    /// The URL of database `name` on this server.
+    pub fn url_of(&self, name: &str) -> String {
+        format!("postgres://enroll@127.0.0.1:{}/{name}", self.port)
+    }
+
+    /// Creates database `name`: empty, or a copy of `template` (which nobody may be connected to).
+    pub fn create_database(&self, name: &str, template: Option<&str>) {
+        let port = self.port.to_string();
+        let mut args = vec!["-h", "127.0.0.1", "-p", &port, "-U", "enroll"];
+        if let Some(t) = template {
+            args.extend(["-T", t]);
+        }
+        args.push(name);
+        self.run("createdb", &args);
     }
 
     /// The postmaster's process id (benches add up the server's CPU time).
