@@ -140,13 +140,14 @@ fn cpu_now(postmaster: Option<u32>) -> Cpu {
     c
 }
 
-/// CPU per record between two readings: kiosks, HQ, database server.
-fn cpu_line(a: Cpu, b: Cpu, records: usize) -> String {
+/// CPU per record between two readings: senders (kiosks, or the clients replaying them), HQ,
+/// database server.
+fn cpu_line(a: Cpu, b: Cpu, records: usize, senders: &str) -> String {
     let per = |x: f64| x * 1000.0 / records.max(1) as f64;
     let (hq, db) = (b.hq - a.hq, b.db - a.db);
     let kiosk = (b.total - a.total) - hq;
     format!(
-        "  CPU: kiosks {kiosk:.2} s ({:.3} ms/record), HQ {hq:.2} s ({:.3} ms/record), database {db:.2} s ({:.3} ms/record); load average {}",
+        "  CPU: {senders} {kiosk:.2} s ({:.3} ms/record), HQ {hq:.2} s ({:.3} ms/record), database {db:.2} s ({:.3} ms/record); load average {}",
         per(kiosk),
         per(hq),
         per(db),
@@ -223,7 +224,7 @@ fn main() {
         wall.as_secs_f64(),
         one as f64 / wall.as_secs_f64()
     );
-    println!("{}", cpu_line(c0, c1, one));
+    println!("{}", cpu_line(c0, c1, one, "kiosks"));
 
     eprintln!("bench: synced");
     assert_eq!(hq_records(&hq), one, "HQ holds every record pushed");
@@ -285,46 +286,16 @@ fn many_kiosks(
         .map(|i| Recorder::start(&live_addr, i))
         .collect();
 
-    let start = Barrier::new(kiosks + 1);
-    let mut c0 = Cpu::default();
-    let mut t = Instant::now();
-    let times: Vec<Duration> = std::thread::scope(|s| {
-        let handles: Vec<_> = ks
-            .iter()
-            .zip(&recorders)
-            .enumerate()
-            .map(|(i, (k, r))| {
-                let start = &start;
-                // Named so that its CPU is not taken for HQ's (threads it starts inherit it).
-                std::thread::Builder::new()
-                    .name(format!("kiosk-{i}"))
-                    .spawn_scoped(s, move || {
-                        start.wait();
-                        sync(k, &r.url)
-                    })
-                    .expect("kiosk thread")
-            })
-            .collect();
-        c0 = cpu_now(postmaster);
-        eprintln!("bench: kiosks syncing");
-        t = Instant::now();
-        start.wait();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("kiosk thread"))
-            .collect()
-    });
-    let wall = t.elapsed();
-    let c1 = cpu_now(postmaster);
-    eprintln!("bench: kiosks synced");
+    let work: Vec<(&BenchKiosk, &Recorder)> = ks.iter().zip(&recorders).collect();
     let total = kiosks * per;
-    report(
+    at_once(
+        &work,
+        "kiosk",
+        postmaster,
         &format!("{db}, {kiosks} kiosks x {per} records at once"),
-        wall,
-        times,
         total,
+        |(k, r)| sync(k, &r.url),
     );
-    println!("{}", cpu_line(c0, c1, total));
     assert_eq!(hq_records(&hq), total, "HQ holds every record pushed");
 
     // Case 3: the same requests again, byte for byte, to a copy of HQ as it was before the sync.
@@ -334,44 +305,20 @@ fn many_kiosks(
     let addr = listener.local_addr().expect("addr");
     let h = replay_hq.clone();
     std::thread::spawn(move || server::serve_shared(listener, h));
-    let start = Barrier::new(kiosks + 1);
-    let times: Vec<Duration> = std::thread::scope(|s| {
-        let handles: Vec<_> = requests
-            .iter()
-            .enumerate()
-            .map(|(i, reqs)| {
-                let start = &start;
-                std::thread::Builder::new()
-                    .name(format!("replay-{i}"))
-                    .spawn_scoped(s, move || {
-                        start.wait();
-                        let t = Instant::now();
-                        for r in reqs {
-                            replay(addr, r);
-                        }
-                        t.elapsed()
-                    })
-                    .expect("replay thread")
-            })
-            .collect();
-        c0 = cpu_now(postmaster);
-        eprintln!("bench: replaying");
-        t = Instant::now();
-        start.wait();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("replay thread"))
-            .collect()
-    });
-    let wall = t.elapsed();
-    let c1 = cpu_now(postmaster);
-    report(
+    at_once(
+        &requests,
+        "replay",
+        postmaster,
         &format!("{db}, HQ alone: the same {kiosks} x {per} replayed"),
-        wall,
-        times,
         total,
+        |reqs| {
+            let t = Instant::now();
+            for r in reqs {
+                replay(addr, r);
+            }
+            t.elapsed()
+        },
     );
-    println!("{}", cpu_line(c0, c1, total));
     assert_eq!(
         hq_records(&replay_hq),
         total,
@@ -379,7 +326,47 @@ fn many_kiosks(
     );
 }
 
-fn report(what: &str, wall: Duration, mut times: Vec<Duration>, total: usize) {
+/// Runs `work` for every item at once, one named thread each (so that its CPU is not taken
+/// for HQ's: threads it starts inherit the name); prints wall time, rate, p50/p99 of the
+/// items' own times, and where the CPU went.
+fn at_once<T: Sync>(
+    items: &[T],
+    name: &str,
+    postmaster: Option<u32>,
+    what: &str,
+    total: usize,
+    work: impl Fn(&T) -> Duration + Sync,
+) {
+    let start = Barrier::new(items.len() + 1);
+    let (mut c0, mut t) = (Cpu::default(), Instant::now());
+    let mut times: Vec<Duration> = std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let (start, work) = (&start, &work);
+                std::thread::Builder::new()
+                    .name(format!("{name}-{i}"))
+                    .spawn_scoped(s, move || {
+                        start.wait();
+                        work(item)
+                    })
+                    .expect("thread")
+            })
+            .collect();
+        c0 = cpu_now(postmaster);
+        // The marks let a profiler attach for the load alone.
+        eprintln!("bench: {name} start");
+        t = Instant::now();
+        start.wait();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    let wall = t.elapsed();
+    let c1 = cpu_now(postmaster);
+    eprintln!("bench: {name} done");
     times.sort();
     println!(
         "{what}: {:.2} s wall, {:.0} records/s aggregate, session p50 {:.2} s, p99 {:.2} s",
@@ -388,6 +375,12 @@ fn report(what: &str, wall: Duration, mut times: Vec<Duration>, total: usize) {
         percentile(&times, 0.50).as_secs_f64(),
         percentile(&times, 0.99).as_secs_f64(),
     );
+    let senders = if name == "kiosk" {
+        "kiosks"
+    } else {
+        "replaying clients"
+    };
+    println!("{}", cpu_line(c0, c1, total, senders));
 }
 
 /// Sends one recorded request and reads the answer to its end (HQ closes each connection).
