@@ -268,6 +268,59 @@ fn postgres_migrations_once_partitions_and_newer_schema_refused() {
     }
 }
 
+/// A database HQ wrote before migrations 4 and 5 (no `id_numbers`, ten record indexes) is
+/// upgraded in place: the records it held are found by their ID numbers afterwards.
+#[test]
+fn postgres_upgrade_to_id_numbers_keeps_every_record_findable() {
+    let db = &Backend::postgres();
+    let url = db.database().expect("a database URL");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let r = |i: u128, n: Option<&str>| record(i, "K00001", "A", "a", n);
+    {
+        let storage = db.storage(tmp.path());
+        let mut s = storage.session().expect("session");
+        s.put_records(&[r(1, Some("001")), r(2, Some("001")), r(3, None)])
+            .expect("put");
+    }
+    let (client, rt) = connect(&url);
+    // Schema 3, as an HQ of that version left it.
+    rt.block_on(client.batch_execute(
+        "DROP TRIGGER id_numbers_inserted ON records;
+         DROP TRIGGER id_numbers_updated ON records;
+         DROP TRIGGER id_numbers_deleted ON records;
+         DROP FUNCTION id_numbers_inserted(), id_numbers_updated(), id_numbers_deleted();
+         DROP TABLE id_numbers;
+         DROP INDEX records_kiosk;
+         DROP INDEX records_hq_status;
+         CREATE INDEX records_kiosk ON records (kiosk_id, id);
+         CREATE INDEX records_hq_status ON records (hq_status, id);
+         CREATE INDEX records_id_number ON records (id_number) WHERE id_number IS NOT NULL;
+         CREATE INDEX records_counts ON records (kiosk_id, status, hq_status);
+         DELETE FROM schema_migrations WHERE version >= 4;",
+    ))
+    .expect("back to schema 3");
+    let storage = db.storage(tmp.path());
+    let mut s = storage.session().expect("session");
+    let found: Vec<(String, u128)> = s
+        .records_with_id_numbers(&["001".to_string()])
+        .expect("lookup")
+        .into_iter()
+        .map(|(n, id)| (n, id.as_u128() & 0xff))
+        .collect();
+    assert_eq!(found, vec![("001".to_string(), 1), ("001".to_string(), 2)]);
+    let q = |sql: &str| -> i64 {
+        rt.block_on(client.query_one(sql, &[]))
+            .expect("query")
+            .get(0)
+    };
+    assert_eq!(q("SELECT count(*) FROM schema_migrations"), 5);
+    assert_eq!(
+        q("SELECT count(*) FROM pg_indexes WHERE tablename = 'records'"),
+        8,
+        "the primary key and seven record indexes"
+    );
+}
+
 fn connect(url: &str) -> (tokio_postgres::Client, tokio::runtime::Runtime) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
