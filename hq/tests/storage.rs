@@ -244,11 +244,7 @@ fn postgres_migrations_once_partitions_and_newer_schema_refused() {
     // Opening again applies nothing twice.
     drop(db.storage(tmp.path()));
     let (client, rt) = connect(&url);
-    let q = |sql: &str| -> i64 {
-        rt.block_on(client.query_one(sql, &[]))
-            .expect("query")
-            .get(0)
-    };
+    let q = |sql: &str| one_number(&client, &rt, sql);
     // The first schema, the dashboard's tables, the review tables, the ID-number table and
     // fewer record indexes.
     assert_eq!(q("SELECT count(*) FROM schema_migrations"), 5);
@@ -308,17 +304,20 @@ fn postgres_upgrade_to_id_numbers_keeps_every_record_findable() {
         .map(|(n, id)| (n, id.as_u128() & 0xff))
         .collect();
     assert_eq!(found, vec![("001".to_string(), 1), ("001".to_string(), 2)]);
-    let q = |sql: &str| -> i64 {
-        rt.block_on(client.query_one(sql, &[]))
-            .expect("query")
-            .get(0)
-    };
+    let q = |sql: &str| one_number(&client, &rt, sql);
     assert_eq!(q("SELECT count(*) FROM schema_migrations"), 5);
     assert_eq!(
         q("SELECT count(*) FROM pg_indexes WHERE tablename = 'records'"),
         8,
         "the primary key and seven record indexes"
     );
+}
+
+/// The single number a query answers.
+fn one_number(client: &tokio_postgres::Client, rt: &tokio::runtime::Runtime, sql: &str) -> i64 {
+    rt.block_on(client.query_one(sql, &[]))
+        .expect("query")
+        .get(0)
 }
 
 fn connect(url: &str) -> (tokio_postgres::Client, tokio::runtime::Runtime) {
