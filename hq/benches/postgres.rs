@@ -290,7 +290,7 @@ fn many_kiosks(
     let total = kiosks * per;
     at_once(
         &work,
-        "kiosk",
+        ("kiosk", "kiosks"),
         postmaster,
         &format!("{db}, {kiosks} kiosks x {per} records at once"),
         total,
@@ -307,7 +307,7 @@ fn many_kiosks(
     std::thread::spawn(move || server::serve_shared(listener, h));
     at_once(
         &requests,
-        "replay",
+        ("replay", "replaying clients"),
         postmaster,
         &format!("{db}, HQ alone: the same {kiosks} x {per} replayed"),
         total,
@@ -326,12 +326,12 @@ fn many_kiosks(
     );
 }
 
-/// Runs `work` for every item at once, one named thread each (so that its CPU is not taken
-/// for HQ's: threads it starts inherit the name); prints wall time, rate, p50/p99 of the
-/// items' own times, and where the CPU went.
+/// Runs `work` for every item at once, one thread each named `name-i` (so that its CPU is not
+/// taken for HQ's: threads it starts inherit the name); prints wall time, rate, p50/p99 of the
+/// items' own times, and where the CPU went (the items' own as `senders`).
 fn at_once<T: Sync>(
     items: &[T],
-    name: &str,
+    (name, senders): (&str, &str),
     postmaster: Option<u32>,
     what: &str,
     total: usize,
@@ -375,11 +375,6 @@ fn at_once<T: Sync>(
         percentile(&times, 0.50).as_secs_f64(),
         percentile(&times, 0.99).as_secs_f64(),
     );
-    let senders = if name == "kiosk" {
-        "kiosks"
-    } else {
-        "replaying clients"
-    };
     println!("{}", cpu_line(c0, c1, total, senders));
 }
 
@@ -424,17 +419,20 @@ impl Recorder {
                         let _ = std::io::copy(&mut from_server, &mut to_client);
                         let _ = to_client.shutdown(Shutdown::Write);
                     });
-                    let mut bytes = Vec::new();
+                    // Kept before forwarded: a request is logged whole before HQ can answer
+                    // it, so once a kiosk's sync returns its requests are all in the log.
+                    log.lock().expect("recorder log").push(Vec::new());
                     let mut buf = vec![0u8; 64 * 1024];
                     while let Ok(n @ 1..) = client.read(&mut buf) {
-                        bytes.extend_from_slice(&buf[..n]);
+                        if let Some(bytes) = log.lock().expect("recorder log").last_mut() {
+                            bytes.extend_from_slice(&buf[..n]);
+                        }
                         if server.write_all(&buf[..n]).is_err() {
                             break;
                         }
                     }
                     let _ = server.shutdown(Shutdown::Write);
                     let _ = back.join();
-                    log.lock().expect("recorder log").push(bytes);
                 }
             })
             .expect("proxy thread");
