@@ -560,14 +560,14 @@ fn hash32(b: &[u8]) -> Result<[u8; 32]> {
 /// `$1`. Measured on 16 partitions: `id = ANY($1)` for a frame's 172 ids planned and ran in
 /// 11–13 ms (every partition scanned, each id estimated against each), this in 2–3 ms. The
 /// `LIMIT` keeps the planner from turning the lookup back into one join over every partition.
-fn by_id(cols: &str, lock: &str) -> String {
+fn lookup_by_id(cols: &str, lock: &str) -> String {
     format!(
         "SELECT r.* FROM unnest($1::bytea[]) AS q(id) CROSS JOIN LATERAL \
          (SELECT {cols} FROM records WHERE records.id = q.id LIMIT 1{lock}) AS r"
     )
 }
 
-/// Ids sorted and unique: rows locked by [`by_id`] are locked in id order, so two sessions
+/// Ids sorted and unique: rows locked by [`lookup_by_id`] are locked in id order, so two sessions
 /// never wait on each other in a cycle.
 fn sorted_ids(ids: &[Uuid]) -> Vec<Vec<u8>> {
     let set: BTreeSet<&Uuid> = ids.iter().collect();
@@ -691,7 +691,7 @@ impl Session for PgSession {
         // Inside a transaction the rows stay locked until it ends, taken in id order so that
         // two sessions never wait on each other in a cycle.
         let lock = if self.in_tx { " FOR UPDATE" } else { "" };
-        let sql = by_id(&format!("{PROJ_COLS}, heads, blobs, chunks, doc"), lock);
+        let sql = lookup_by_id(&format!("{PROJ_COLS}, heads, blobs, chunks, doc"), lock);
         let rows = self.query(&sql, &[&sorted_ids(ids)])?;
         let mut by_id = BTreeMap::new();
         for r in &rows {
@@ -716,7 +716,7 @@ impl Session for PgSession {
     }
     fn record_states(&mut self, ids: &[Uuid]) -> Result<Vec<RecordState>> {
         let rows = self.query(
-            &by_id("id, kiosk_id, heads, blobs", ""),
+            &lookup_by_id("id, kiosk_id, heads, blobs", ""),
             &[&sorted_ids(ids)],
         )?;
         let mut by_id = BTreeMap::new();
