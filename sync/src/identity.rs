@@ -256,6 +256,37 @@ impl PublicKey {
             )
             .map_err(|_| IdentityError::BadSignature)
     }
+
+    /// Per item (its parts and signature, each over `domain`): whether the signature holds.
+    /// Checked as one batch equation, about half the cost per signature of one by one; when
+    /// the batch fails, each is checked alone to find which. A batch accepts only signatures
+    /// the key's holder made, like `verify`; it may also accept ones that holder bent on
+    /// purpose (a small-order part in `R`), which change nothing it signed.
+    pub fn verify_each(&self, domain: &str, items: &[(&[&[u8]], &[u8])]) -> Vec<bool> {
+        let mut held = vec![false; items.len()];
+        // Signatures of the right length, by item; the batch equation skips the weak-key
+        // refusal `verify_strict` makes, so a weak key's are checked one by one (and fail).
+        let mut batch = Vec::with_capacity(items.len());
+        for (i, (parts, sig)) in items.iter().enumerate() {
+            if let Ok(sig) = <[u8; SIGNATURE_LEN]>::try_from(*sig) {
+                batch.push((
+                    i,
+                    signed_message(domain, parts),
+                    Signature::from_bytes(&sig),
+                ));
+            }
+        }
+        let messages: Vec<&[u8]> = batch.iter().map(|(_, m, _)| m.as_slice()).collect();
+        let signatures: Vec<Signature> = batch.iter().map(|(_, _, s)| *s).collect();
+        let keys = vec![self.0; batch.len()];
+        let all_hold = batch.len() > 1
+            && !self.0.is_weak()
+            && ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok();
+        for (i, message, signature) in &batch {
+            held[*i] = all_hold || self.0.verify_strict(message, signature).is_ok();
+        }
+        held
+    }
 }
 
 /// The X25519 public key matching an Ed25519 public key (for sealing to a device).
@@ -344,6 +375,48 @@ mod tests {
             &sig
         )
         .is_err());
+    }
+
+    #[test]
+    fn a_batch_of_signatures_finds_exactly_the_ones_that_do_not_hold() {
+        let key = DeviceKey::generate();
+        let other = DeviceKey::generate();
+        let public = PublicKey::from_bytes(&key.public()).expect("public");
+        let records: Vec<Vec<u8>> = (0..40u32).map(|i| i.to_be_bytes().to_vec()).collect();
+        let signed = || -> Vec<Vec<u8>> {
+            records
+                .iter()
+                .map(|r| key.sign("d", &[r, b"hash"]).to_vec())
+                .collect()
+        };
+        let failing = |sigs: &[Vec<u8>]| -> Vec<usize> {
+            let parts: Vec<[&[u8]; 2]> = records.iter().map(|r| [r.as_slice(), b"hash"]).collect();
+            let items: Vec<(&[&[u8]], &[u8])> = parts
+                .iter()
+                .zip(sigs)
+                .map(|(p, s)| (p.as_slice(), s.as_slice()))
+                .collect();
+            let held = public.verify_each("d", &items);
+            assert_eq!(held.len(), sigs.len());
+            (0..sigs.len()).filter(|&i| !held[i]).collect()
+        };
+        assert_eq!(failing(&signed()), Vec::<usize>::new());
+        assert_eq!(public.verify_each("d", &[]), Vec::<bool>::new());
+
+        // Another key's signature, a flipped bit, a signature for another domain.
+        let mut sigs = signed();
+        sigs[3] = other.sign("d", &[&records[3], b"hash"]).to_vec();
+        sigs[17][40] ^= 1;
+        sigs[25] = key.sign("e", &[&records[25], b"hash"]).to_vec();
+        assert_eq!(failing(&sigs), vec![3, 17, 25]);
+        // One cut short fails alone; the rest still hold.
+        let mut sigs = signed();
+        sigs[39].truncate(63);
+        assert_eq!(failing(&sigs), vec![39]);
+        // Two signatures swapped between their messages hold for neither.
+        let mut sigs = signed();
+        sigs.swap(0, 1);
+        assert_eq!(failing(&sigs), vec![0, 1]);
     }
 
     #[test]

@@ -249,6 +249,22 @@ impl SignedChange {
         )
         .is_ok()
     }
+    /// Per change (with its hash): whether `key` signed it, checked as one batch.
+    pub fn verify_each(
+        key: &identity::PublicKey,
+        changes: &[(&SignedChange, ChangeHash)],
+    ) -> Vec<bool> {
+        let parts: Vec<[&[u8]; 2]> = changes
+            .iter()
+            .map(|(c, hash)| [c.record.as_bytes().as_slice(), hash.0.as_slice()])
+            .collect();
+        let items: Vec<(&[&[u8]], &[u8])> = parts
+            .iter()
+            .zip(changes)
+            .map(|(p, (c, _))| (p.as_slice(), c.signature.as_slice()))
+            .collect();
+        key.verify_each(DOMAIN_CHANGE, &items)
+    }
 }
 
 /// The changes a stream carries for one record.
