@@ -473,20 +473,29 @@ pub struct AuditRow {
 /// The chained hash of one audit entry: over the previous hash and each field, length-prefixed.
 pub fn audit_hash(prev: &[u8; 32], e: &AuditEntry) -> [u8; 32] {
     use sha2::{Digest, Sha256};
-    let at = ts(e.at);
     let mut h = Sha256::new();
-    for part in [
-        &prev[..],
+    h.update((prev.len() as u64).to_be_bytes());
+    h.update(prev);
+    h.update(audit_fields(e));
+    h.finalize().into()
+}
+
+/// What `audit_hash` covers after the previous hash: each field, length-prefixed.
+pub fn audit_fields(e: &AuditEntry) -> Vec<u8> {
+    let at = ts(e.at);
+    let parts = [
         at.as_bytes(),
         e.actor.as_bytes(),
         e.action.as_bytes(),
         e.subject.as_bytes(),
         e.detail.as_bytes(),
-    ] {
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part);
+    ];
+    let mut out = Vec::with_capacity(parts.iter().map(|p| p.len() + 8).sum());
+    for part in parts {
+        out.extend_from_slice(&(part.len() as u64).to_be_bytes());
+        out.extend_from_slice(part);
     }
-    h.finalize().into()
+    out
 }
 
 /// Checks that audit rows form one unbroken chain from `prev`; returns the last hash.
