@@ -20,6 +20,7 @@ use kiosk::sync::{self as ksync, Provisioned};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
@@ -93,35 +94,50 @@ fn stat(path: &str) -> Option<(f64, u32, String, f64)> {
     ))
 }
 
-/// Where CPU time went, in seconds: this process (kiosks and HQ), HQ's threads within it
-/// (tokio workers and the blocking session threads, rayon's pool, the PostgreSQL client
-/// runtime), and the PostgreSQL server's processes.
+/// Where CPU time went, in seconds: this process (kiosks and HQ), the senders' threads within
+/// it (kiosks or replaying clients, with their proxies), and the PostgreSQL server's processes.
+/// HQ's share is the process's less the senders': HQ's session and read-ahead threads end with
+/// their streams, and a thread that has ended is no longer listed (counting HQ's threads by
+/// name put their CPU on the kiosks' side).
 #[derive(Clone, Copy, Default)]
 struct Cpu {
     total: f64,
-    hq: f64,
+    senders: f64,
     db: f64,
+}
+
+/// CPU the senders' threads used, in nanoseconds; each adds its own as it finishes.
+static SENDERS_CPU: AtomicU64 = AtomicU64::new(0);
+
+/// This thread's CPU time so far, in nanoseconds.
+fn thread_cpu() -> u64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid timespec for the call to fill; the clock id is a constant.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) } == 0;
+    if ok {
+        t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+    } else {
+        0
+    }
+}
+
+/// Runs `f` on this thread and counts the CPU it used as the senders'.
+fn as_sender<R>(f: impl FnOnce() -> R) -> R {
+    let t0 = thread_cpu();
+    let r = f();
+    SENDERS_CPU.fetch_add(thread_cpu().saturating_sub(t0), Ordering::Relaxed);
+    r
 }
 
 fn cpu_now(postmaster: Option<u32>) -> Cpu {
     let mut c = Cpu {
         total: stat("/proc/self/stat").map_or(0.0, |s| s.0),
+        senders: SENDERS_CPU.load(Ordering::Relaxed) as f64 / 1e9,
         ..Cpu::default()
     };
-    for t in std::fs::read_dir("/proc/self/task")
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let path = format!("{}/stat", t.path().display());
-        if let Some((secs, _, comm, _)) = stat(&path) {
-            // HQ's server runtime (tokio names its workers and the blocking session threads
-            // "tokio-rt-worker") and every thread HQ names; kiosks use no tokio.
-            if comm.starts_with("tokio-") || comm.starts_with("hq-") {
-                c.hq += secs;
-            }
-        }
-    }
     if let Some(pm) = postmaster {
         for p in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
             let name = p.file_name();
@@ -144,8 +160,8 @@ fn cpu_now(postmaster: Option<u32>) -> Cpu {
 /// database server.
 fn cpu_line(a: Cpu, b: Cpu, records: usize, senders: &str) -> String {
     let per = |x: f64| x * 1000.0 / records.max(1) as f64;
-    let (hq, db) = (b.hq - a.hq, b.db - a.db);
-    let kiosk = (b.total - a.total) - hq;
+    let (kiosk, db) = (b.senders - a.senders, b.db - a.db);
+    let hq = (b.total - a.total) - kiosk;
     format!(
         "  CPU: {senders} {kiosk:.2} s ({:.3} ms/record), HQ {hq:.2} s ({:.3} ms/record), database {db:.2} s ({:.3} ms/record); load average {}",
         per(kiosk),
@@ -179,7 +195,7 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    // Only HQ uses rayon (its parallel change checks): named threads put that CPU on HQ's side.
+    // Only HQ uses rayon (its parallel change checks): named threads, to tell them in a profile.
     rayon::ThreadPoolBuilder::new()
         .thread_name(|i| format!("hq-rayon-{i}"))
         .build_global()
@@ -217,7 +233,7 @@ fn main() {
     // The mark lets a profiler attach for the sync alone (setup is not what is measured).
     eprintln!("bench: syncing");
     let c0 = cpu_now(postmaster);
-    let wall = sync(&k, &url);
+    let wall = as_sender(|| sync(&k, &url));
     let c1 = cpu_now(postmaster);
     println!(
         "{db}, 1 kiosk x {one} text records: {:.2} s wall, {:.0} records/s",
@@ -326,9 +342,9 @@ fn many_kiosks(
     );
 }
 
-/// Runs `work` for every item at once, one thread each named `name-i` (so that its CPU is not
-/// taken for HQ's: threads it starts inherit the name); prints wall time, rate, p50/p99 of the
-/// items' own times, and where the CPU went (the items' own as `senders`).
+/// Runs `work` for every item at once, one thread each named `name-i` (for profiles); prints
+/// wall time, rate, p50/p99 of the items' own times, and where the CPU went (the items' own
+/// threads' as `senders`).
 fn at_once<T: Sync>(
     items: &[T],
     (name, senders): (&str, &str),
@@ -349,7 +365,7 @@ fn at_once<T: Sync>(
                     .name(format!("{name}-{i}"))
                     .spawn_scoped(s, move || {
                         start.wait();
-                        work(item)
+                        as_sender(|| work(item))
                     })
                     .expect("thread")
             })
@@ -410,14 +426,17 @@ impl Recorder {
                 // One connection at a time: a kiosk sends its requests one after another.
                 for client in listener.incoming() {
                     let Ok(mut client) = client else { return };
+                    let t0 = thread_cpu();
                     let mut server = TcpStream::connect(&to).expect("connect to HQ");
                     let (mut from_server, mut to_client) = (
                         server.try_clone().expect("clone"),
                         client.try_clone().expect("clone"),
                     );
                     let back = std::thread::spawn(move || {
-                        let _ = std::io::copy(&mut from_server, &mut to_client);
-                        let _ = to_client.shutdown(Shutdown::Write);
+                        as_sender(|| {
+                            let _ = std::io::copy(&mut from_server, &mut to_client);
+                            let _ = to_client.shutdown(Shutdown::Write);
+                        })
                     });
                     // Kept before forwarded: a request is logged whole before HQ can answer
                     // it, so once a kiosk's sync returns its requests are all in the log.
@@ -433,6 +452,7 @@ impl Recorder {
                     }
                     let _ = server.shutdown(Shutdown::Write);
                     let _ = back.join();
+                    SENDERS_CPU.fetch_add(thread_cpu().saturating_sub(t0), Ordering::Relaxed);
                 }
             })
             .expect("proxy thread");
