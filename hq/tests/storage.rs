@@ -245,9 +245,9 @@ fn postgres_migrations_once_partitions_and_newer_schema_refused() {
     drop(db.storage(tmp.path()));
     let (client, rt) = connect(&url);
     let q = |sql: &str| one_number(&client, &rt, sql);
-    // The first schema, the dashboard's tables, the review tables, the ID-number table and
-    // fewer record indexes.
-    assert_eq!(q("SELECT count(*) FROM schema_migrations"), 5);
+    // The first schema, the dashboard's tables, the review tables, the ID-number table,
+    // fewer record indexes and the audit chain's one-statement append.
+    assert_eq!(q("SELECT count(*) FROM schema_migrations"), 6);
     assert_eq!(
         q("SELECT count(*) FROM pg_inherits WHERE inhparent = 'records'::regclass"),
         i64::from(enroll_hq::storage::postgres::RECORD_PARTITIONS)
@@ -257,26 +257,38 @@ fn postgres_migrations_once_partitions_and_newer_schema_refused() {
     match enroll_hq::storage::postgres::PgStorage::open(&url) {
         Err(StorageError::TooNew {
             found: 99,
-            known: 5,
+            known: 6,
         }) => {}
         Err(e) => panic!("unexpected error: {e}"),
         Ok(_) => panic!("a newer schema was accepted"),
     }
 }
 
-/// A database HQ wrote before migrations 4 and 5 (no `id_numbers`, ten record indexes) is
-/// upgraded in place: the records it held are found by their ID numbers afterwards.
+/// A database HQ wrote before migrations 4 to 6 (no `id_numbers`, ten record indexes, the
+/// audit chain appended by HQ) is upgraded in place: the records it held are found by their ID
+/// numbers afterwards, and the chain it began goes on unbroken.
 #[test]
-fn postgres_upgrade_to_id_numbers_keeps_every_record_findable() {
+fn postgres_upgrade_keeps_every_record_findable_and_the_audit_chain_whole() {
     let db = &Backend::postgres();
     let url = db.database().expect("a database URL");
     let tmp = tempfile::tempdir().expect("tmp");
     let r = |i: u128, n: Option<&str>| record(i, "K00001", "A", "a", n);
+    let entry = |n: u32| AuditEntry {
+        at: Utc
+            .with_ymd_and_hms(2026, 3, n, 9, 0, 0)
+            .single()
+            .expect("date"),
+        actor: "hq".into(),
+        action: "test".into(),
+        subject: format!("s{n}"),
+        detail: "Đã duyệt".into(),
+    };
     {
         let storage = db.storage(tmp.path());
         let mut s = storage.session().expect("session");
         s.put_records(&[r(1, Some("001")), r(2, Some("001")), r(3, None)])
             .expect("put");
+        s.audit(&[entry(1), entry(2)]).expect("audit");
     }
     let (client, rt) = connect(&url);
     // Schema 3, as an HQ of that version left it.
@@ -292,6 +304,7 @@ fn postgres_upgrade_to_id_numbers_keeps_every_record_findable() {
          CREATE INDEX records_hq_status ON records (hq_status, id);
          CREATE INDEX records_id_number ON records (id_number) WHERE id_number IS NOT NULL;
          CREATE INDEX records_counts ON records (kiosk_id, status, hq_status);
+         DROP FUNCTION audit_append;
          DELETE FROM schema_migrations WHERE version >= 4;",
     ))
     .expect("back to schema 3");
@@ -304,8 +317,21 @@ fn postgres_upgrade_to_id_numbers_keeps_every_record_findable() {
         .map(|(n, id)| (n, id.as_u128() & 0xff))
         .collect();
     assert_eq!(found, vec![("001".to_string(), 1), ("001".to_string(), 2)]);
+    // Entries appended after the upgrade go on from the two before it, one in a new month.
+    s.audit(&[entry(3)]).expect("audit");
+    let april = AuditEntry {
+        at: Utc
+            .with_ymd_and_hms(2026, 4, 1, 0, 0, 0)
+            .single()
+            .expect("date"),
+        ..entry(4)
+    };
+    s.audit(&[april]).expect("audit in a new month");
+    let rows = s.audit_since(0, 10).expect("audit rows");
+    assert_eq!(rows.len(), 4);
+    verify_audit_chain([0; 32], &rows).expect("one unbroken chain");
     let q = |sql: &str| one_number(&client, &rt, sql);
-    assert_eq!(q("SELECT count(*) FROM schema_migrations"), 5);
+    assert_eq!(q("SELECT count(*) FROM schema_migrations"), 6);
     assert_eq!(
         q("SELECT count(*) FROM pg_indexes WHERE tablename = 'records'"),
         8,
