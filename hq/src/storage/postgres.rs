@@ -645,8 +645,11 @@ impl Session for PgSession {
     fn commit_unsynced(&mut self) -> Result<()> {
         // The WAL is flushed in order: the next synchronous commit (the receipt's, or any
         // other session's answer) flushes this one too.
-        self.in_tx = false;
-        self.batch("SET LOCAL synchronous_commit = off; COMMIT")
+        let done = self.batch("SET LOCAL synchronous_commit = off; COMMIT");
+        // After an error the transaction may still be open (the SET failed): it is rolled back
+        // then, which is harmless if the COMMIT was reached.
+        self.in_tx = done.is_err();
+        done
     }
     fn rollback(&mut self) -> Result<()> {
         if self.in_tx {
