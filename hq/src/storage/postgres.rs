@@ -446,6 +446,24 @@ impl PgSession {
             Ok(c.query(&st, params).await?)
         })
     }
+    /// `query` on a generic plan: for the per-id probes, whose plan cannot depend on the array
+    /// (each probe is pruned at run time), so planning them per call is wasted. The switch
+    /// travels in the same round trip; inside a failed transaction the rollback undoes it.
+    fn query_generic(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        let c = self.c();
+        self.handle.block_on(async {
+            let st = c.prepare_cached(sql).await?;
+            let (set, rows, reset) = tokio::join!(
+                c.batch_execute("SET plan_cache_mode = force_generic_plan"),
+                c.query(&st, params),
+                c.batch_execute("RESET plan_cache_mode"),
+            );
+            set?;
+            let rows = rows?;
+            reset?;
+            Ok(rows)
+        })
+    }
     fn query_opt(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
         Ok(self.query(sql, params)?.into_iter().next())
     }
@@ -738,7 +756,7 @@ impl Session for PgSession {
         // two sessions never wait on each other in a cycle.
         let lock = if self.in_tx { " FOR UPDATE" } else { "" };
         let sql = lookup_by_id(&format!("{PROJ_COLS}, heads, blobs, chunks, doc"), lock);
-        let rows = self.query(&sql, &[&sorted_ids(ids)])?;
+        let rows = self.query_generic(&sql, &[&sorted_ids(ids)])?;
         let mut by_id = BTreeMap::new();
         for r in &rows {
             let row = row_of(r)?;
@@ -761,7 +779,7 @@ impl Session for PgSession {
         Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
     }
     fn record_states(&mut self, ids: &[Uuid]) -> Result<Vec<RecordState>> {
-        let rows = self.query(
+        let rows = self.query_generic(
             &lookup_by_id("id, kiosk_id, heads, blobs", ""),
             &[&sorted_ids(ids)],
         )?;
