@@ -1155,12 +1155,13 @@ fn first_shape(
     if hq_made.contains(&ch.hash()) {
         return None;
     }
-    let expanded = enroll_sync::record::guarded(|| Ok(ch.decode())).ok()?;
-    let json = enroll_sync::record::genesis_json(&expanded)?;
+    // Read from the columns; a change it does not read exactly takes the document path.
+    let ops = enroll_sync::record::plain_ops(ch)?;
+    let json = enroll_sync::record::genesis_json(ch, &ops)?;
     // Every object the change writes is one it makes, so no lookup reaches this empty document
     // (one that would is an error here, and the document path decides).
     let empty = automerge::AutoCommit::new();
-    let writes = authority::writes_decoded(&empty, ch, &expanded, true).ok()?;
+    let writes = authority::writes_decoded(&empty, ch, &ops, true).ok()?;
     let endorsed = judge(&c.id, ch, &writes, e).ok()?;
     // Every struct of the record refuses unknown fields, so its JSON refers to the same blobs.
     let blobs = json_blobs(&json);

@@ -52,10 +52,11 @@ impl ChunkRefusal {
     }
 }
 
-struct Cursor<'a>(&'a [u8]);
+/// A reader over a peer's bytes: every read is bounded by what is there.
+pub(crate) struct Cursor<'a>(pub(crate) &'a [u8]);
 
 impl<'a> Cursor<'a> {
-    fn take(&mut self, n: u64) -> Result<&'a [u8], ChunkRefusal> {
+    pub(crate) fn take(&mut self, n: u64) -> Result<&'a [u8], ChunkRefusal> {
         let n = usize::try_from(n).map_err(|_| ChunkRefusal::Malformed)?;
         if n > self.0.len() {
             return Err(ChunkRefusal::Malformed);
@@ -64,7 +65,7 @@ impl<'a> Cursor<'a> {
         self.0 = b;
         Ok(a)
     }
-    fn uleb(&mut self) -> Result<u64, ChunkRefusal> {
+    pub(crate) fn uleb(&mut self) -> Result<u64, ChunkRefusal> {
         let mut v: u64 = 0;
         for i in 0..10 {
             let b = *self.0.first().ok_or(ChunkRefusal::Malformed)?;
@@ -78,7 +79,7 @@ impl<'a> Cursor<'a> {
         }
         Err(ChunkRefusal::Malformed)
     }
-    fn sleb(&mut self) -> Result<i64, ChunkRefusal> {
+    pub(crate) fn sleb(&mut self) -> Result<i64, ChunkRefusal> {
         let mut v: i64 = 0;
         let mut shift = 0;
         for _ in 0..10 {
@@ -104,9 +105,15 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Checks that `bytes` is exactly one raw Automerge change chunk within the caps, without
-/// decoding any operation. Returns the largest row count of its columns (its operations).
-pub fn raw_change(bytes: &[u8]) -> Result<u64, ChunkRefusal> {
+/// A raw change chunk's header and its operation columns, as (spec, data), in order.
+pub(crate) struct ChangeLayout<'a> {
+    pub(crate) start_op: u64,
+    pub(crate) columns: Vec<(u64, &'a [u8])>,
+}
+
+/// Splits a raw change chunk into its header and columns, within the caps; compressed
+/// columns are refused.
+pub(crate) fn change_layout(bytes: &[u8]) -> Result<ChangeLayout<'_>, ChunkRefusal> {
     if bytes.len() > MAX_CHANGE_BYTES {
         return Err(ChunkRefusal::TooLarge);
     }
@@ -135,26 +142,36 @@ pub fn raw_change(bytes: &[u8]) -> Result<u64, ChunkRefusal> {
         let n = c.uleb()?;
         c.take(n)?;
     }
-    let columns = c.counted()?;
+    let count = c.counted()?;
     let mut specs = Vec::new();
-    for _ in 0..columns {
+    for _ in 0..count {
         let spec = c.uleb()?;
         let len = c.uleb()?;
         if spec & 0b1000 != 0 {
             return Err(ChunkRefusal::CompressedColumns);
         }
-        specs.push((spec & 0b111, len));
+        specs.push((spec, len));
     }
+    let mut columns = Vec::with_capacity(specs.len());
+    for (spec, len) in specs {
+        columns.push((spec, c.take(len)?));
+    }
+    Ok(ChangeLayout { start_op, columns })
+}
+
+/// Checks that `bytes` is exactly one raw Automerge change chunk within the caps, without
+/// decoding any operation. Returns the largest row count of its columns (its operations).
+pub fn raw_change(bytes: &[u8]) -> Result<u64, ChunkRefusal> {
+    let layout = change_layout(bytes)?;
     let (mut rows_max, mut top) = (0, 0);
-    for (kind, len) in specs {
-        let data = c.take(len)?;
-        let (rows, largest) = column_rows(kind, data)?;
+    for (spec, data) in layout.columns {
+        let (rows, largest) = column_rows(spec & 0b111, data)?;
         rows_max = rows_max.max(rows);
         top = top.max(largest);
     }
     // Automerge keeps op counters and actor indices in 32 bits and panics past them.
     let limit = u64::from(u32::MAX);
-    if start_op.saturating_add(rows_max) > limit || top > limit {
+    if layout.start_op.saturating_add(rows_max) > limit || top > limit {
         return Err(ChunkRefusal::CounterTooLarge);
     }
     Ok(rows_max)

@@ -289,23 +289,24 @@ fn event_rule(actions: &[String]) -> &'static Rule {
 /// the record is new to whoever checks, so operations that overwrite nothing may lay down its
 /// first shape. Runs guarded: the change may be hostile.
 pub fn writes(doc: &AutoCommit, change: &Change, genesis: bool) -> Result<Writes, DocError> {
-    guarded(|| writes_inner(doc, change, &change.decode(), genesis))
+    guarded(|| writes_inner(doc, change, &change.decode().operations, genesis))
 }
 
-/// `writes`, for a caller that already holds `change.decode()`.
+/// `writes`, for a caller that already holds the change's operations (`decode()`, or
+/// [`super::plain_ops`]).
 pub fn writes_decoded(
     doc: &AutoCommit,
     change: &Change,
-    expanded: &automerge::legacy::Change,
+    ops: &[automerge::legacy::Op],
     genesis: bool,
 ) -> Result<Writes, DocError> {
-    guarded(|| writes_inner(doc, change, expanded, genesis))
+    guarded(|| writes_inner(doc, change, ops, genesis))
 }
 
 fn writes_inner(
     doc: &AutoCommit,
     change: &Change,
-    expanded: &automerge::legacy::Change,
+    ops: &[automerge::legacy::Op],
     genesis: bool,
 ) -> Result<Writes, DocError> {
     let start = change.start_op().get();
@@ -321,7 +322,7 @@ fn writes_inner(
     let mut actions: HashMap<String, Vec<String>> = HashMap::new();
     let mut people: HashMap<String, Vec<String>> = HashMap::new();
     let mut event_writes: Vec<(String, String, Option<String>)> = Vec::new();
-    for (i, op) in expanded.operations.iter().enumerate() {
+    for (i, op) in ops.iter().enumerate() {
         let id = || OpId(start + i as u64, actor.clone());
         let parent = match &op.obj {
             ObjectId::Root => root.clone(),

@@ -5,8 +5,8 @@
 //! Automerge document (most of HQ's CPU per new record) would say nothing more. Any other shape
 //! gives `None`, and the caller builds the document.
 
-use automerge::legacy::{self, ElementId, Key, ObjectId, OpType};
-use automerge::ObjType;
+use automerge::legacy::{ElementId, Key, ObjectId, Op, OpType};
+use automerge::{Change, ObjType};
 use serde_json::Value as J;
 use std::collections::{BTreeMap, HashMap};
 
@@ -28,18 +28,19 @@ enum Container {
 }
 
 /// The JSON the document made by `change` alone holds, when the change has the plain first
-/// shape described above; `None` otherwise.
-pub fn genesis_json(change: &legacy::Change) -> Option<J> {
-    if !change.deps.is_empty() {
+/// shape described above; `None` otherwise. `ops`: the change's operations (`decode()`, or
+/// [`super::plain_ops`]).
+pub fn genesis_json(change: &Change, ops: &[Op]) -> Option<J> {
+    if !change.deps().is_empty() {
         return None;
     }
-    let start = change.start_op.get();
-    let actor = &change.actor_id;
+    let start = change.start_op().get();
+    let actor = change.actor_id();
     let mut nodes = vec![Container::Map(BTreeMap::new())];
     let mut depth = vec![0usize];
     // Operation counter of a `Make` → its node.
     let mut made: HashMap<u64, usize> = HashMap::new();
-    for (i, op) in change.operations.iter().enumerate() {
+    for (i, op) in ops.iter().enumerate() {
         let counter = start.checked_add(i as u64)?;
         if !op.pred.is_empty() {
             return None;
@@ -152,7 +153,8 @@ mod tests {
             let heads = doc.heads();
             let from_doc = doc.json_at(&heads).expect("hydrated");
             let change = only_change(doc.automerge());
-            let read = genesis_json(&change.decode()).expect("the plain first shape");
+            let read =
+                genesis_json(&change, &change.decode().operations).expect("the plain first shape");
             assert_eq!(read, from_doc);
         }
     }
@@ -194,7 +196,11 @@ mod tests {
             make(&mut am);
             am.commit();
             let change = only_change(&mut am);
-            assert_eq!(genesis_json(&change.decode()), None, "{what}");
+            assert_eq!(
+                genesis_json(&change, &change.decode().operations),
+                None,
+                "{what}"
+            );
         }
         // A second change (it has a dependency) is never a first shape.
         let mut am = AutoCommit::new();
@@ -203,6 +209,6 @@ mod tests {
         am.put(ROOT, "b", 2).expect("put");
         am.commit();
         let change = only_change(&mut am);
-        assert_eq!(genesis_json(&change.decode()), None);
+        assert_eq!(genesis_json(&change, &change.decode().operations), None);
     }
 }

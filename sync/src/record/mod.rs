@@ -4,6 +4,7 @@
 
 pub mod authority;
 mod chunks;
+mod columns;
 mod doc;
 mod enums;
 mod genesis;
@@ -12,6 +13,7 @@ mod genesis;
 pub(crate) use chunks::leb128;
 pub use chunks::{change_hashes, split_changes};
 pub(crate) use chunks::{CHANGE as CHUNK_CHANGE, MAGIC};
+pub use columns::plain_ops;
 pub use doc::{first_change_blob_refs, guarded, Attribution, DocError, RecordDoc};
 pub use enums::*;
 pub use genesis::genesis_json;
