@@ -315,7 +315,16 @@ fn writes_inner(
         segs: Vec::new(),
         event: None,
     });
+    // Objects this change made, by their counter's offset from `start` (most lookups: no
+    // hashing); objects made before it, resolved once each.
+    let mut made: Vec<Option<Rc<ObjInfo>>> = vec![None; ops.len()];
     let mut objs: HashMap<OpId, Rc<ObjInfo>> = HashMap::new();
+    let offset = |o: &OpId| {
+        (&o.1 == actor)
+            .then(|| usize::try_from(o.0.checked_sub(start)?).ok())
+            .flatten()
+            .filter(|k| *k < ops.len())
+    };
     let mut out = Writes::default();
     // History events: made by this change, their actions and people; writes into events.
     let mut made_events: HashSet<String> = HashSet::new();
@@ -326,7 +335,7 @@ fn writes_inner(
         let id = || OpId(start + i as u64, actor.clone());
         let parent = match &op.obj {
             ObjectId::Root => root.clone(),
-            ObjectId::Id(o) => match objs.get(o) {
+            ObjectId::Id(o) => match offset(o).and_then(|k| made[k].as_ref()).or(objs.get(o)) {
                 Some(p) => p.clone(),
                 None => {
                     let info = Rc::new(resolve(doc, o)?);
@@ -357,13 +366,10 @@ fn writes_inner(
             }
             let mut segs = parent.segs.clone();
             segs.push(key.map_or(Seg::Item, |k| Seg::Key(k.to_owned())));
-            objs.insert(
-                id(),
-                Rc::new(ObjInfo {
-                    segs,
-                    event: event.clone(),
-                }),
-            );
+            made[i] = Some(Rc::new(ObjInfo {
+                segs,
+                event: event.clone(),
+            }));
         }
         let path = || show(&parent.segs, key);
         if let Some(e) = event {

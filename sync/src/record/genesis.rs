@@ -8,7 +8,6 @@
 use automerge::legacy::{ElementId, Key, ObjectId, Op, OpType};
 use automerge::{Change, ObjType};
 use serde_json::Value as J;
-use std::collections::{BTreeMap, HashMap};
 
 use super::doc::scalar_json;
 
@@ -20,9 +19,9 @@ enum Slot {
     Object(usize),
 }
 
-enum Container {
-    /// Fields by key; a key written twice is not the plain shape.
-    Map(BTreeMap<String, Slot>),
+enum Container<'a> {
+    /// Fields in the order written; a key written twice is not the plain shape.
+    Map(Vec<(&'a str, Slot)>),
     /// Items, and the counter of the last inserted item (the next insert must follow it).
     List(Vec<Slot>, Option<u64>),
 }
@@ -36,10 +35,10 @@ pub fn genesis_json(change: &Change, ops: &[Op]) -> Option<J> {
     }
     let start = change.start_op().get();
     let actor = change.actor_id();
-    let mut nodes = vec![Container::Map(BTreeMap::new())];
+    let mut nodes = vec![Container::Map(Vec::new())];
     let mut depth = vec![0usize];
-    // Operation counter of a `Make` → its node.
-    let mut made: HashMap<u64, usize> = HashMap::new();
+    // By operation counter's offset from `start`: the node a `Make` made.
+    let mut made: Vec<Option<usize>> = vec![None; ops.len()];
     for (i, op) in ops.iter().enumerate() {
         let counter = start.checked_add(i as u64)?;
         if !op.pred.is_empty() {
@@ -47,7 +46,10 @@ pub fn genesis_json(change: &Change, ops: &[Op]) -> Option<J> {
         }
         let parent = match &op.obj {
             ObjectId::Root => 0,
-            ObjectId::Id(id) if &id.1 == actor => *made.get(&id.0)?,
+            ObjectId::Id(id) if &id.1 == actor => {
+                let k = usize::try_from(id.0.checked_sub(start)?).ok()?;
+                (*made.get(k)?)?
+            }
             ObjectId::Id(_) => return None,
         };
         let slot = match &op.action {
@@ -56,22 +58,18 @@ pub fn genesis_json(change: &Change, ops: &[Op]) -> Option<J> {
                     return None;
                 }
                 nodes.push(match kind {
-                    ObjType::Map => Container::Map(BTreeMap::new()),
+                    ObjType::Map => Container::Map(Vec::new()),
                     _ => Container::List(Vec::new(), None),
                 });
                 depth.push(depth[parent] + 1);
-                made.insert(counter, nodes.len() - 1);
+                made[i] = Some(nodes.len() - 1);
                 Slot::Object(nodes.len() - 1)
             }
             OpType::Put(v) => Slot::Value(scalar_json(v)?),
             _ => return None,
         };
         match (&mut nodes[parent], &op.key, op.insert) {
-            (Container::Map(fields), Key::Map(k), false) => {
-                if fields.insert(k.to_string(), slot).is_some() {
-                    return None;
-                }
-            }
+            (Container::Map(fields), Key::Map(k), false) => fields.push((k.as_str(), slot)),
             (Container::List(items, last), Key::Seq(after), true) => {
                 let follows = match (after, *last) {
                     (ElementId::Head, None) => true,
@@ -100,7 +98,9 @@ pub fn genesis_json(change: &Change, ops: &[Op]) -> Option<J> {
             Container::Map(fields) => {
                 let mut out = serde_json::Map::new();
                 for (k, slot) in fields {
-                    out.insert(k, take(slot)?);
+                    if out.insert(k.to_owned(), take(slot)?).is_some() {
+                        return None;
+                    }
                 }
                 J::Object(out)
             }
