@@ -316,6 +316,11 @@ fn many_kiosks(
 
     // Case 3: the same requests again, byte for byte, to a copy of HQ as it was before the sync.
     let requests: Vec<Vec<Vec<u8>>> = recorders.iter().map(Recorder::requests).collect();
+    let sent: usize = requests.iter().flatten().map(Vec::len).sum();
+    println!(
+        "  kiosks sent {sent} bytes (HTTP included), {:.0} per record",
+        sent as f64 / total as f64
+    );
     let replay_hq = Arc::new(Hq::open_with(options(&replay_dir, "many_replay")).expect("hq"));
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
