@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use super::doc::{guarded, DocError};
+use super::own_offset;
 
 /// Whose signature a write needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -319,12 +320,6 @@ fn writes_inner(
     // hashing); objects made before it, resolved once each.
     let mut made: Vec<Option<Rc<ObjInfo>>> = vec![None; ops.len()];
     let mut objs: HashMap<OpId, Rc<ObjInfo>> = HashMap::new();
-    let offset = |o: &OpId| {
-        (&o.1 == actor)
-            .then(|| usize::try_from(o.0.checked_sub(start)?).ok())
-            .flatten()
-            .filter(|k| *k < ops.len())
-    };
     let mut out = Writes::default();
     // History events: made by this change, their actions and people; writes into events.
     let mut made_events: HashSet<String> = HashSet::new();
@@ -335,7 +330,10 @@ fn writes_inner(
         let id = || OpId(start + i as u64, actor.clone());
         let parent = match &op.obj {
             ObjectId::Root => root.clone(),
-            ObjectId::Id(o) => match offset(o).and_then(|k| made[k].as_ref()).or(objs.get(o)) {
+            ObjectId::Id(o) => match own_offset(o, actor, start, ops.len())
+                .and_then(|k| made[k].as_ref())
+                .or(objs.get(o))
+            {
                 Some(p) => p.clone(),
                 None => {
                     let info = Rc::new(resolve(doc, o)?);

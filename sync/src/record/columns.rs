@@ -161,21 +161,21 @@ fn exact<T>(
 /// The operations `change.decode()` holds, when the change has the shape above.
 pub fn plain_ops(change: &Change) -> Option<Vec<Op>> {
     let layout = change_layout(change.raw_bytes()).ok()?;
-    let mut cols: [&[u8]; KNOWN.len()] = [&[]; KNOWN.len()];
-    let mut seen = 0u32;
+    // Each known column at most once; an unknown one is not the plain shape.
+    let mut cols: [Option<&[u8]>; KNOWN.len()] = [None; KNOWN.len()];
     for (spec, data) in layout.columns {
         let i = KNOWN.iter().position(|k| *k == spec)?;
-        if seen & (1 << i) != 0 {
+        if cols[i].replace(data).is_some() {
             return None;
         }
-        seen |= 1 << i;
-        cols[i] = data;
     }
+    // An absent column reads as all nulls, as automerge reads it.
     let col = |spec: u64| {
         KNOWN
             .iter()
             .position(|k| *k == spec)
-            .map_or(&[][..], |i| cols[i])
+            .and_then(|i| cols[i])
+            .unwrap_or(&[])
     };
     // No predecessors: their actor and counter columns hold nothing.
     if !col(PRED_ACTOR).is_empty() || !col(PRED_CTR).is_empty() {

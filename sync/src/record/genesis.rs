@@ -10,6 +10,7 @@ use automerge::{Change, ObjType};
 use serde_json::Value as J;
 
 use super::doc::scalar_json;
+use super::own_offset;
 
 /// Deeper nesting than any record form has takes the document path (and no recursion here).
 const MAX_DEPTH: usize = 16;
@@ -46,11 +47,7 @@ pub fn genesis_json(change: &Change, ops: &[Op]) -> Option<J> {
         }
         let parent = match &op.obj {
             ObjectId::Root => 0,
-            ObjectId::Id(id) if &id.1 == actor => {
-                let k = usize::try_from(id.0.checked_sub(start)?).ok()?;
-                (*made.get(k)?)?
-            }
-            ObjectId::Id(_) => return None,
+            ObjectId::Id(id) => made[own_offset(id, actor, start, ops.len())?]?,
         };
         let slot = match &op.action {
             OpType::Make(kind @ (ObjType::Map | ObjType::List)) => {

@@ -23,6 +23,22 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// Which of a change's `len` operations `id` names: its counter's offset from the change's
+/// `start` op, when the change's `actor` made it; `None` for any other operation.
+pub(crate) fn own_offset(
+    id: &automerge::legacy::OpId,
+    actor: &automerge::ActorId,
+    start: u64,
+    len: usize,
+) -> Option<usize> {
+    if &id.1 != actor {
+        return None;
+    }
+    usize::try_from(id.0.checked_sub(start)?)
+        .ok()
+        .filter(|k| *k < len)
+}
+
 /// Version of the administrative-unit list in force since 1 July 2025 (34 provinces, no districts).
 pub const ADMIN_LIST_2025: &str = "2025-07-01";
 
