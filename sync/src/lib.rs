@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod client;
+mod deflate;
 pub mod identity;
 pub mod idnumber;
 pub mod limits;

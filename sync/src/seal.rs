@@ -10,6 +10,8 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use curve25519_dalek::montgomery::MontgomeryPoint;
 use sha2::Sha256;
 
+use crate::deflate::{self, InflateError};
+
 pub const MAGIC: &[u8; 8] = b"ENRSEAL1";
 const INFO: &[u8] = b"enroll/seal/v1";
 /// Frames larger than this are refused before decrypting (the sender writes at most ~1 MB).
@@ -136,12 +138,11 @@ impl Sealer {
 }
 
 fn pack(plain: &[u8]) -> Vec<u8> {
-    let deflated = miniz_oxide::deflate::compress_to_vec(plain, 3);
-    let mut out = Vec::with_capacity(plain.len().min(deflated.len()) + 1);
-    if deflated.len() < plain.len() {
-        out.push(1);
-        out.extend_from_slice(&deflated);
-    } else {
+    let mut out = Vec::with_capacity(plain.len() + 1);
+    out.push(1);
+    // Deflate only where it saves bytes: the output has no room for more than `plain`.
+    if !deflate::deflate_into(plain, 5, &mut out) || out.len() > plain.len() {
+        out.clear();
         out.push(0);
         out.extend_from_slice(plain);
     }
@@ -152,16 +153,10 @@ fn unpack(packed: &[u8], limit: usize) -> Result<Vec<u8>, SealError> {
     match packed.split_first() {
         Some((0, rest)) if rest.len() <= limit => Ok(rest.to_vec()),
         Some((0, rest)) => Err(SealError::FrameTooLarge(rest.len())),
-        Some((1, rest)) => {
-            miniz_oxide::inflate::decompress_to_vec_with_limit(rest, limit).map_err(|e| {
-                match e.status {
-                    miniz_oxide::inflate::TINFLStatus::HasMoreOutput => {
-                        SealError::FrameTooLarge(limit)
-                    }
-                    _ => SealError::BadCompression,
-                }
-            })
-        }
+        Some((1, rest)) => deflate::inflate(rest, limit).map_err(|e| match e {
+            InflateError::TooLarge => SealError::FrameTooLarge(limit),
+            InflateError::Damaged => SealError::BadCompression,
+        }),
         _ => Err(SealError::BadCompression),
     }
 }
@@ -360,5 +355,47 @@ mod tests {
             assert!(open_all(&hq, &t).is_err(), "flip {at}");
         }
         assert!(open_all(&SealSecret::generate(), &bytes).is_err());
+    }
+
+    #[test]
+    fn a_frame_deflates_only_when_smaller_and_inflates_only_within_the_limit() {
+        let text = "Nguyễn Thị Hoa, xã Tân Phú. ".repeat(400);
+        let packed = pack(text.as_bytes());
+        assert_eq!(packed[0], 1);
+        assert!(packed.len() < text.len() / 4);
+        assert_eq!(
+            unpack(&packed, text.len()).expect("within"),
+            text.as_bytes()
+        );
+        assert_eq!(
+            unpack(&packed, text.len() - 1),
+            Err(SealError::FrameTooLarge(text.len() - 1))
+        );
+        let noise: Vec<u8> = (0..64u32)
+            .flat_map(|i| <Sha256 as sha2::Digest>::digest(i.to_be_bytes()))
+            .collect();
+        assert_eq!(pack(&noise)[0], 0);
+        assert_eq!(unpack(&pack(&noise), noise.len()).expect("raw"), noise);
+        assert_eq!(
+            unpack(&[1, 0xff, 0xfe, 0xfd], 1 << 20),
+            Err(SealError::BadCompression)
+        );
+        assert_eq!(unpack(&[2, 0], 1 << 20), Err(SealError::BadCompression));
+
+        // A sealed 32 MB of zeros is a few KB on the wire; the opener stops at its limit.
+        let hq = SealSecret::generate();
+        let mut s = Sealer::new(&hq.public()).expect("sealer");
+        let mut bytes = s.header().to_vec();
+        bytes.extend(s.frame(&vec![0u8; 32 << 20], true));
+        assert!(bytes.len() < 64 << 10);
+        let mut o = Opener::with_limits(
+            &hq,
+            Limits {
+                first: 1 << 20,
+                rest: 1 << 20,
+            },
+        );
+        o.feed(&bytes);
+        assert_eq!(o.next_frame(), Err(SealError::FrameTooLarge(1 << 20)));
     }
 }

@@ -77,9 +77,7 @@ pub fn change_hashes(bytes: &[u8]) -> Option<Vec<(ChangeHash, Vec<u8>)>> {
             let (hash, raw) = match c.kind {
                 CHANGE => (hash(c.data), c.whole.to_vec()),
                 _ => {
-                    let inflated =
-                        miniz_oxide::inflate::decompress_to_vec_with_limit(c.data, INFLATED_MAX)
-                            .ok()?;
+                    let inflated = crate::deflate::inflate(c.data, INFLATED_MAX).ok()?;
                     let mut raw = Vec::with_capacity(inflated.len() + 18);
                     raw.extend_from_slice(&MAGIC);
                     raw.extend_from_slice(&c.checksum);
