@@ -95,7 +95,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let outcome = save_in(&tx, &self.kiosk, record, by)?;
+        let outcome = save_in(&tx, &self.kiosk, Some(device), record, by)?;
         if outcome.changed {
             let heads: Vec<u8> = tx.query_row(
                 "SELECT heads FROM records WHERE id = ?1",

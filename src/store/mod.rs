@@ -14,6 +14,7 @@ mod purge;
 mod records;
 mod schema;
 mod settings;
+mod signatures;
 mod sync_docs;
 mod usage;
 pub mod vault;
@@ -112,7 +113,12 @@ pub struct Store {
     slot_binding: keyslots::SlotBinding,
     /// Whether the vault secret is sealed by a TPM.
     hardware_vault: bool,
+    /// Signs own changes as they are saved.
+    change_signer: signatures::ChangeSigner,
 }
+
+/// See [`Store::read_snapshot`]; reads only (it is rolled back when dropped).
+pub struct ReadSnapshot<'s>(#[allow(dead_code)] rusqlite::Transaction<'s>);
 
 impl Store {
     /// Opens (creating if needed) the store in `dir`, migrating it to the current schema. The
@@ -147,6 +153,10 @@ impl Store {
                 tpm: vault.tpm().map(str::to_owned),
             },
             hardware_vault: vault.is_hardware(),
+            change_signer: signatures::ChangeSigner::new(
+                dir.join(crate::DEVICE_KEY_FILE),
+                vault.derive(vault::PURPOSE_DEVICE_KEY),
+            ),
         })
     }
 
@@ -178,6 +188,12 @@ impl Store {
         )?;
         self.kiosk.code = code.to_owned();
         Ok(())
+    }
+
+    /// One read transaction for many reads (a push's frame): one snapshot and one WAL read
+    /// lock, where each statement on its own takes and drops its own. Ends when dropped.
+    pub fn read_snapshot(&self) -> Result<ReadSnapshot<'_>, StoreError> {
+        Ok(ReadSnapshot(self.conn.unchecked_transaction()?))
     }
 
     /// `PRAGMA integrity_check`: `Ok(())` or the problems SQLite lists.

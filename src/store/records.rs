@@ -128,10 +128,11 @@ impl Store {
         record: &Enrollment,
         by: &Attribution,
     ) -> Result<SaveOutcome, StoreError> {
+        let signer = self.change_signer.key();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let outcome = save_in(&tx, &self.kiosk, record, by)?;
+        let outcome = save_in(&tx, &self.kiosk, signer, record, by)?;
         tx.commit()?;
         Ok(outcome)
     }
@@ -142,12 +143,13 @@ impl Store {
         records: &[Enrollment],
         by: &Attribution,
     ) -> Result<Vec<SaveOutcome>, StoreError> {
+        let signer = self.change_signer.key();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let outcomes = records
             .iter()
-            .map(|r| save_in(&tx, &self.kiosk, r, by))
+            .map(|r| save_in(&tx, &self.kiosk, signer, r, by))
             .collect::<Result<Vec<_>, _>>()?;
         tx.commit()?;
         Ok(outcomes)
@@ -299,8 +301,11 @@ fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordSummary> {
 
 /// The record's stored chunks, concatenated: a snapshot followed by change chunks.
 pub(crate) fn load_chunks(conn: &rusqlite::Connection, seq: i64) -> Result<Vec<u8>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT data FROM record_chunks WHERE record_seq = ?1 ORDER BY n")?;
+    // CAST: with a bare `?1` SQLite prepares this again at every new binding (constant
+    // propagation marks the parameter as plan-changing); see the test of that.
+    let mut stmt = conn.prepare_cached(
+        "SELECT data FROM record_chunks WHERE record_seq = CAST(?1 AS INTEGER) ORDER BY n",
+    )?;
     let mut out = Vec::new();
     let mut rows = stmt.query([seq])?;
     while let Some(row) = rows.next()? {
@@ -333,6 +338,7 @@ fn next_enrollment_no(
 pub(super) fn save_in(
     tx: &rusqlite::Transaction<'_>,
     kiosk: &super::KioskInfo,
+    signer: Option<&enroll_sync::identity::DeviceKey>,
     record: &Enrollment,
     by: &Attribution,
 ) -> Result<SaveOutcome, StoreError> {
@@ -372,6 +378,7 @@ pub(super) fn save_in(
                 "INSERT INTO record_chunks(record_seq, n, data) VALUES (?1, 0, ?2)",
                 params![seq, doc.save_changes()],
             )?;
+            super::signatures::keep(tx, signer, seq, record.id, &doc.heads())?;
             SaveOutcome {
                 id: record.id,
                 enrollment_no: record.enrollment_no,
@@ -394,6 +401,13 @@ pub(super) fn save_in(
                 });
             }
             let new_heads = doc.heads();
+            let old_heads = heads_from(&heads);
+            let made: Vec<ChangeHash> = new_heads
+                .iter()
+                .filter(|h| !old_heads.contains(h))
+                .copied()
+                .collect();
+            super::signatures::keep(tx, signer, seq, record.id, &made)?;
             if chunks + 1 >= COMPACT_AT {
                 tx.execute("DELETE FROM record_chunks WHERE record_seq = ?1", [seq])?;
                 tx.execute(
@@ -401,7 +415,7 @@ pub(super) fn save_in(
                     params![seq, doc.save()],
                 )?;
             } else {
-                let delta = doc.save_after(&heads_from(&heads));
+                let delta = doc.save_after(&old_heads);
                 tx.execute(
                     "INSERT INTO record_chunks(record_seq, n, data)
                      VALUES (?1, (SELECT COALESCE(MAX(n), -1) + 1 FROM record_chunks WHERE record_seq = ?1), ?2)",

@@ -178,6 +178,16 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE records ADD COLUMN blob_refs TEXT;
     "#,
+    // 8: each own change's device-key signature, made when it is saved (`signatures.rs`).
+    r#"
+    CREATE TABLE change_signatures (
+        record_seq INTEGER NOT NULL REFERENCES records(seq) ON DELETE CASCADE,
+        hash BLOB NOT NULL,
+        signer BLOB NOT NULL,
+        signature BLOB NOT NULL,
+        PRIMARY KEY (record_seq, hash)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

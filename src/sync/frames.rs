@@ -1,5 +1,5 @@
 //! Produces a sealed push or bundle stream lazily, frame by frame, as a `Read`: record changes
-//! signed one by one, then blobs (from the offset HQ holds, in chunks), then the end frame.
+//! with the signatures kept when they were saved (the others signed here), then blobs (from the offset HQ holds, in chunks), then the end frame.
 //! Records come first because HQ keeps a blob only once a record of this kiosk refers to it.
 
 use automerge::ChangeHash;
@@ -28,6 +28,8 @@ pub struct PushPlan {
 pub struct FrameSource<'s, P: FnMut(Progress)> {
     store: &'s Store,
     key: &'s DeviceKey,
+    /// `key`'s public half: signatures kept at save by this key are sent as they are.
+    public: [u8; 32],
     sealer: Sealer,
     blobs: VecDeque<(String, u64)>,
     records: VecDeque<(Uuid, Vec<ChangeHash>)>,
@@ -80,6 +82,7 @@ impl<'s, P: FnMut(Progress)> FrameSource<'s, P> {
         Ok(FrameSource {
             store,
             key,
+            public: key.public(),
             sealer,
             records_total: plan.records.len(),
             blobs: plan.blobs.into(),
@@ -108,6 +111,9 @@ impl<'s, P: FnMut(Progress)> FrameSource<'s, P> {
         }
         let mut groups = Vec::new();
         let mut size = 0;
+        let snapshot = (!self.records.is_empty())
+            .then(|| self.store.read_snapshot())
+            .transpose()?;
         while let Some((id, have)) = self.records.pop_front() {
             let changes = self.store.changes_after(&id, &have)?;
             self.records_sent += 1;
@@ -127,12 +133,21 @@ impl<'s, P: FnMut(Progress)> FrameSource<'s, P> {
             } else {
                 Default::default()
             };
+            let kept = self.store.change_signatures(&id, &self.public)?;
             let signed: Vec<SignedChange> = changes
                 .into_iter()
                 .map(|(hash, bytes)| {
                     size += bytes.len() + 100;
                     self.payload += bytes.len() as u64;
-                    let mut c = SignedChange::sign(self.key, id, &hash, bytes);
+                    let mut c = match kept.get(&hash) {
+                        Some(signature) => SignedChange {
+                            record: id,
+                            signature: *signature,
+                            bytes,
+                            endorsement: None,
+                        },
+                        None => SignedChange::sign(self.key, id, &hash, bytes),
+                    };
                     c.endorsement = endorsements.remove(&hash).map(|mut e| {
                         // Approved before provisioning, this device's certificate named the
                         // kiosk by its old code: it certifies the same key under its HQ id.
@@ -162,6 +177,7 @@ impl<'s, P: FnMut(Progress)> FrameSource<'s, P> {
                 break;
             }
         }
+        drop(snapshot);
         if !groups.is_empty() {
             self.push_frame(&Frame::Changes(groups), false);
             return Ok(true);
@@ -247,5 +263,89 @@ impl<P: FnMut(Progress)> Read for FrameSource<'_, P> {
         self.bytes_out += n as u64;
         self.report();
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use enroll_sync::record::{example, new_record_id, Attribution, Enrollment};
+    use enroll_sync::seal::{open_all, SealSecret};
+
+    fn by() -> Attribution {
+        Attribution {
+            person: "op-1".into(),
+            device: "KS01".into(),
+            at: chrono::Utc::now(),
+        }
+    }
+
+    fn record() -> Enrollment {
+        let mut r = example(chrono::Utc::now());
+        r.id = new_record_id();
+        r
+    }
+
+    /// A record saved while the device key file could not be read has no kept signature; one
+    /// saved after it was restored has. The push sends both, each signed by the device key.
+    #[test]
+    fn kept_signatures_are_sent_and_changes_without_one_are_signed_here() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key_file = dir.path().join(crate::DEVICE_KEY_FILE);
+        std::fs::write(&key_file, b"damaged").expect("write");
+        let unsigned = record();
+        Store::open(dir.path())
+            .expect("open")
+            .save(&unsigned, &by())
+            .expect("save");
+        std::fs::remove_file(&key_file).expect("restore");
+        let mut store = Store::open(dir.path()).expect("open again");
+        let kept = record();
+        store.save(&kept, &by()).expect("save");
+        let key = crate::store::vault::device_key(dir.path()).expect("key");
+        let public = key.public();
+        assert!(store
+            .change_signatures(&unsigned.id, &public)
+            .expect("none")
+            .is_empty());
+        assert_eq!(
+            store
+                .change_signatures(&kept.id, &public)
+                .expect("one")
+                .len(),
+            1
+        );
+
+        let hq = SealSecret::generate();
+        let prov = Provisioned {
+            hq_url: "http://hq.invalid".into(),
+            hq_sign: [0; 32],
+            hq_seal: hq.public(),
+            kiosk_id: "KS01".into(),
+            hq_tls_pin: None,
+        };
+        let plan = PushPlan {
+            blobs: Vec::new(),
+            records: vec![(unsigned.id, Vec::new()), (kept.id, Vec::new())],
+            hello: None,
+        };
+        let mut source =
+            FrameSource::<fn(Progress)>::new(&store, &key, &prov, StreamKind::Push, plan)
+                .expect("source");
+        let mut bytes = Vec::new();
+        source.read_to_end(&mut bytes).expect("stream");
+        let mut signed = Vec::new();
+        for f in open_all(&hq, &bytes).expect("opens") {
+            if let Frame::Changes(groups) = Frame::decode(&f).expect("frame") {
+                for c in groups.into_iter().flat_map(|g| g.changes) {
+                    let hash = automerge::Change::from_bytes(c.bytes.clone())
+                        .expect("change")
+                        .hash();
+                    assert!(c.verify(&public, &hash), "{} does not verify", c.record);
+                    signed.push(c.record);
+                }
+            }
+        }
+        assert_eq!(signed, [unsigned.id, kept.id]);
     }
 }

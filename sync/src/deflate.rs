@@ -73,7 +73,9 @@ mod tests {
 
     #[test]
     fn round_trips_and_reads_what_miniz_wrote() {
-        let plain: Vec<u8> = (0..100_000u32).map(|i| ((i % 251) ^ (i / 997)) as u8).collect();
+        let plain: Vec<u8> = (0..100_000u32)
+            .map(|i| ((i % 251) ^ (i / 997)) as u8)
+            .collect();
         assert_eq!(inflate(&deflated(&plain), plain.len()).unwrap(), plain);
         // Export files written before this module were deflated by miniz_oxide.
         let old = miniz_oxide::deflate::compress_to_vec(&plain, 3);

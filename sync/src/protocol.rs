@@ -220,11 +220,17 @@ pub struct SignedChange {
     pub endorsement: Option<Endorsement>,
 }
 
+/// The device key's signature on one change of `record`. Ed25519 signatures are
+/// deterministic, so one made when the change was saved is the one a push would make.
+pub fn change_signature(key: &DeviceKey, record: Uuid, hash: &ChangeHash) -> [u8; SIGNATURE_LEN] {
+    key.sign(DOMAIN_CHANGE, &[record.as_bytes(), &hash.0])
+}
+
 impl SignedChange {
     pub fn sign(key: &DeviceKey, record: Uuid, hash: &ChangeHash, bytes: Vec<u8>) -> Self {
         SignedChange {
             record,
-            signature: key.sign(DOMAIN_CHANGE, &[record.as_bytes(), &hash.0]),
+            signature: change_signature(key, record, hash),
             bytes,
             endorsement: None,
         }
