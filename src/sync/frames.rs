@@ -1,12 +1,13 @@
 //! Produces a sealed push or bundle stream lazily, frame by frame, as a `Read`: record changes
-//! with the signatures kept when they were saved (the others signed here), then blobs (from the offset HQ holds, in chunks), then the end frame.
+//! with the signatures kept when they were saved (the others signed here), then blobs (from the
+//! offset HQ holds, in chunks), then the end frame.
 //! Records come first because HQ keeps a blob only once a record of this kiosk refers to it.
 
 use automerge::ChangeHash;
 use enroll_sync::identity::DeviceKey;
 use enroll_sync::protocol::{
-    sha_from_hex, BlobChunk, Certificate, Frame, Header, Hello, RecordChanges, SignedChange,
-    StreamKind, BLOB_CHUNK, CHANGES_FRAME,
+    change_signature, sha_from_hex, BlobChunk, Certificate, Frame, Header, Hello, RecordChanges,
+    SignedChange, StreamKind, BLOB_CHUNK, CHANGES_FRAME,
 };
 use enroll_sync::seal::Sealer;
 use std::collections::VecDeque;
@@ -28,8 +29,6 @@ pub struct PushPlan {
 pub struct FrameSource<'s, P: FnMut(Progress)> {
     store: &'s Store,
     key: &'s DeviceKey,
-    /// `key`'s public half: signatures kept at save by this key are sent as they are.
-    public: [u8; 32],
     sealer: Sealer,
     blobs: VecDeque<(String, u64)>,
     records: VecDeque<(Uuid, Vec<ChangeHash>)>,
@@ -82,7 +81,6 @@ impl<'s, P: FnMut(Progress)> FrameSource<'s, P> {
         Ok(FrameSource {
             store,
             key,
-            public: key.public(),
             sealer,
             records_total: plan.records.len(),
             blobs: plan.blobs.into(),
@@ -133,22 +131,18 @@ impl<'s, P: FnMut(Progress)> FrameSource<'s, P> {
             } else {
                 Default::default()
             };
-            let kept = self.store.change_signatures(&id, &self.public)?;
+            // Signatures this key made when the changes were saved are sent as they are.
+            let kept = self.store.change_signatures(&id, &self.key.public())?;
             let signed: Vec<SignedChange> = changes
                 .into_iter()
                 .map(|(hash, bytes)| {
                     size += bytes.len() + 100;
                     self.payload += bytes.len() as u64;
-                    let mut c = match kept.get(&hash) {
-                        Some(signature) => SignedChange {
-                            record: id,
-                            signature: *signature,
-                            bytes,
-                            endorsement: None,
-                        },
-                        None => SignedChange::sign(self.key, id, &hash, bytes),
-                    };
-                    c.endorsement = endorsements.remove(&hash).map(|mut e| {
+                    let signature = kept
+                        .get(&hash)
+                        .copied()
+                        .unwrap_or_else(|| change_signature(self.key, id, &hash));
+                    let endorsement = endorsements.remove(&hash).map(|mut e| {
                         // Approved before provisioning, this device's certificate named the
                         // kiosk by its old code: it certifies the same key under its HQ id.
                         let own = enroll_sync::identity::PublicKey::from_bytes(&self.key.public())
@@ -165,7 +159,12 @@ impl<'s, P: FnMut(Progress)> FrameSource<'s, P> {
                         }
                         e
                     });
-                    c
+                    SignedChange {
+                        record: id,
+                        signature,
+                        bytes,
+                        endorsement,
+                    }
                 })
                 .collect();
             groups.push(RecordChanges {
